@@ -1,0 +1,350 @@
+// The configuration engine proper (spec §3.3-3.5): parse a v2 document
+// once, then compute the effective configuration of one session by
+// applying matching overrides in file order, defaults and substitutions.
+// Pure: file reading, DNS and /etc/services are passed in.
+import type { GroupResolver } from "../nodeset/clustershell.ts";
+import { expandNodeset } from "../nodeset/expand.ts";
+import { fail, ok, type Result } from "../result.ts";
+import { joinHostPort, type PortLookup, splitHostPort } from "./host_port.ts";
+import {
+  type HostResolver,
+  type Identity,
+  itemMatches,
+  type MatchItem,
+  parseMatchList,
+} from "./match.ts";
+import {
+  parseSettings,
+  problem,
+  type SettingsPatch,
+  type UnknownKey,
+} from "./settings.ts";
+import type { Config } from "./types.ts";
+import {
+  lastEntry,
+  type MappingNode,
+  parseYamlTree,
+  type TreeNode,
+} from "./yaml_tree.ts";
+
+/** One `overrides` element: its conditions (absent = never applies) and its settings. */
+export interface Override {
+  line: number;
+  match?: MatchItem[];
+  patch: SettingsPatch;
+}
+
+/** A parsed and validated v2 file, ready to be resolved for any session. */
+export interface ParsedConfig {
+  top: SettingsPatch;
+  overrides: Override[];
+  unknownKeys: UnknownKey[];
+}
+
+/** What parsing needs from the system. */
+export interface ParseDependencies {
+  lookupPort: PortLookup;
+  groupResolver?: GroupResolver;
+}
+
+/** Parses and validates a whole v2 file; every override is checked, matching or not. */
+export function parseConfig(
+  text: string,
+  dependencies: ParseDependencies,
+): Result<ParsedConfig> {
+  const tree = parseYamlTree(text);
+  if (!tree.ok) return tree;
+  let root: TreeNode = tree.value;
+  if (root.kind === "scalar" && root.tag === "null") {
+    root = { kind: "mapping", entries: [], line: 1 };
+  }
+  if (root.kind !== "mapping") {
+    return fail(
+      problem(
+        root.line,
+        "(top level)",
+        "the document is not a mapping",
+        "`key: value` lines",
+      ),
+    );
+  }
+  const top = parseSettings(root, ["overrides"]);
+  if (!top.ok) return top;
+  const dest = expandDest(top.value.patch, root, dependencies);
+  if (!dest.ok) return dest;
+  const unknownKeys = [...top.value.unknownKeys];
+  const overrides: Override[] = [];
+  const overridesEntry = lastEntry(root, "overrides");
+  if (
+    overridesEntry &&
+    !(overridesEntry.value.kind === "scalar" &&
+      overridesEntry.value.tag === "null")
+  ) {
+    const list = overridesEntry.value;
+    if (list.kind !== "sequence") {
+      return fail(
+        problem(
+          list.line,
+          "overrides",
+          "is not a list",
+          "a list of `- match: ...` items",
+        ),
+      );
+    }
+    for (const element of list.items) {
+      const parsed = parseOverride(element, dependencies, unknownKeys);
+      if (!parsed.ok) return parsed;
+      overrides.push(parsed.value);
+    }
+  }
+  return ok({ top: top.value.patch, overrides, unknownKeys });
+}
+
+function parseOverride(
+  element: TreeNode,
+  dependencies: ParseDependencies,
+  unknownKeys: UnknownKey[],
+): Result<Override> {
+  if (element.kind !== "mapping") {
+    return fail(
+      problem(
+        element.line,
+        "overrides",
+        "element is not a mapping",
+        "`- match: [...]` followed by settings",
+      ),
+    );
+  }
+  const settings = parseSettings(element, ["match"]);
+  if (!settings.ok) return settings;
+  for (const key of settings.value.unknownKeys) {
+    unknownKeys.push({ key: `overrides.${key.key}`, line: key.line });
+  }
+  const nested = lastEntry(element, "overrides");
+  if (nested) {
+    return fail(
+      problem(
+        nested.line,
+        "overrides",
+        "overrides cannot be nested",
+        "overrides only at top level",
+      ),
+    );
+  }
+  const dest = expandDest(settings.value.patch, element, dependencies);
+  if (!dest.ok) return dest;
+  const matchEntry = lastEntry(element, "match");
+  if (!matchEntry) {
+    unknownKeys.push({
+      key: "overrides (element without `match`, never applies)",
+      line: element.line,
+    });
+    return ok({ line: element.line, patch: settings.value.patch });
+  }
+  const match = parseMatchList(
+    matchEntry.value,
+    dependencies.lookupPort,
+    dependencies.groupResolver,
+  );
+  if (!match.ok) return match;
+  return ok({
+    line: element.line,
+    match: match.value,
+    patch: settings.value.patch,
+  });
+}
+
+// Expanded and normalised at parse time so a bad `dest` anywhere in the
+// file is reported at once, with its line, not at the first login it hits.
+function expandDest(
+  patch: SettingsPatch,
+  node: MappingNode,
+  dependencies: ParseDependencies,
+): Result<void> {
+  if (!patch.dest) return ok(undefined);
+  const line = lastEntry(node, "dest")?.line ?? node.line;
+  const expanded = expandNodeset(
+    patch.dest.join(","),
+    dependencies.groupResolver,
+  );
+  if (!expanded.ok) {
+    return fail(
+      problem(
+        line,
+        "dest",
+        `invalid nodeset: ${expanded.error}`,
+        "host[:port] entries or nodesets such as server[1-4]",
+      ),
+    );
+  }
+  const normalised: string[] = [];
+  for (const destination of expanded.value) {
+    const split = splitHostPort(destination, dependencies.lookupPort);
+    if (!split.ok) {
+      return fail(
+        problem(
+          line,
+          "dest",
+          `invalid destination '${destination}': ${split.error}`,
+          "host[:port] with a numeric port or a service name",
+        ),
+      );
+    }
+    const text = joinHostPort(split.value.host, split.value.port);
+    if (!normalised.includes(text)) normalised.push(text);
+  }
+  patch.dest = normalised;
+  return ok(undefined);
+}
+
+/** The session-specific inputs of resolution. */
+export interface SessionContext extends Identity {
+  sessionId: string;
+  /** Session start as RFC3339Nano in the local zone, for `{time}`. */
+  startTime: string;
+}
+
+/** The resolved configuration plus non-fatal warnings (e.g. unresolvable sources). */
+export interface Resolved {
+  config: Config;
+  warnings: string[];
+}
+
+function defaults(): Config {
+  return {
+    debug: false,
+    log: "",
+    checkInterval: 0n,
+    errorBanner: "",
+    dump: "",
+    dumpLimitSize: 0n,
+    dumpLimitWindow: 0n,
+    etcd: {
+      endpoints: [],
+      tls: { cafile: "", keyfile: "", certfile: "" },
+      username: "",
+      password: "",
+      keyttl: 0,
+      mandatory: false,
+    },
+    etcdStatsInterval: 0n,
+    logStatsInterval: 0n,
+    blockingCommand: "",
+    bgCommand: "",
+    ssh: { exe: "ssh", args: ["-q", "-Y"] },
+    translateCommands: new Map(),
+    environment: new Map(),
+    service: "default",
+    dest: [],
+    routeSelect: "ordered",
+    mode: "sticky",
+    forceCommand: "",
+    commandMustMatch: false,
+    etcdKeyttl: 0,
+    maxConnectionsPerUser: 0,
+    healthCheck: "tcp",
+  };
+}
+
+/** Applies one settings patch with the merge rules of spec §3.5. */
+export function applyPatch(config: Config, patch: SettingsPatch): void {
+  if (patch.debug !== undefined) config.debug = patch.debug;
+  if (patch.log !== undefined) config.log = patch.log;
+  if (patch.checkInterval !== undefined) {
+    config.checkInterval = patch.checkInterval;
+  }
+  if (patch.errorBanner !== undefined) config.errorBanner = patch.errorBanner;
+  if (patch.dump !== undefined) config.dump = patch.dump;
+  if (patch.dumpLimitSize !== undefined) {
+    config.dumpLimitSize = patch.dumpLimitSize;
+  }
+  if (patch.dumpLimitWindow !== undefined) {
+    config.dumpLimitWindow = patch.dumpLimitWindow;
+  }
+  if (patch.etcdStatsInterval !== undefined) {
+    config.etcdStatsInterval = patch.etcdStatsInterval;
+  }
+  if (patch.logStatsInterval !== undefined) {
+    config.logStatsInterval = patch.logStatsInterval;
+  }
+  if (patch.blockingCommand !== undefined) {
+    config.blockingCommand = patch.blockingCommand;
+  }
+  if (patch.bgCommand !== undefined) config.bgCommand = patch.bgCommand;
+  if (patch.service !== undefined) config.service = patch.service;
+  if (patch.routeSelect !== undefined) config.routeSelect = patch.routeSelect;
+  if (patch.mode !== undefined) config.mode = patch.mode;
+  if (patch.forceCommand !== undefined) {
+    config.forceCommand = patch.forceCommand;
+  }
+  if (patch.commandMustMatch !== undefined) {
+    config.commandMustMatch = patch.commandMustMatch;
+  }
+  if (patch.etcdKeyttl !== undefined) config.etcdKeyttl = patch.etcdKeyttl;
+  if (patch.maxConnectionsPerUser !== undefined) {
+    config.maxConnectionsPerUser = patch.maxConnectionsPerUser;
+  }
+  if (patch.healthCheck !== undefined) config.healthCheck = patch.healthCheck;
+  // Kept from the reference so existing files mean the same: an empty
+  // `dest` list, an empty `ssh.exe` and empty/zero etcd values do not clear.
+  if (patch.dest !== undefined && patch.dest.length > 0) {
+    config.dest = [...patch.dest];
+  }
+  if (patch.sshExe !== undefined && patch.sshExe !== "") {
+    config.ssh.exe = patch.sshExe;
+  }
+  if (patch.sshArgs !== undefined) config.ssh.args = [...patch.sshArgs];
+  for (const [name, value] of patch.environment ?? []) {
+    config.environment.set(name, value);
+  }
+  for (const [command, entry] of patch.translateCommands ?? []) {
+    config.translateCommands.set(command, {
+      ...entry,
+      sshArgs: [...entry.sshArgs],
+    });
+  }
+  const etcd = patch.etcd;
+  if (etcd) {
+    if (etcd.endpoints !== undefined) {
+      config.etcd.endpoints = [...etcd.endpoints];
+    }
+    if (etcd.cafile) config.etcd.tls.cafile = etcd.cafile;
+    if (etcd.keyfile) config.etcd.tls.keyfile = etcd.keyfile;
+    if (etcd.certfile) config.etcd.tls.certfile = etcd.certfile;
+    if (etcd.username) config.etcd.username = etcd.username;
+    if (etcd.password) config.etcd.password = etcd.password;
+    if (etcd.keyttl) config.etcd.keyttl = etcd.keyttl;
+    if (etcd.mandatory !== undefined) config.etcd.mandatory = etcd.mandatory;
+  }
+}
+
+/** Computes the effective configuration of one session (spec §3.3). */
+export async function resolveConfig(
+  parsed: ParsedConfig,
+  context: SessionContext,
+  resolveHost: HostResolver,
+): Promise<Result<Resolved>> {
+  const config = defaults();
+  const warnings: string[] = [];
+  applyPatch(config, parsed.top);
+  for (const override of parsed.overrides) {
+    for (const item of override.match ?? []) {
+      const outcome = await itemMatches(item, context, resolveHost);
+      warnings.push(...outcome.warnings);
+      if (outcome.matched) {
+        applyPatch(config, override.patch);
+        break;
+      }
+    }
+  }
+  const user = context.user;
+  config.log = config.log.replaceAll("{user}", user);
+  for (const [name, value] of config.environment) {
+    config.environment.set(name, value.replaceAll("{user}", user));
+  }
+  config.dump = config.dump
+    .replaceAll("{user}", user)
+    .replaceAll("{sid}", context.sessionId)
+    .replaceAll("{time}", context.startTime);
+  return ok({ config, warnings });
+}

@@ -1,0 +1,217 @@
+// A small typed view of a YAML 1.1 document that keeps what the engine
+// needs and the `yaml` package's plain JS conversion loses: every duplicate
+// key of a mapping (a match item's two `groups:` keys mean AND), the
+// source text of scalars (string keys take a scalar's text, as go-yaml
+// does) and the line of every node (for one-line error messages).
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node as YamlNode,
+  parseDocument,
+} from "yaml";
+import { fail, ok, type Result } from "../result.ts";
+
+/** The YAML 1.1 type a scalar resolved to. */
+export type ScalarTag = "null" | "bool" | "int" | "float" | "str";
+
+/** A scalar with its resolved value, its source text and its line. */
+export interface ScalarNode {
+  kind: "scalar";
+  tag: ScalarTag;
+  value: null | boolean | number | bigint | string;
+  text: string;
+  line: number;
+}
+
+/** A sequence and its line. */
+export interface SequenceNode {
+  kind: "sequence";
+  items: TreeNode[];
+  line: number;
+}
+
+/** One key of a mapping; duplicates are kept in document order. */
+export interface MappingEntry {
+  key: string;
+  line: number;
+  value: TreeNode;
+}
+
+/** A mapping and its line. */
+export interface MappingNode {
+  kind: "mapping";
+  entries: MappingEntry[];
+  line: number;
+}
+
+/** Any node of the tree. */
+export type TreeNode = ScalarNode | SequenceNode | MappingNode;
+
+/** Parses YAML 1.1 text; an empty document gives an empty mapping. */
+export function parseYamlTree(text: string): Result<TreeNode> {
+  const lines = new LineCounter();
+  const document = parseDocument(text, {
+    version: "1.1",
+    uniqueKeys: false,
+    merge: true,
+    intAsBigInt: true,
+    lineCounter: lines,
+    prettyErrors: false,
+  });
+  if (document.errors.length > 0) {
+    const first = document.errors[0];
+    const line = first.linePos?.[0].line ?? 1;
+    return fail(
+      `line ${line}: yaml: ${describeYamlError(first.code, first.message)}`,
+    );
+  }
+  if (document.contents === null) {
+    return ok({ kind: "mapping", entries: [], line: 1 });
+  }
+  const lineOf = (node: YamlNode | null | undefined): number =>
+    node?.range ? lines.linePos(node.range[0]).line : 1;
+  return ok(convert(document, document.contents as YamlNode, lineOf, 0));
+}
+
+function describeYamlError(code: string, message: string): string {
+  // go-yaml's wording for the most common mistake, so admins can search it.
+  if (code === "TAB_AS_INDENT") {
+    return "found character that cannot start any token (expected spaces for indentation, not a TAB)";
+  }
+  const text = message.split("\n")[0].replace(
+    / at line \d+, column \d+:?$/,
+    "",
+  );
+  return `${text} (expected valid YAML)`;
+}
+
+function convert(
+  document: Document,
+  node: YamlNode,
+  lineOf: (node: YamlNode | null | undefined) => number,
+  depth: number,
+): TreeNode {
+  // Aliases are resolved to their anchor's node; depth guards alias loops.
+  if (depth > 100) {
+    return {
+      kind: "scalar",
+      tag: "null",
+      value: null,
+      text: "",
+      line: lineOf(node),
+    };
+  }
+  if (isAlias(node)) {
+    const target = node.resolve(document);
+    return target
+      ? {
+        ...convert(document, target as YamlNode, lineOf, depth + 1),
+        line: lineOf(node),
+      }
+      : {
+        kind: "scalar",
+        tag: "null",
+        value: null,
+        text: "",
+        line: lineOf(node),
+      };
+  }
+  if (isScalar(node)) {
+    const value = node.value;
+    const text = typeof node.source === "string"
+      ? node.source
+      : String(value ?? "");
+    let tag: ScalarTag;
+    if (value === null || value === undefined) tag = "null";
+    else if (typeof value === "boolean") tag = "bool";
+    else if (typeof value === "bigint") tag = "int";
+    else if (typeof value === "number") {
+      tag = Number.isInteger(value) && !/[.eE]/.test(text) ? "int" : "float";
+    } else tag = "str";
+    const normalised = typeof value === "number" && tag === "int"
+      ? BigInt(value)
+      : value;
+    return {
+      kind: "scalar",
+      tag,
+      value: (normalised ?? null) as ScalarNode["value"],
+      text,
+      line: lineOf(node),
+    };
+  }
+  if (isSeq(node)) {
+    return {
+      kind: "sequence",
+      items: node.items.map((item) =>
+        item === null || item === undefined
+          ? {
+            kind: "scalar",
+            tag: "null",
+            value: null,
+            text: "",
+            line: lineOf(node),
+          } as ScalarNode
+          : convert(document, item as YamlNode, lineOf, depth + 1)
+      ),
+      line: lineOf(node),
+    };
+  }
+  if (isMap(node)) {
+    const entries: MappingEntry[] = [];
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key as YamlNode | null;
+      const key = keyNode && isScalar(keyNode)
+        ? (typeof keyNode.source === "string"
+          ? keyNode.source
+          : String(keyNode.value))
+        : "";
+      const valueNode = pair.value as YamlNode | null;
+      const value: TreeNode = valueNode === null || valueNode === undefined
+        ? {
+          kind: "scalar",
+          tag: "null",
+          value: null,
+          text: "",
+          line: lineOf(keyNode),
+        }
+        : convert(document, valueNode, lineOf, depth + 1);
+      if (
+        key === "<<" && keyNode && isScalar(keyNode) && keyNode.source === "<<"
+      ) {
+        // Merge keys: the merged mapping's entries come first, so the
+        // mapping's own keys (later, last wins) take precedence.
+        const merged = value.kind === "sequence" ? value.items : [value];
+        for (const source of merged) {
+          if (source.kind === "mapping") entries.push(...source.entries);
+        }
+        continue;
+      }
+      entries.push({ key, line: lineOf(keyNode), value });
+    }
+    return { kind: "mapping", entries, line: lineOf(node) };
+  }
+  return {
+    kind: "scalar",
+    tag: "null",
+    value: null,
+    text: "",
+    line: lineOf(node),
+  };
+}
+
+/** The last entry for `key` (go-yaml semantics: a duplicate key's last value wins). */
+export function lastEntry(
+  mapping: MappingNode,
+  key: string,
+): MappingEntry | undefined {
+  for (let index = mapping.entries.length - 1; index >= 0; index--) {
+    if (mapping.entries[index].key === key) return mapping.entries[index];
+  }
+  return undefined;
+}

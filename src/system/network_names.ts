@@ -1,0 +1,48 @@
+// Name services the configuration engine needs: host names to addresses
+// through the system resolver (getaddrinfo: /etc/hosts, DNS, NSS, as Go's
+// resolver on a gateway), and TCP service names from /etc/services.
+import { lookup } from "node:dns/promises";
+import {
+  canonicalIp,
+  parseServices,
+  type PortLookup,
+} from "../config/host_port.ts";
+import { fail, ok, type Result } from "../result.ts";
+
+// Go's net package falls back to these when /etc/services is missing.
+const BUILT_IN_SERVICES =
+  "ftp 21/tcp\nftps 990/tcp\ngopher 70/tcp\nhttp 80/tcp\nhttps 443/tcp\nimap2 143/tcp\n" +
+  "imap3 220/tcp\nimaps 993/tcp\npop3 110/tcp\npop3s 995/tcp\nsmtp 25/tcp\nssh 22/tcp\ntelnet 23/tcp\n";
+
+/** Reads /etc/services (falling back to Go's built-in list) into a port lookup. */
+export function loadServices(path = "/etc/services"): PortLookup {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    // missing or unreadable: the built-in list below still answers
+  }
+  const fromFile = parseServices(text);
+  const builtIn = parseServices(BUILT_IN_SERVICES);
+  return (service) => fromFile(service) ?? builtIn(service);
+}
+
+/** Resolves a host name to all its addresses, in canonical text form. */
+export async function resolveHost(host: string): Promise<Result<string[]>> {
+  try {
+    const answers = await lookup(host, { all: true, verbatim: true });
+    const addresses = answers.map((answer) =>
+      canonicalIp(answer.address) ?? answer.address
+    );
+    return addresses.length > 0 ? ok(addresses) : fail("no such host");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return fail(
+      code === "ENOTFOUND"
+        ? "no such host"
+        : error instanceof Error
+        ? error.message
+        : String(error),
+    );
+  }
+}
