@@ -171,8 +171,8 @@ function rawText(segments: Segment[]): string {
 // An ordered set: the order of first appearance is kept so that
 // `route_select: ordered` follows what the admin wrote.
 class NameList {
-  readonly names: string[] = [];
-  private readonly present = new Set<string>();
+  names: string[] = [];
+  private present = new Set<string>();
 
   apply(op: Operator, operand: readonly string[]): void {
     if (op === ",") {
@@ -188,9 +188,10 @@ class NameList {
     const kept = this.names.filter((n) => other.has(n) === (op === "&"));
     // Operands are already free of duplicates.
     const added = op === "^" ? operand.filter((n) => !this.present.has(n)) : [];
-    this.names.splice(0, this.names.length, ...kept, ...added);
-    this.present.clear();
-    for (const name of this.names) this.present.add(name);
+    // Rebuilt rather than spliced: spreading up to a million names as call
+    // arguments would overflow the stack.
+    this.names = kept.concat(added);
+    this.present = new Set(this.names);
   }
 }
 

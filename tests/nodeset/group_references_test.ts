@@ -115,6 +115,10 @@ Deno.test("set operators, left to right (ClusterShell syntax)", async (t) => {
   await t.step("symmetric difference", () => {
     assert.deepEqual(names("@gpu^node[2-3]"), ["node4", "node2"]);
   });
+  await t.step("on large sets", () => {
+    const result = names("n[1-300000]!n[2-299999]^n[5-6]&n[1-6]");
+    assert.deepEqual(result, ["n1", "n5", "n6"]);
+  });
   await t.step("left to right, equal precedence", () => {
     assert.deepEqual(names("a,b!b,b"), ["a", "b"]);
   });
