@@ -83,11 +83,8 @@ function expand(
     } else if (
       item.segments.some((s) => s.kind === "text" && s.text.includes("@"))
     ) {
-      return fail(
-        `${where}misplaced @ in '${
-          rawText(item.segments)
-        }' - nodeset parse error`,
-      );
+      const written = rawText(item.segments);
+      return fail(`${where}misplaced @ in '${written}' - nodeset parse error`);
     } else {
       const product = expandItem(item.segments);
       expanded = product.ok ? product : fail(where + product.error);
@@ -169,7 +166,10 @@ function rawText(segments: Segment[]): string {
 }
 
 // An ordered set: the order of first appearance is kept so that
-// `route_select: ordered` follows what the admin wrote.
+// `route_select: ordered` follows what the admin wrote (the reference
+// groups by pattern and size, in hash-map order). Names are compared as
+// text, so `server1` and `server01` stay two hosts where the reference
+// merged them by numeric value.
 class NameList {
   names: string[] = [];
   private present = new Set<string>();
@@ -210,6 +210,8 @@ function expandItem(segments: Segment[]): Result<string[]> {
     parts.push(values.value);
   }
   // The first range token is the outermost loop, as in the reference.
+  // Names are concatenated, never used as a format string (the reference's
+  // Sprintf), so `%` is an ordinary character.
   let names = [""];
   for (const part of parts) {
     names = names.flatMap((prefix) => part.map((value) => prefix + value));
