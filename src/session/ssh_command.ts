@@ -1,0 +1,147 @@
+// The argv of the ssh client run towards the destination (spec §5.11), plus
+// the DEBUG lines describing it. Everything the user controls (the original
+// command, SSHPROXY_ARGS) arrives here, so this is where the ForceCommand
+// confinement of the gateway is kept or lost.
+import type { Config, TranslateCommand } from "../config/types.ts";
+import { fail, ok, type Result } from "../result.ts";
+import { splitFields } from "./command_line.ts";
+import { goQuote, goQuoteList } from "./go_quote.ts";
+
+/** What the ssh command line is built from. */
+export interface SshCommandInput {
+  config: Pick<
+    Config,
+    "ssh" | "forceCommand" | "commandMustMatch" | "translateCommands" | "dump"
+  >;
+  /** The user's command (§5.10); "" for an interactive shell. */
+  originalCommand: string;
+  /** The raw SSHPROXY_ARGS value; "" when unset. */
+  sshproxyArgs: string;
+  /** The chosen destination, host without brackets. */
+  destination: { host: string; port: string | number };
+  stdoutIsTerminal: boolean;
+  /** The resolved path of `ssh.exe`, shown in the DEBUG line; defaults to `ssh.exe`. */
+  exePath?: string;
+}
+
+/** The ssh command to run and what the rest of the session needs to know about it. */
+export interface SshCommand {
+  /** Complete argv, `ssh.exe` first. */
+  argv: string[];
+  /** The command run on the destination before translation ("" for a shell); the dump header's command. */
+  command: string;
+  /** The effective `dump` target: `etcd` when a translation has `disable_dump`. */
+  dump: string;
+  /** Whether `disable_dump` turned a non-empty `dump` into `etcd`. */
+  dumpDisabled: boolean;
+  /** The `translate_commands` entry applied, if any. */
+  translation?: TranslateCommand;
+  /** DEBUG lines, in the reference's order (`translateCmdConf = ...`, `command = ...`). */
+  debugLines: string[];
+}
+
+// Options a user may pass through SSHPROXY_ARGS. None of them can run a
+// command or open a channel or forwarding on the gateway itself.
+const ALLOWED_USER_FLAGS = "46AaCKkqTtvXxY";
+const ALLOWED_LIST = [..."46AaCKkqTtvXxY"]
+  .map((letter) => `-${letter}`)
+  .join(" ");
+
+// ssh's short options that take an argument (from ssh.c's getopt string).
+const FLAGS_WITH_ARGUMENT = "bcDeEFiIJlLmoOpPQRSwWB";
+
+/** Builds the ssh argv; errors are the reason to refuse the session (log ERROR `error executing proxied ssh command: <error>`, exit 1). */
+export function buildSshCommand(input: SshCommandInput): Result<SshCommand> {
+  const { config, originalCommand, destination } = input;
+  const userArgs = checkedSshproxyArgs(input.sshproxyArgs);
+  if (!userArgs.ok) return userArgs;
+
+  const argv = [config.ssh.exe, ...config.ssh.args];
+  // Our addition: with a tty, ssh's escape character (`~C`) would let the
+  // user add -L/-R/-D forwardings on the gateway; the admin may still choose
+  // an escape character with -e or -o EscapeChar in ssh.args.
+  if (!setsEscapeChar(config.ssh.args)) argv.push("-e", "none");
+  argv.push(...userArgs.value);
+  const port = String(destination.port);
+  if (port !== "22") argv.push("-p", port);
+
+  const command = config.forceCommand !== ""
+    ? config.forceCommand
+    : originalCommand;
+  const debugLines: string[] = [];
+  let dump = config.dump;
+  let dumpDisabled = false;
+  let translation: TranslateCommand | undefined;
+  if (command === "") {
+    argv.push(destination.host);
+  } else {
+    if (config.commandMustMatch && originalCommand !== command) {
+      return fail(
+        `originalCmd "${originalCommand}" does not match forceCommand "${config.forceCommand}"`,
+      );
+    }
+    translation = config.translateCommands.get(command);
+    if (translation !== undefined) {
+      debugLines.push(`translateCmdConf = ${describe(translation)}`);
+      argv.push(...translation.sshArgs, destination.host, "--");
+      argv.push(translation.command);
+      if (dump !== "" && translation.disableDump) {
+        dump = "etcd";
+        dumpDisabled = true;
+      }
+    } else {
+      if (input.stdoutIsTerminal) argv.push("-t");
+      argv.push(destination.host, "--", command);
+    }
+  }
+  debugLines.push(
+    `command = ${input.exePath ?? config.ssh.exe} ${goQuoteList(argv)}`,
+  );
+  return ok({ argv, command, dump, dumpDisabled, translation, debugLines });
+}
+
+// Our fix for spec §12.2 item 19: the reference appends SSHPROXY_ARGS
+// unfiltered, so `-oProxyCommand=sh` ran anything on the gateway.
+function checkedSshproxyArgs(text: string): Result<string[]> {
+  const words = splitFields(text);
+  for (const word of words) {
+    if (isAllowedUserFlag(word)) continue;
+    const what = word.startsWith("-") ? "option" : "argument";
+    return fail(
+      `SSHPROXY_ARGS: ${what} ${goQuote(word)} is not allowed ` +
+        `(allowed: ${ALLOWED_LIST})`,
+    );
+  }
+  return ok(words);
+}
+
+function isAllowedUserFlag(word: string): boolean {
+  if (!word.startsWith("-") || word.length < 2) return false;
+  return [...word.slice(1)].every((letter) =>
+    ALLOWED_USER_FLAGS.includes(letter)
+  );
+}
+
+// Reads the admin's arguments the way ssh's getopt would: `-e` anywhere in a
+// flag cluster, or an `-o EscapeChar` option (joined or as the next word).
+function setsEscapeChar(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("-") || arg === "-" || arg === "--") continue;
+    for (let j = 1; j < arg.length; j++) {
+      const letter = arg[j];
+      if (letter === "e") return true;
+      if (!FLAGS_WITH_ARGUMENT.includes(letter)) continue;
+      const value = j + 1 < arg.length ? arg.slice(j + 1) : args[++i] ?? "";
+      if (letter === "o" && /^\s*escapechar\b/i.test(value)) return true;
+      break;
+    }
+  }
+  return false;
+}
+
+// Go's %+v of a *TranslateCommandConfig (spec Appendix A.4).
+function describe(entry: TranslateCommand): string {
+  return `&{SSHArgs:[${entry.sshArgs.join(" ")}] Command:${entry.command} ` +
+    `DisableDump:${entry.disableDump}}`;
+}
