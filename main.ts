@@ -1,0 +1,27 @@
+// Entry point: only dispatches to one of the four faces. Each face is
+// imported on demand so a login pays only for the proxy's modules.
+import { chooseFace } from "./src/cli/dispatch.ts";
+
+async function invokedAs(): Promise<string> {
+  // The installed launcher passes its own name; a compiled binary reads
+  // argv[0] (a symlink's name) from Node's process object.
+  const fromLauncher = Deno.env.get("SSHPROXY_ARGV0");
+  if (fromLauncher) return fromLauncher;
+  const { argv0 } = await import("node:process");
+  return argv0;
+}
+
+const choice = chooseFace(await invokedAs(), Deno.args);
+if ("usage" in choice) {
+  await Deno.stderr.write(new TextEncoder().encode(choice.usage));
+  Deno.exit(2);
+}
+const { face, args, programName } = choice;
+const faceModule = face === "proxy"
+  ? await import("./src/cli/proxy.ts")
+  : face === "ctl"
+  ? await import("./src/cli/ctl.ts")
+  : face === "dumpd"
+  ? await import("./src/cli/dumpd.ts")
+  : await import("./src/cli/replay.ts");
+Deno.exit(await faceModule.run(args, programName));

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One command for a fresh machine: the pinned Deno (from npm) and the
+# project's npm dependencies. With --services it also installs, as root,
+# what the end-to-end tests start: OpenSSH server and client, etcd, rsync,
+# tmux and man-db (Debian packages).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ "${1:-}" = "--services" ]; then
+  missing=()
+  for tool in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/etcd:etcd-server \
+    /usr/bin/etcdctl:etcd-client /usr/bin/rsync:rsync /usr/bin/tmux:tmux /usr/bin/man:man-db \
+    /usr/bin/openssl:openssl; do
+    [ -x "${tool%%:*}" ] || missing+=("${tool##*:}")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "setup: missing Debian packages ${missing[*]}; run as root or: apt-get install -y ${missing[*]}" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+if [ ! -x scripts/toolchain/node_modules/deno/deno ]; then
+  command -v npm >/dev/null || { echo "setup: npm is needed to install Deno (apt-get install -y npm)" >&2; exit 1; }
+  (cd scripts/toolchain && npm ci --no-audit --no-fund --loglevel=error)
+fi
+deno=scripts/toolchain/node_modules/deno/deno
+"$deno" install --frozen --quiet 2>/dev/null || "$deno" install --frozen
+echo "setup: $("$deno" --version | head -n 1) ready at $deno"

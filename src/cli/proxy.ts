@@ -1,0 +1,43 @@
+// The `sshproxy` face (spec §2.1): `sshproxy [-version] [CONFIG]`, run by
+// sshd as the ForceCommand.
+import { DEFAULT_CONFIG_PATH } from "../config/load.ts";
+import { runSession } from "../session/flow.ts";
+import { VERSION } from "../version.ts";
+import { type FlagSpec, formatFlagDefaults, parseGoFlags } from "./go_flags.ts";
+import { printErr, printOut } from "./output.ts";
+
+const FLAGS: FlagSpec[] = [{
+  name: "version",
+  kind: "bool",
+  help: "show version number and exit",
+}];
+
+/** Runs the proxy face; returns the exit status. */
+export async function run(
+  args: string[],
+  programName: string,
+): Promise<number> {
+  const usage = `usage: ${programName.split("/").pop()} [config]\n${
+    formatFlagDefaults(FLAGS)
+  }`;
+  const flags = parseGoFlags(args, FLAGS);
+  if (!flags.ok) {
+    printErr(`${flags.error}\n${usage}`);
+    return 2;
+  }
+  if (flags.value.helpRequested) {
+    printErr(usage);
+    return 2;
+  }
+  if (flags.value.values.get("version") === true) {
+    printErr(`sshproxy version ${VERSION}\n`);
+    return 0;
+  }
+  return await runSession({
+    configPath: flags.value.rest[0] ?? DEFAULT_CONFIG_PATH,
+    env: (name) => Deno.env.get(name),
+    stdoutIsTerminal: Deno.stdout.isTerminal(),
+    writeStdout: printOut,
+    writeStderr: printErr,
+  });
+}

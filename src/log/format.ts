@@ -1,0 +1,52 @@
+// Log line formats of spec §5.5 (pure).
+
+/** Severity levels, most severe first (names as the reference prints them). */
+export type Level =
+  | "CRITICAL"
+  | "ERROR"
+  | "WARNING"
+  | "NOTICE"
+  | "INFO"
+  | "DEBUG";
+
+/** Syslog severity of each level (RFC 5424 numbers). */
+export const SYSLOG_SEVERITY: Record<Level, number> = {
+  CRITICAL: 2,
+  ERROR: 3,
+  WARNING: 4,
+  NOTICE: 5,
+  INFO: 6,
+  DEBUG: 7,
+};
+
+function pad(value: number): string {
+  return String(value).padStart(2, "0");
+}
+
+/** `YYYY-MM-DD HH:MM:SS LEVEL SID: message` in local time (file and stderr logs). */
+export function formatLogLine(
+  now: Date,
+  level: Level,
+  sessionId: string,
+  message: string,
+): string {
+  const stamp =
+    `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ` +
+    `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+  return `${stamp} ${level} ${sessionId}: ${message}\n`;
+}
+
+/** `<PRI>LEVEL SID: message` for `logger --prio-prefix` (facility authpriv, 10). */
+export function formatSyslogLine(
+  level: Level,
+  sessionId: string,
+  message: string,
+): string {
+  // The reference logs with facility 0 (kern), which syslog daemons file
+  // with kernel messages; connection records belong with sshd's, in authpriv.
+  const priority = 10 * 8 + SYSLOG_SEVERITY[level];
+  // One record per line for logger(1): embedded newlines would split it.
+  return `<${priority}>${level} ${sessionId}: ${
+    message.replaceAll("\n", " ")
+  }\n`;
+}

@@ -1,0 +1,115 @@
+// Session logging (spec §5.5): to a file (`log: /path/{user}.log`), to
+// syslog (`log: syslog`), or, by default, to stderr. The reference writes
+// the default log to the session's stdout, which corrupts scp, sftp and
+// rsync; stderr keeps those protocols intact.
+import { fail, ok, type Result } from "../result.ts";
+import { formatLogLine, formatSyslogLine, type Level } from "./format.ts";
+
+/** Where log lines go and at which level. */
+export interface Logger {
+  log(level: Level, message: string): void;
+  debugEnabled: boolean;
+  /** Flushes and releases the sink (waits for syslog's logger process). */
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+function writeWhole(
+  file: { writeSync(data: Uint8Array): number },
+  text: string,
+): void {
+  let data = encoder.encode(text);
+  while (data.length > 0) data = data.subarray(file.writeSync(data));
+}
+
+function dirname(path: string): string {
+  const index = path.lastIndexOf("/");
+  return index <= 0 ? (index === 0 ? "/" : ".") : path.slice(0, index);
+}
+
+/** Opens the logger for the final `log` value; errors are the reference's fatal texts. */
+export function openLogger(
+  target: string,
+  debug: boolean,
+  sessionId: string,
+  now: () => Date = () => new Date(),
+): Result<Logger> {
+  const enabled = (level: Level) => debug || level !== "DEBUG";
+  if (target === "") {
+    return ok({
+      debugEnabled: debug,
+      log(level, message) {
+        if (enabled(level)) {
+          writeWhole(
+            Deno.stderr,
+            formatLogLine(now(), level, sessionId, message),
+          );
+        }
+      },
+      close: () => Promise.resolve(),
+    });
+  }
+  if (target === "syslog") return openSyslog(debug, sessionId);
+  const directory = dirname(target);
+  try {
+    Deno.mkdirSync(directory, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    return fail(`creating directory ${directory}: ${describe(error)}`);
+  }
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(target, { append: true, create: true, mode: 0o666 });
+  } catch (error) {
+    return fail(`error opening log file ${target}: ${describe(error)}`);
+  }
+  return ok({
+    debugEnabled: debug,
+    log(level, message) {
+      // One write per line in append mode: lines of concurrent sessions
+      // sharing a file never interleave.
+      if (enabled(level)) {
+        writeWhole(file, formatLogLine(now(), level, sessionId, message));
+      }
+    },
+    close() {
+      file.close();
+      return Promise.resolve();
+    },
+  });
+}
+
+function openSyslog(debug: boolean, sessionId: string): Result<Logger> {
+  // Deno has no syslog API and its Unix datagram sockets are unstable, so
+  // one logger(1) per session relays our lines to /dev/log.
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("logger", {
+      args: ["--prio-prefix", "-t", "sshproxy"],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (error) {
+    return fail(`error opening syslog: ${describe(error)}`);
+  }
+  const writer = child.stdin.getWriter();
+  let pending: Promise<void> = Promise.resolve();
+  return ok({
+    debugEnabled: debug,
+    log(level, message) {
+      if (!debug && level === "DEBUG") return;
+      const line = encoder.encode(formatSyslogLine(level, sessionId, message));
+      pending = pending.then(() => writer.write(line)).catch(() => {});
+    },
+    async close() {
+      await pending;
+      await writer.close().catch(() => {});
+      await child.status;
+    },
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

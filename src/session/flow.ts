@@ -1,0 +1,397 @@
+// One proxied session, start to end (spec §5.4), for the stateless case.
+// The order is the reference's except that every check that can refuse
+// the session (command_must_match, SSHPROXY_ARGS) runs before anything
+// with a side effect (blocking command, background command), where the
+// reference checks them last (spec §12.2 item 18).
+import { configListing } from "../config/listing.ts";
+import { readConfigFile, resolveForSession } from "../config/load.ts";
+import { splitHostPort } from "../config/host_port.ts";
+import type { Config } from "../config/types.ts";
+import { describeUnknownKeys } from "../config/unknown_keys.ts";
+import {
+  formatRfc3339Nano,
+  localOffsetMinutes,
+  nowNanoseconds,
+} from "../format/time.ts";
+import type { Level } from "../log/format.ts";
+import { type Logger, openLogger } from "../log/logger.ts";
+import { fail, ok, type Result } from "../result.ts";
+import { chooseDestination, type HostState } from "../route/choose.ts";
+import { tcpProbe } from "../route/health_check.ts";
+import { orderWithoutState } from "../route/order.ts";
+import { lookupIdentity } from "../system/identity.ts";
+import { loadServices } from "../system/network_names.ts";
+import { commandArgv } from "./command_line.ts";
+import { sessionEnvironment } from "./environment.ts";
+import { originalCommand } from "./original_command.ts";
+import {
+  delay,
+  type ExitStatus,
+  runBlockingCommand,
+  type SshProcess,
+  startBackgroundCommand,
+  startSsh,
+} from "./processes.ts";
+import { buildSshCommand, type SshCommand } from "./ssh_command.ts";
+import { parseSshConnection, type SshConnection } from "./ssh_connection.ts";
+import { sessionId as computeSessionId } from "./session_id.ts";
+
+/** What a session reads from its process: passed in so the flow has no hidden inputs. */
+export interface SessionInputs {
+  configPath: string;
+  env: (name: string) => string | undefined;
+  stdoutIsTerminal: boolean;
+  /** Writes a line to the session's stdout (the error banner). */
+  writeStdout(text: string): void;
+  /** Writes a line to the session's stderr (messages for the user). */
+  writeStderr(text: string): void;
+}
+
+/** A fatal error before logging exists: one line for stderr and the exit status. */
+class Refusal {
+  constructor(readonly message: string, readonly status = 1) {}
+}
+
+/** Runs the whole session; returns the exit status for the process. */
+export async function runSession(inputs: SessionInputs): Promise<number> {
+  const startNs = nowNanoseconds();
+  const prepared = await prepare(inputs, startNs);
+  if (prepared instanceof Refusal) {
+    inputs.writeStderr(`sshproxy: ${prepared.message}\n`);
+    return prepared.status;
+  }
+  const { logger } = prepared;
+  try {
+    return await proxy(inputs, prepared);
+  } finally {
+    await logger.close();
+  }
+}
+
+interface Prepared {
+  user: string;
+  connection: SshConnection;
+  config: Config;
+  logger: Logger;
+  log: (level: Level, message: string) => void;
+}
+
+async function prepare(
+  inputs: SessionInputs,
+  startNs: bigint,
+): Promise<Prepared | Refusal> {
+  const identity = await lookupIdentity();
+  if (!identity.ok) {
+    return new Refusal(`Cannot find current user: ${identity.error}`);
+  }
+  const connection = parseSshConnection(inputs.env("SSH_CONNECTION"));
+  if (!connection.ok) {
+    return new Refusal(
+      `${connection.error} (this program runs as sshd's ForceCommand, which sets it)`,
+    );
+  }
+  const user = identity.value.user;
+  const sessionId = computeSessionId(
+    user,
+    connection.value.clientAddress,
+    startNs,
+  );
+  const parsed = await readConfigFile(inputs.configPath, inputs.env);
+  if (!parsed.ok) return new Refusal(parsed.error);
+  const sshd = splitHostPort(connection.value.sshdAddress, loadServices());
+  if (!sshd.ok) {
+    return new Refusal(`sshdHostPort: invalid address: ${sshd.error}`);
+  }
+  const resolved = await resolveForSession(parsed.value, {
+    user,
+    groups: new Set(identity.value.groups),
+    sshd: sshd.value,
+    sessionId,
+    startTime: formatRfc3339Nano(startNs, localOffsetMinutes(startNs)),
+  });
+  if (!resolved.ok) {
+    return new Refusal(`${inputs.configPath}: ${resolved.error}`);
+  }
+  const config = resolved.value.config;
+  const logger = openLogger(config.log, config.debug, sessionId);
+  if (!logger.ok) return new Refusal(logger.error);
+  const log = (level: Level, message: string) =>
+    logger.value.log(level, message);
+  for (const line of configListing(config)) log("DEBUG", line);
+  for (const line of describeUnknownKeys(parsed.value.unknownKeys)) {
+    log("DEBUG", `${inputs.configPath}: ${line}`);
+  }
+  for (const warning of resolved.value.warnings) log("WARNING", warning);
+  if (identity.value.unnamedGroupIds.length > 0) {
+    log(
+      "DEBUG",
+      `group IDs without a name ignored: ${
+        identity.value.unnamedGroupIds.join(" ")
+      }`,
+    );
+  }
+  return {
+    user,
+    connection: connection.value,
+    config,
+    logger: logger.value,
+    log,
+  };
+}
+
+async function proxy(
+  inputs: SessionInputs,
+  prepared: Prepared,
+): Promise<number> {
+  const { config, connection, log, user } = prepared;
+  log(
+    "INFO",
+    `${user} connected from ${connection.clientAddress} to sshd listening on ${connection.sshdAddress}`,
+  );
+
+  const original = originalCommand(
+    readUserAuth(inputs.env("SSH_USER_AUTH")),
+    inputs.env("SSH_ORIGINAL_COMMAND") ?? "",
+  );
+  for (const warning of original.warnings) log("WARNING", warning);
+  log("DEBUG", original.debugLine);
+  log("DEBUG", `interactiveCommand = ${inputs.stdoutIsTerminal}`);
+  const commandInput = {
+    config,
+    originalCommand: original.command,
+    sshproxyArgs: inputs.env("SSHPROXY_ARGS") ?? "",
+    stdoutIsTerminal: inputs.stdoutIsTerminal,
+  };
+  // Refuse before any side effect; the destination does not change the verdict.
+  const verdict = buildSshCommand({
+    ...commandInput,
+    destination: { host: "destination", port: 22 },
+  });
+  if (!verdict.ok) {
+    log("ERROR", `error executing proxied ssh command: ${verdict.error}`);
+    inputs.writeStderr(`sshproxy: ${verdict.error}\n`);
+    return 1;
+  }
+  const blockingParsed = optionalArgv(
+    "blocking_command",
+    config.blockingCommand,
+  );
+  const backgroundParsed = optionalArgv("bg_command", config.bgCommand);
+  if (!blockingParsed.ok || !backgroundParsed.ok) {
+    const error = !blockingParsed.ok
+      ? blockingParsed.error
+      : !backgroundParsed.ok
+      ? backgroundParsed.error
+      : "";
+    log("CRITICAL", `${error} (expected a command line, or remove the key)`);
+    inputs.writeStderr(
+      "sshproxy: the gateway is misconfigured, please contact its administrators\n",
+    );
+    return 1;
+  }
+  const blockingArgv = blockingParsed.value;
+  const backgroundArgv = backgroundParsed.value;
+
+  const destination = await findDestination(config, log);
+  if (!destination.ok) {
+    log("CRITICAL", `Finding destination: ${destination.error}`);
+    return 1;
+  }
+  if (destination.value === undefined) {
+    if (config.errorBanner !== "") {
+      inputs.writeStdout(`${config.errorBanner}\n`);
+    }
+    log("CRITICAL", "Cannot find a valid destination");
+    return 1;
+  }
+  const split = splitHostPort(destination.value, loadServices());
+  if (!split.ok) {
+    log(
+      "CRITICAL",
+      `Invalid destination '${destination.value}': ${split.error}`,
+    );
+    return 1;
+  }
+  const built = buildSshCommand({ ...commandInput, destination: split.value });
+  if (!built.ok) return 1; // cannot happen: the same inputs passed above
+  const command: SshCommand = built.value;
+
+  const environment = sessionEnvironment(
+    Object.entries(Deno.env.toObject()),
+    config.environment,
+    ["SSHPROXY_ARGS"],
+  );
+  for (const [name, value] of environment.toSet) Deno.env.set(name, value);
+  for (const line of environment.debugLines) log("DEBUG", line);
+
+  const cancellation = new Cancellation(log);
+  try {
+    if (blockingArgv.length > 0) {
+      const status = await runBlockingCommand(blockingArgv);
+      if ("error" in status) {
+        log("ERROR", `error running blocking command: ${status.error}`);
+        inputs.writeStderr(
+          `sshproxy: cannot run the gateway's blocking command, please contact its administrators\n`,
+        );
+        return 1;
+      }
+      if (status.code !== 0) {
+        log(
+          "ERROR",
+          `error running blocking command: exit status ${status.code}`,
+        );
+        return status.code;
+      }
+    }
+    if (backgroundArgv.length > 0) {
+      const started = startBackgroundCommand(
+        backgroundArgv,
+        config.debug
+          ? (stream, line) => log("DEBUG", `bg_command.${stream}: ${line}`)
+          : undefined,
+      );
+      if ("error" in started) {
+        log("ERROR", `error running background command: ${started.error}`);
+      } else {
+        cancellation.onCleanup(() => started.stop());
+        started.status.then((status) => {
+          if (!cancellation.ended && status.code !== 0) {
+            log(
+              "ERROR",
+              `error running background command: exit status ${status.code}`,
+            );
+          }
+        });
+      }
+    }
+    for (const line of command.debugLines) log("DEBUG", line);
+    log("INFO", `proxied to ${destination.value} (service: ${config.service})`);
+    const ssh = startSsh(command.argv);
+    if ("error" in ssh) {
+      log("ERROR", `error executing proxied ssh command: ${ssh.error}`);
+      return 255;
+    }
+    const status = await cancellation.run(ssh);
+    if (status.code !== 0) {
+      log(
+        "ERROR",
+        `error executing proxied ssh command: ${
+          status.signal
+            ? `signal: ${status.signal}`
+            : `exit status ${status.code}`
+        }`,
+      );
+    }
+    return status.code;
+  } finally {
+    await cancellation.end();
+    log("INFO", "disconnected");
+  }
+}
+
+function optionalArgv(key: string, command: string): Result<string[]> {
+  return command === "" ? ok([]) : commandArgv(key, command);
+}
+
+function readUserAuth(path: string | undefined): Result<string> | undefined {
+  if (path === undefined || path === "") return undefined;
+  try {
+    return ok(Deno.readTextFileSync(path));
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file or directory"
+      : String(error);
+    return fail(`open ${path}: ${reason}`);
+  }
+}
+
+async function findDestination(
+  config: Config,
+  log: (level: Level, message: string) => void,
+) {
+  const ordering = orderWithoutState(
+    config.dest,
+    config.routeSelect,
+    Math.random,
+  );
+  return await chooseDestination(
+    {
+      service: config.service,
+      destinations: config.dest,
+      order: ordering.order,
+      orderDebug: ordering.debug,
+    },
+    {
+      log,
+      async check(destination): Promise<HostState> {
+        const split = splitHostPort(destination, loadServices());
+        if (!split.ok) return "down";
+        const probe = await tcpProbe(split.value.host, split.value.port, 1000);
+        if (probe.ok) return "up";
+        log("INFO", `cannot connect to ${destination}: ${probe.error}`);
+        return "down";
+      },
+    },
+  );
+}
+
+const SIGNAL_NAMES: [Deno.Signal, string][] = [["SIGHUP", "hangup"], [
+  "SIGTERM",
+  "terminated",
+], ["SIGINT", "interrupt"]];
+
+/** Ends the session on SIGHUP/SIGTERM/SIGINT or when sshd (our parent) goes away. */
+class Cancellation {
+  ended = false;
+  #cleanups: (() => Promise<void>)[] = [];
+  #listeners: [Deno.Signal, () => void][] = [];
+  #watcher?: ReturnType<typeof setInterval>;
+  #cancel?: () => void;
+  #cancelled = new Promise<void>((resolve) => this.#cancel = resolve);
+
+  constructor(private readonly log: (level: Level, message: string) => void) {
+    for (const [signal, name] of SIGNAL_NAMES) {
+      const listener = () => {
+        log("INFO", `Got signal ${name}, exiting`);
+        this.#cancel?.();
+      };
+      Deno.addSignalListener(signal, listener);
+      this.#listeners.push([signal, listener]);
+    }
+    // The reference only notices a re-parenting to PID 1; any change of
+    // parent means sshd is gone (sub-reapers, containers).
+    const parent = Deno.ppid;
+    this.#watcher = setInterval(() => {
+      if (Deno.ppid !== parent) {
+        log("WARNING", "SSH parent connection is dead");
+        this.#cancel?.();
+      }
+    }, 500);
+  }
+
+  onCleanup(cleanup: () => Promise<void>): void {
+    this.#cleanups.push(cleanup);
+  }
+
+  /** Waits for ssh, or terminates it (SIGTERM, then SIGKILL after 500 ms) when cancelled. */
+  async run(ssh: SshProcess): Promise<ExitStatus> {
+    const outcome = await Promise.race([
+      ssh.status,
+      this.#cancelled.then(() => "cancelled" as const),
+    ]);
+    if (outcome !== "cancelled") return outcome;
+    return await ssh.terminate(500);
+  }
+
+  async end(): Promise<void> {
+    this.ended = true;
+    clearInterval(this.#watcher);
+    for (const [signal, listener] of this.#listeners) {
+      Deno.removeSignalListener(signal, listener);
+    }
+    await Promise.race([
+      Promise.all(this.#cleanups.map((cleanup) => cleanup())),
+      delay(1000),
+    ]);
+  }
+}

@@ -1,0 +1,174 @@
+// The processes of a session: the blocking command, the background
+// command and the ssh client (spec §5.13-5.15). Ssh inherits the session's
+// stdio and stays in our process group, so the terminal's signals and
+// window changes reach it directly and no byte passes through us.
+
+/** How a child ended, as a shell would report it. */
+export interface ExitStatus {
+  /** Exit code, or 128 + signal number when killed by a signal. */
+  code: number;
+  signal?: string;
+}
+
+function statusOf(status: Deno.CommandStatus): ExitStatus {
+  if (status.signal !== null) {
+    const number = SIGNAL_NUMBERS[status.signal] ?? 0;
+    return { code: 128 + number, signal: status.signal };
+  }
+  return { code: status.code };
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGPIPE: 13,
+  SIGTERM: 15,
+};
+
+/** Runs the blocking command with stdin on /dev/null and the session's stdout/stderr. */
+export async function runBlockingCommand(
+  argv: string[],
+): Promise<ExitStatus | { error: string }> {
+  try {
+    const child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    return statusOf(await child.status);
+  } catch (error) {
+    return { error: `exec: "${argv[0]}": ${describe(error)}` };
+  }
+}
+
+/** A running background command. */
+export interface BackgroundCommand {
+  /** Kills the command and every process it started (its own process group). */
+  stop(): Promise<void>;
+  /** Resolves when it exits by itself. */
+  status: Promise<ExitStatus>;
+}
+
+/** Starts the background command in its own process group (so its children can be stopped too). */
+export function startBackgroundCommand(
+  argv: string[],
+  onOutput: ((stream: "stdout" | "stderr", line: string) => void) | undefined,
+): BackgroundCommand | { error: string } {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "null",
+      stdout: onOutput ? "piped" : "null",
+      stderr: onOutput ? "piped" : "null",
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    return { error: `exec: "${argv[0]}": ${describe(error)}` };
+  }
+  if (onOutput) {
+    void forwardLines(child.stdout, (line) => onOutput("stdout", line));
+    void forwardLines(child.stderr, (line) => onOutput("stderr", line));
+  }
+  const status = child.status.then(statusOf);
+  return {
+    status,
+    async stop() {
+      signalGroup(child.pid, "SIGTERM");
+      const exited = await Promise.race([
+        status.then(() => true),
+        delay(300).then(() => false),
+      ]);
+      if (!exited) signalGroup(child.pid, "SIGKILL");
+      await status;
+    },
+  };
+}
+
+async function forwardLines(
+  stream: ReadableStream<Uint8Array>,
+  emit: (line: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  try {
+    for await (const chunk of stream) {
+      buffered += decoder.decode(chunk, { stream: true });
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) if (line.trim() !== "") emit(line.trim());
+    }
+  } catch {
+    // the process was killed: nothing more to forward
+  }
+  if (buffered.trim() !== "") emit(buffered.trim());
+}
+
+function signalGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** A running ssh client. */
+export interface SshProcess {
+  status: Promise<ExitStatus>;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  terminate(graceMs: number): Promise<ExitStatus>;
+}
+
+/** Starts ssh with the session's stdin, stdout and stderr. */
+export function startSsh(argv: string[]): SshProcess | { error: string } {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (error) {
+    return { error: `exec: "${argv[0]}": ${describe(error)}` };
+  }
+  const status = child.status.then(statusOf);
+  return {
+    status,
+    async terminate(graceMs) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      const exited = await Promise.race([
+        status.then(() => true),
+        delay(graceMs).then(() => false),
+      ]);
+      if (!exited) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already exited
+        }
+      }
+      return await status;
+    },
+  };
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) {
+    return "executable file not found in $PATH";
+  }
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return error instanceof Error ? error.message : String(error);
+}
