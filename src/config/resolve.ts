@@ -118,7 +118,7 @@ function parseOverride(
   const settings = parseSettings(element, ["match"]);
   if (!settings.ok) return settings;
   for (const key of settings.value.unknownKeys) {
-    unknownKeys.push({ key: `overrides.${key.key}`, line: key.line });
+    unknownKeys.push({ ...key, key: `overrides.${key.key}` });
   }
   const nested = lastEntry(element, "overrides");
   if (nested) {
@@ -134,10 +134,18 @@ function parseOverride(
   const dest = expandDest(settings.value.patch, element, dependencies);
   if (!dest.ok) return dest;
   const matchEntry = lastEntry(element, "match");
-  if (!matchEntry) {
+  // No `match`, or an empty one (`match:` / `match: ~`): like the
+  // reference, the override never applies; unlike it, the admin is told.
+  if (
+    !matchEntry ||
+    (matchEntry.value.kind === "scalar" && matchEntry.value.tag === "null")
+  ) {
     unknownKeys.push({
-      key: "overrides (element without `match`, never applies)",
-      line: element.line,
+      key: "overrides",
+      line: matchEntry?.line ?? element.line,
+      note: matchEntry
+        ? "override with an empty `match` never applies"
+        : "override without `match` never applies",
     });
     return ok({ line: element.line, patch: settings.value.patch });
   }
@@ -147,6 +155,13 @@ function parseOverride(
     dependencies.groupResolver,
   );
   if (!match.ok) return match;
+  if (match.value.length === 0) {
+    unknownKeys.push({
+      key: "overrides",
+      line: matchEntry.line,
+      note: "override with an empty `match` never applies",
+    });
+  }
   return ok({
     line: element.line,
     match: match.value,

@@ -13,7 +13,7 @@ import {
   type RouteSelect,
   type TranslateCommand,
 } from "./types.ts";
-import type { MappingNode, TreeNode } from "./yaml_tree.ts";
+import type { MappingEntry, MappingNode, TreeNode } from "./yaml_tree.ts";
 
 /** The etcd keys an override may set; absent keys leave the running value alone. */
 export interface EtcdPatch {
@@ -56,10 +56,15 @@ export interface SettingsPatch {
   healthCheck?: HealthCheck;
 }
 
-/** A key the engine does not know, reported as a warning (never an error, like the reference). */
+/**
+ * A key the engine ignores, reported as a warning (never an error, like the
+ * reference): an unknown key, or with `note` another ignored construct
+ * (a shadowed duplicate key, an override that can never apply).
+ */
 export interface UnknownKey {
   key: string;
   line: number;
+  note?: string;
 }
 
 /** A parsed settings mapping plus the unknown keys met on the way. */
@@ -247,6 +252,33 @@ function isNull(node: TreeNode): boolean {
   return node.kind === "scalar" && node.tag === "null";
 }
 
+/**
+ * The entries of a mapping with duplicate keys removed, the last one
+ * winning as with go-yaml (even when it is null); each shadowed duplicate
+ * is reported. `prefix` names the mapping in the report (`etcd.`...).
+ */
+export function lastOfEach(
+  mapping: MappingNode,
+  prefix: string,
+  unknown: UnknownKey[],
+): MappingEntry[] {
+  const last = new Map<string, MappingEntry>();
+  for (const entry of mapping.entries) last.set(entry.key, entry);
+  for (const entry of mapping.entries) {
+    const winner = last.get(entry.key)!;
+    if (winner !== entry) {
+      unknown.push({
+        key: `${prefix}${entry.key}`,
+        line: entry.line,
+        note: `duplicate key ${
+          JSON.stringify(prefix + entry.key)
+        } ignored (the one on line ${winner.line} wins)`,
+      });
+    }
+  }
+  return mapping.entries.filter((entry) => last.get(entry.key) === entry);
+}
+
 /** The keys accepted in a settings mapping (top level and overrides). */
 export const SETTINGS_KEYS: readonly string[] = [
   "debug",
@@ -299,7 +331,7 @@ function parseEtcd(
   const section = mapping(node, "etcd");
   if (!section.ok) return section;
   const etcd: EtcdPatch = patch.etcd ?? {};
-  for (const entry of section.value.entries) {
+  for (const entry of lastOfEach(section.value, "etcd.", unknown)) {
     if (isNull(entry.value)) continue;
     const key = `etcd.${entry.key}`;
     let result: Result<void>;
@@ -328,7 +360,7 @@ function parseEtcd(
       case "tls": {
         const tls = mapping(entry.value, key);
         if (!tls.ok) return tls;
-        for (const file of tls.value.entries) {
+        for (const file of lastOfEach(tls.value, "etcd.tls.", unknown)) {
           if (isNull(file.value)) continue;
           const fileKey = `etcd.tls.${file.key}`;
           if (
@@ -363,7 +395,7 @@ function parseSsh(
 ): Result<void> {
   const section = mapping(node, "ssh");
   if (!section.ok) return section;
-  for (const entry of section.value.entries) {
+  for (const entry of lastOfEach(section.value, "ssh.", unknown)) {
     if (isNull(entry.value)) continue;
     if (entry.key === "exe") {
       const exe = scalarText(entry.value, "ssh.exe");
@@ -389,7 +421,8 @@ function parseTranslateCommands(
   if (!section.ok) return section;
   const commands = patch.translateCommands ??
     new Map<string, TranslateCommand>();
-  for (const entry of section.value.entries) {
+  const entries = lastOfEach(section.value, "translate_commands.", unknown);
+  for (const entry of entries) {
     const key = `translate_commands.${entry.key}`;
     const body = isNull(entry.value)
       ? ok<MappingNode>({ kind: "mapping", entries: [], line: entry.line })
@@ -400,7 +433,7 @@ function parseTranslateCommands(
       command: "",
       disableDump: false,
     };
-    for (const field of body.value.entries) {
+    for (const field of lastOfEach(body.value, `${key}.`, unknown)) {
       if (isNull(field.value)) continue;
       const fieldKey = `${key}.${field.key}`;
       let result: Result<void>;
@@ -431,11 +464,15 @@ function parseTranslateCommands(
   return done;
 }
 
-function parseEnvironment(node: TreeNode, patch: SettingsPatch): Result<void> {
+function parseEnvironment(
+  node: TreeNode,
+  patch: SettingsPatch,
+  unknown: UnknownKey[],
+): Result<void> {
   const section = mapping(node, "environment");
   if (!section.ok) return section;
   const environment = patch.environment ?? new Map<string, string>();
-  for (const entry of section.value.entries) {
+  for (const entry of lastOfEach(section.value, "environment.", unknown)) {
     const key = `environment.${entry.key}`;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry.key)) {
       return fail(
@@ -491,7 +528,7 @@ const HANDLERS: Record<string, Handler> = {
     assign(scalarText(n, "bg_command"), (v) => p.bgCommand = v),
   ssh: parseSsh,
   translate_commands: parseTranslateCommands,
-  environment: (n, p) => parseEnvironment(n, p),
+  environment: parseEnvironment,
   service: (n, p) => {
     const text = scalarText(n, "service");
     if (text.ok && /[/@:]/.test(text.value)) {
@@ -536,11 +573,9 @@ export function parseSettings(
 ): Result<ParsedSettings> {
   const patch: SettingsPatch = {};
   const unknownKeys: UnknownKey[] = [];
-  // Duplicate keys: the last occurrence wins, as with go-yaml.
-  const seen = new Map<string, number>();
-  node.entries.forEach((entry, index) => seen.set(entry.key, index));
-  for (const [index, entry] of node.entries.entries()) {
-    if (seen.get(entry.key) !== index) continue;
+  // Duplicate keys: the last occurrence wins, as with go-yaml (two
+  // `overrides:` blocks keep only the second), with a warning.
+  for (const entry of lastOfEach(node, "", unknownKeys)) {
     if (skip.includes(entry.key) || entry.key === "nodeset") continue;
     const handler = HANDLERS[entry.key];
     if (!handler) {

@@ -21,30 +21,69 @@ function editDistance(a: string, b: string): number {
   return previous[b.length];
 }
 
-/** One warning line per unknown key: `line N: unknown key "x" ignored (did you mean "y"?)`. */
-export function describeUnknownKeys(keys: readonly UnknownKey[]): string[] {
-  return keys.map(({ key, line }) => {
-    const last = key.split(".").pop() ?? key;
-    let best: string | undefined;
-    let bestDistance = 3;
-    for (
-      const known of [
-        ...SETTINGS_KEYS,
-        "overrides",
-        "match",
-        "users",
-        "groups",
-        "sources",
-      ]
-    ) {
-      const distance = editDistance(last, known);
-      if (distance < bestDistance) {
-        best = known;
-        bestDistance = distance;
-      }
+// The keys that are valid where an unknown key was found, so a suggestion
+// is always something that could be written there.
+function vocabulary(path: string[]): readonly string[] {
+  const parent = path.slice(0, -1);
+  const where = parent[0] === "overrides" ? parent.slice(1) : parent;
+  if (where.length === 0) {
+    return parent[0] === "overrides"
+      ? [...SETTINGS_KEYS, "match"]
+      : [...SETTINGS_KEYS, "overrides"];
+  }
+  if (where[0] === "ssh") return ["exe", "args"];
+  if (where[0] === "etcd" && where[1] === "tls") {
+    return ["cafile", "keyfile", "certfile"];
+  }
+  if (where[0] === "etcd") {
+    return ["endpoints", "tls", "username", "password", "keyttl", "mandatory"];
+  }
+  if (where[0] === "translate_commands") {
+    return ["ssh_args", "command", "disable_dump"];
+  }
+  return [];
+}
+
+function suggestion(key: string): string | undefined {
+  // translate_commands keys are commands and may contain dots: only the
+  // field after the command is a key.
+  const path = key.startsWith("translate_commands.") ||
+      key.startsWith("overrides.translate_commands.")
+    ? [
+      ...key.slice(0, key.indexOf("translate_commands.")).split(".").filter(
+        Boolean,
+      ),
+      "translate_commands",
+      key.slice(key.lastIndexOf(".") + 1),
+    ]
+    : key.split(".");
+  const last = path[path.length - 1];
+  // At most one edit per three characters: `route_selct` finds
+  // `route_select`, but `foo` does not become `log`.
+  let bestDistance = Math.max(1, Math.floor(last.length / 3)) + 1;
+  let best: string | undefined;
+  for (const known of vocabulary(path)) {
+    const distance = editDistance(last, known);
+    if (distance < bestDistance) {
+      best = known;
+      bestDistance = distance;
     }
-    return `line ${line}: unknown key ${JSON.stringify(key)} ignored${
-      best ? ` (did you mean "${best}"?)` : ""
-    }`;
-  });
+  }
+  return best;
+}
+
+/**
+ * One warning line per ignored key, in file order:
+ * `line N: unknown key "x" ignored (did you mean "y"?)`, or the key's note.
+ */
+export function describeUnknownKeys(keys: readonly UnknownKey[]): string[] {
+  return [...keys].sort((a, b) => a.line - b.line).map(
+    ({ key, line, note }) => {
+      if (note !== undefined) return `line ${line}: ${note}`;
+      const best = suggestion(key);
+      return `line ${line}: unknown key ${JSON.stringify(key)} ignored${
+        best ? ` (did you mean "${best}"?)` : ""
+      }`;
+    },
+  );
 }

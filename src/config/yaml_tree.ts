@@ -13,6 +13,7 @@ import {
   LineCounter,
   type Node as YamlNode,
   parseDocument,
+  type Tags,
 } from "yaml";
 import { fail, ok, type Result } from "../result.ts";
 
@@ -62,6 +63,7 @@ export function parseYamlTree(text: string): Result<TreeNode> {
     intAsBigInt: true,
     lineCounter: lines,
     prettyErrors: false,
+    customTags: goYamlTags,
   });
   if (document.errors.length > 0) {
     const first = document.errors[0];
@@ -76,6 +78,31 @@ export function parseYamlTree(text: string): Result<TreeNode> {
   const lineOf = (node: YamlNode | null | undefined): number =>
     node?.range ? lines.linePos(node.range[0]).line : 1;
   return ok(convert(document, document.contents as YamlNode, lineOf, 0));
+}
+
+// go-yaml v2 has no sexagesimal numbers (`1:20` is the string "1:20", not
+// 80) and, through Go's strconv, reads `0o17` as octal 15.
+const goOctal = {
+  identify: (value: unknown) => typeof value === "bigint",
+  default: true,
+  tag: "tag:yaml.org,2002:int",
+  format: "OCT",
+  test: /^[-+]?0o[0-7_]+$/,
+  resolve: (text: string) => {
+    const negative = text.startsWith("-");
+    const digits = text.replace(/^[-+]?0o/, "").replaceAll("_", "");
+    const value = BigInt(`0o${digits}`);
+    return negative ? -value : value;
+  },
+};
+
+function goYamlTags(tags: Tags): Tags {
+  return [
+    ...tags.filter((tag) =>
+      typeof tag === "string" || !("format" in tag && tag.format === "TIME")
+    ),
+    goOctal,
+  ];
 }
 
 function describeYamlError(code: string, message: string): string {
@@ -163,6 +190,7 @@ function convert(
   }
   if (isMap(node)) {
     const entries: MappingEntry[] = [];
+    const merged: TreeNode[] = [];
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as YamlNode | null;
@@ -181,20 +209,18 @@ function convert(
           line: lineOf(keyNode),
         }
         : convert(document, valueNode, lineOf, depth + 1);
-      if (
-        key === "<<" && keyNode && isScalar(keyNode) && keyNode.source === "<<"
-      ) {
-        // Merge keys: the merged mapping's entries come first, so the
-        // mapping's own keys (later, last wins) take precedence.
-        const merged = value.kind === "sequence" ? value.items : [value];
-        for (const source of merged) {
-          if (source.kind === "mapping") entries.push(...source.entries);
-        }
+      // A plain `<<` resolves to a symbol; a quoted "<<" is an ordinary key.
+      if (keyNode && isScalar(keyNode) && typeof keyNode.value === "symbol") {
+        merged.push(...(value.kind === "sequence" ? value.items : [value]));
         continue;
       }
       entries.push({ key, line: lineOf(keyNode), value });
     }
-    return { kind: "mapping", entries, line: lineOf(node) };
+    return {
+      kind: "mapping",
+      entries: [...mergedEntries(merged, entries), ...entries],
+      line: lineOf(node),
+    };
   }
   return {
     kind: "scalar",
@@ -203,6 +229,25 @@ function convert(
     text: "",
     line: lineOf(node),
   };
+}
+
+// YAML merge keys: the mapping's own keys always win (wherever `<<` is
+// written), and of several merged mappings the earlier one wins. A merged
+// key therefore never becomes a duplicate of an own key, which inside a
+// match item would turn it into an AND.
+function mergedEntries(
+  sources: TreeNode[],
+  own: MappingEntry[],
+): MappingEntry[] {
+  const taken = new Set(own.map((entry) => entry.key));
+  const result: MappingEntry[] = [];
+  for (const source of sources) {
+    if (source.kind !== "mapping") continue;
+    const fresh = source.entries.filter((entry) => !taken.has(entry.key));
+    for (const entry of fresh) taken.add(entry.key);
+    result.push(...fresh);
+  }
+  return result;
 }
 
 /** The last entry for `key` (go-yaml semantics: a duplicate key's last value wins). */

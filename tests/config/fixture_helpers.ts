@@ -1,6 +1,6 @@
 // Shared set-up for configuration tests: the reference fixtures and a
 // fake resolver/port lookup (pure unit tests of the engine, no I/O).
-import { parseServices } from "../../src/config/host_port.ts";
+import { parseServices, splitHostPort } from "../../src/config/host_port.ts";
 import type { HostResolver } from "../../src/config/match.ts";
 import {
   parseConfig,
@@ -53,10 +53,11 @@ export async function effective(
   if (!parsed.ok) throw new Error(parsed.error);
   let address;
   if (sshd !== undefined) {
-    const [host, port] = sshd.startsWith("[")
-      ? [sshd.slice(1, sshd.indexOf("]")), sshd.slice(sshd.indexOf("]") + 2)]
-      : sshd.split(":");
-    address = { host, port: Number(port ?? 22) };
+    // As `sshproxyctl show config -source` does: host[:port], port 22 by
+    // default, service names allowed, IPv6 in brackets.
+    const split = splitHostPort(sshd, lookupPort);
+    if (!split.ok) throw new Error(split.error);
+    address = split.value;
   }
   const resolved = await resolveConfig(parsed.value, {
     user,
