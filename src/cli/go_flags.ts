@@ -31,7 +31,10 @@ const TRUE_WORDS = ["1", "t", "T", "TRUE", "true", "True"];
 const FALSE_WORDS = ["0", "f", "F", "FALSE", "false", "False"];
 
 /** Parses `args` against `specs` the way Go's flag.FlagSet.Parse does. */
-export function parseGoFlags(args: readonly string[], specs: readonly FlagSpec[]): Result<ParsedFlags> {
+export function parseGoFlags(
+  args: readonly string[],
+  specs: readonly FlagSpec[],
+): Result<ParsedFlags> {
   const values = new Map<string, string | boolean>();
   let index = 0;
   while (index < args.length) {
@@ -63,7 +66,11 @@ export function parseGoFlags(args: readonly string[], specs: readonly FlagSpec[]
       if (inlineValue === undefined) values.set(name, true);
       else if (TRUE_WORDS.includes(inlineValue)) values.set(name, true);
       else if (FALSE_WORDS.includes(inlineValue)) values.set(name, false);
-      else return fail(`invalid boolean value ${JSON.stringify(inlineValue)} for -${name}: parse error`);
+      else {return fail(
+          `invalid boolean value ${
+            JSON.stringify(inlineValue)
+          } for -${name}: parse error`,
+        );}
       continue;
     }
     if (inlineValue !== undefined) {
@@ -80,21 +87,30 @@ export function parseGoFlags(args: readonly string[], specs: readonly FlagSpec[]
 
 /** Go's PrintDefaults listing: flags sorted by name, two lines each. */
 export function formatFlagDefaults(specs: readonly FlagSpec[]): string {
-  const sorted = [...specs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...specs].sort((
+    a,
+    b,
+  ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let text = "";
   for (const spec of sorted) {
     let line = `  -${spec.name}`;
     if (spec.kind === "string") line += " string";
     line += line.length <= 4 ? "\t" : "\n    \t";
     line += spec.help.replaceAll("\n", "\n    \t");
-    if (spec.defaultValue) line += ` (default ${JSON.stringify(spec.defaultValue)})`;
+    if (spec.defaultValue) {
+      line += ` (default ${JSON.stringify(spec.defaultValue)})`;
+    }
     text += line + "\n";
   }
   return text;
 }
 
 /** A string flag's value, or its fallback. */
-export function stringFlag(flags: ParsedFlags, name: string, fallback = ""): string {
+export function stringFlag(
+  flags: ParsedFlags,
+  name: string,
+  fallback = "",
+): string {
   const value = flags.values.get(name);
   return typeof value === "string" ? value : fallback;
 }
