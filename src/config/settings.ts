@@ -228,13 +228,18 @@ function mapping(node: TreeNode, key: string): Result<MappingNode> {
   return ok(node);
 }
 
+// An empty string is "unset" for the keys with a default (`service`,
+// `route_select`, `mode`): the reference fills in the default after the
+// overrides, so `mode: ""` is `sticky` there, not an error.
 function oneOf<T extends string>(
   node: TreeNode,
   key: string,
   allowed: readonly T[],
+  fallback: T,
 ): Result<T> {
   const text = scalarText(node, key);
   if (!text.ok) return text;
+  if (text.value === "") return ok(fallback);
   if (!(allowed as readonly string[]).includes(text.value)) {
     return fail(
       problem(
@@ -542,12 +547,15 @@ const HANDLERS: Record<string, Handler> = {
         ),
       );
     }
-    return assign(text, (v) => p.service = v);
+    return assign(text, (v) => p.service = v === "" ? "default" : v);
   },
   dest: (n, p) => assign(stringList(n, "dest"), (v) => p.dest = v),
   route_select: (n, p) =>
-    assign(oneOf(n, "route_select", ROUTE_SELECTS), (v) => p.routeSelect = v),
-  mode: (n, p) => assign(oneOf(n, "mode", MODES), (v) => p.mode = v),
+    assign(
+      oneOf(n, "route_select", ROUTE_SELECTS, "ordered"),
+      (v) => p.routeSelect = v,
+    ),
+  mode: (n, p) => assign(oneOf(n, "mode", MODES, "sticky"), (v) => p.mode = v),
   force_command: (n, p) =>
     assign(scalarText(n, "force_command"), (v) => p.forceCommand = v),
   command_must_match: (n, p) =>
@@ -560,7 +568,10 @@ const HANDLERS: Record<string, Handler> = {
       (v) => p.maxConnectionsPerUser = v,
     ),
   health_check: (n, p) =>
-    assign(oneOf(n, "health_check", HEALTH_CHECKS), (v) => p.healthCheck = v),
+    assign(
+      oneOf(n, "health_check", HEALTH_CHECKS, "tcp"),
+      (v) => p.healthCheck = v,
+    ),
 };
 
 /**
