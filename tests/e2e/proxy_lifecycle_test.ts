@@ -1,0 +1,224 @@
+// How a session's processes start and, above all, end: the background
+// command, the client vanishing (TestMainSSHDied), and the signals sshd or
+// an admin sends to the proxy. Nothing may be left running on the gateway.
+import assert from "node:assert/strict";
+import {
+  type RunningCommand,
+  sleep,
+  spawnAs,
+  sshArgv,
+  sshAs,
+  USERS,
+} from "../harness/mod.ts";
+import { descendants } from "../harness/process.ts";
+import {
+  alive,
+  e2e,
+  type ProxyGateway,
+  proxyPids,
+  startProxyGateway,
+  waitFor,
+} from "./gateway.ts";
+
+const user = USERS.fedora;
+
+/** pids whose argv is exactly `argv` (any program path for argv[0]'s basename). */
+async function processesRunning(argv: string[]): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`)
+      .catch(() => "");
+    const words = cmdline.split("\0").slice(0, -1);
+    if (
+      words.length === argv.length &&
+      words[0].split("/").pop() === argv[0] &&
+      words.slice(1).every((w, i) => w === argv[i + 1]) &&
+      await alive(Number(entry.name))
+    ) {
+      found.push(Number(entry.name));
+    }
+  }
+  return found;
+}
+
+/** A random number no other run or test uses as a sleep duration. */
+function uniqueSeconds(): number {
+  return 100_000 + Math.floor(Math.random() * 800_000);
+}
+
+/** Starts `sleep 60` through the gateway and waits until it runs on the destination. */
+async function longSession(
+  gw: ProxyGateway,
+): Promise<{ session: RunningCommand; proxy: number; ssh: number }> {
+  const session = await spawnAs(
+    user,
+    sshArgv(user, {
+      port: gw.gateway.ports[2023],
+      host: gw.gateway.host,
+      command: "sleep 60",
+    }),
+    { timeoutMs: 30_000 },
+  );
+  const proxies = await waitFor(async () => {
+    const pids = await proxyPids(gw.product);
+    return pids.length > 0 && (await gw.gatewaySshPids()).length > 0
+      ? pids
+      : undefined;
+  }, 10_000);
+  assert.ok(proxies, "the proxy and its ssh never showed up on the gateway");
+  assert.equal(proxies.length, 1, `proxies: ${proxies}`);
+  const sshChildren = [];
+  for (const pid of await descendants(proxies)) {
+    const exe = await Deno.readLink(`/proc/${pid}/exe`).catch(() => "");
+    if (exe === "/usr/bin/ssh") sshChildren.push(pid);
+  }
+  assert.equal(sshChildren.length, 1, "the proxy should run one ssh");
+  return { session, proxy: proxies[0], ssh: sshChildren[0] };
+}
+
+Deno.test({
+  name:
+    "bg_command runs during the session and it and its children are gone within 3 s after",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    const seconds = uniqueSeconds();
+    const script = `${gw.logDir}/bg.sh`;
+    // A parent with a child, both identifiable by their unique durations.
+    await Deno.writeTextFile(
+      script,
+      `sleep "$1" &\nsleep "$(($1 + 1))"\nwait\n`,
+    );
+    await gw.writeConfig(
+      gw.basicConfig({ extra: `bg_command: /bin/sh ${script} ${seconds}` }),
+    );
+    const parent = ["sleep", String(seconds + 1)];
+    const child = ["sleep", String(seconds)];
+    const session = await spawnAs(
+      user,
+      sshArgv(user, {
+        port: gw.gateway.ports[2023],
+        host: gw.gateway.host,
+        command: "sleep 2; echo $SSHPROXY_TEST_HOST",
+      }),
+    );
+    const during = await waitFor(
+      async () =>
+        (await processesRunning(parent)).length === 1 &&
+        (await processesRunning(child)).length === 1,
+      5_000,
+    );
+    assert.ok(during, "bg_command's processes did not run during the session");
+    const result = await session.result();
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "server1\n");
+    const gone = await waitFor(
+      async () =>
+        (await processesRunning(parent)).length === 0 &&
+        (await processesRunning(child)).length === 0,
+      3_000,
+    );
+    assert.ok(
+      gone,
+      `left running: ${await processesRunning(parent)} ${await processesRunning(
+        child,
+      )}`,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "a bg_command that cannot start is logged as an ERROR and the session still works",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await gw.writeConfig(
+      gw.basicConfig({ extra: "bg_command: /nonexistent/sshproxy-bg 1" }),
+    );
+    const result = await sshAs(user, {
+      port: gw.gateway.ports[2023],
+      host: gw.gateway.host,
+      command: "echo $SSHPROXY_TEST_HOST",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "server1\n");
+    const log = await gw.readLog(user);
+    assert.match(
+      log,
+      / ERROR [0-9A-F]{10}: error running background command: .*\/nonexistent\/sshproxy-bg/,
+      log,
+    );
+    assert.match(log, /proxied to/);
+  },
+});
+
+Deno.test({
+  name:
+    "when the client vanishes, no proxy and no gateway ssh remain within 3 s (TestMainSSHDied)",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await gw.writeConfig(gw.basicConfig());
+    const { session } = await longSession(gw);
+    session.kill("SIGKILL");
+    await session.result();
+    const clean = await waitFor(
+      async () =>
+        (await proxyPids(gw.product)).length === 0 &&
+        (await gw.gatewaySshPids()).length === 0,
+      3_000,
+    );
+    assert.ok(
+      clean,
+      `left: proxies ${await proxyPids(gw.product)}, ssh ${await gw
+        .gatewaySshPids()}`,
+    );
+    const log = await waitFor(async () => {
+      const text = await gw.readLog(user);
+      return text.includes("disconnected") ? text : "";
+    }, 1_000);
+    assert.match(log, / INFO [0-9A-F]{10}: disconnected$/m);
+  },
+});
+
+for (
+  const [signal, name] of [["SIGHUP", "hangup"], ["SIGTERM", "terminated"]] as [
+    Deno.Signal,
+    string,
+  ][]
+) {
+  Deno.test({
+    name:
+      `${signal} to the proxy terminates its ssh and the proxy exits within 1 s`,
+    ...e2e,
+    async fn() {
+      await using gw = await startProxyGateway();
+      await gw.writeConfig(gw.basicConfig());
+      const { session, proxy, ssh } = await longSession(gw);
+      await using _ = session;
+      // Let the session settle into its wait before the signal.
+      await sleep(200);
+      Deno.kill(proxy, signal);
+      const ended = await waitFor(
+        async () => !(await alive(proxy)) && !(await alive(ssh)),
+        1_000,
+      );
+      assert.ok(
+        ended,
+        `after 1 s: proxy alive ${await alive(proxy)}, ssh alive ${await alive(
+          ssh,
+        )}`,
+      );
+      const result = await session.result();
+      assert.notEqual(result.code, 0);
+      const log = await gw.readLog(user);
+      assert.match(
+        log,
+        new RegExp(` INFO [0-9A-F]{10}: Got signal ${name}, exiting\n`),
+      );
+      assert.match(log, / INFO [0-9A-F]{10}: disconnected\n$/);
+    },
+  });
+}
