@@ -14,7 +14,7 @@ import {
   type PortLookup,
   splitHostPort,
 } from "./host_port.ts";
-import { problem, readStringList } from "./settings.ts";
+import { describe, problem, readStringList } from "./settings.ts";
 import type { MappingNode, TreeNode } from "./yaml_tree.ts";
 
 /** One `sources` entry, already split into host and port. */
@@ -55,7 +55,7 @@ export function parseMatchList(
       problem(
         node.line,
         "match",
-        "is not a list",
+        `${describe(node)} is not a list`,
         "a list of items such as `- users: [alice]`",
       ),
     );
@@ -67,7 +67,7 @@ export function parseMatchList(
         problem(
           itemNode.line,
           "match",
-          "item is not a mapping",
+          `item ${describe(itemNode)} is not a mapping`,
           "`users:`, `groups:` or `sources:` lists",
         ),
       );

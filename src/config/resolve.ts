@@ -14,6 +14,7 @@ import {
   parseMatchList,
 } from "./match.ts";
 import {
+  describe,
   parseSettings,
   problem,
   type SettingsPatch,
@@ -86,7 +87,7 @@ export function parseConfig(
         problem(
           list.line,
           "overrides",
-          "is not a list",
+          `${describe(list)} is not a list`,
           "a list of `- match: ...` items",
         ),
       );
@@ -110,7 +111,7 @@ function parseOverride(
       problem(
         element.line,
         "overrides",
-        "element is not a mapping",
+        `element ${describe(element)} is not a mapping`,
         "`- match: [...]` followed by settings",
       ),
     );

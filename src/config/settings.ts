@@ -85,7 +85,8 @@ export function problem(
   }`;
 }
 
-function describe(node: TreeNode): string {
+/** How a value is named in errors: `a list`, `the string "x"`, `10`... */
+export function describe(node: TreeNode): string {
   if (node.kind === "sequence") return "a list";
   if (node.kind === "mapping") return "a mapping";
   if (node.tag === "str") return `the string ${JSON.stringify(node.text)}`;
