@@ -4,6 +4,7 @@
 import {
   ensureTestAccounts,
   sleep,
+  type Sshd,
   startTopology,
   type TestUser,
   type Topology,
@@ -105,6 +106,18 @@ export async function startProxyGateway(
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** Executable paths of every process an sshd started (its sessions and their children). */
+export async function sshdDescendantExes(sshd: Sshd): Promise<string[]> {
+  const pid = await sshdPid(sshd.dir);
+  if (pid === 0) return [];
+  const exes = await Promise.all(
+    (await descendants([pid])).map((p) =>
+      Deno.readLink(`/proc/${p}/exe`).catch(() => "")
+    ),
+  );
+  return exes.filter((exe) => exe !== "");
 }
 
 async function sshdPid(dir: string): Promise<number> {
