@@ -5,7 +5,10 @@
 import type { Config, TranslateCommand } from "../config/types.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { splitFields } from "./command_line.ts";
-import { goQuote, goQuoteList } from "./go_quote.ts";
+import {
+  formatGoQuotedList as goQuoteList,
+  goQuote,
+} from "../format/govalue.ts";
 
 /** What the ssh command line is built from. */
 export interface SshCommandInput {
