@@ -58,12 +58,15 @@ export interface SettingsPatch {
 
 /**
  * A key the engine ignores, reported as a warning (never an error, like the
- * reference): an unknown key, or with `note` another ignored construct
- * (a shadowed duplicate key, an override that can never apply).
+ * reference): an unknown key, a shadowed duplicate key (`shadowedBy`), or
+ * with `note` another ignored construct (an override that never applies).
  */
 export interface UnknownKey {
   key: string;
   line: number;
+  /** For a duplicate key: the line of the occurrence that wins. */
+  shadowedBy?: number;
+  /** Replaces the "unknown key" wording. */
   note?: string;
 }
 
@@ -276,9 +279,7 @@ export function lastOfEach(
       unknown.push({
         key: `${prefix}${entry.key}`,
         line: entry.line,
-        note: `duplicate key ${
-          JSON.stringify(prefix + entry.key)
-        } ignored (the one on line ${winner.line} wins)`,
+        shadowedBy: winner.line,
       });
     }
   }

@@ -78,8 +78,13 @@ function suggestion(key: string): string | undefined {
  */
 export function describeUnknownKeys(keys: readonly UnknownKey[]): string[] {
   return [...keys].sort((a, b) => a.line - b.line).map(
-    ({ key, line, note }) => {
+    ({ key, line, shadowedBy, note }) => {
       if (note !== undefined) return `line ${line}: ${note}`;
+      if (shadowedBy !== undefined) {
+        return `line ${line}: duplicate key ${
+          JSON.stringify(key)
+        } ignored (the one on line ${shadowedBy} wins)`;
+      }
       const best = suggestion(key);
       return `line ${line}: unknown key ${JSON.stringify(key)} ignored${
         best ? ` (did you mean "${best}"?)` : ""

@@ -66,8 +66,13 @@ export function parseYamlTree(text: string): Result<TreeNode> {
     customTags: goYamlTags,
   });
   if (document.errors.length > 0) {
+    // Without prettyErrors there is no linePos: the line comes from the
+    // error's offset.
+    // An error found at the end of the file (unclosed bracket or quote)
+    // is reported on the last line that has content.
     const first = document.errors[0];
-    const line = first.linePos?.[0].line ?? 1;
+    const end = Math.max(0, text.trimEnd().length - 1);
+    const line = lines.linePos(Math.min(first.pos[0], end)).line;
     return fail(
       `line ${line}: yaml: ${describeYamlError(first.code, first.message)}`,
     );
@@ -75,10 +80,18 @@ export function parseYamlTree(text: string): Result<TreeNode> {
   if (document.contents === null) {
     return ok({ kind: "mapping", entries: [], line: 1 });
   }
-  const lineOf = (node: YamlNode | null | undefined): number =>
-    node?.range ? lines.linePos(node.range[0]).line : 1;
-  return ok(convert(document, document.contents as YamlNode, lineOf, 0));
+  const context: Context = {
+    document,
+    lineOf: (node) => node?.range ? lines.linePos(node.range[0]).line : 1,
+    expanding: new Set(),
+    budget: MAX_NODES,
+  };
+  const tree = convert(context, document.contents as YamlNode);
+  return context.problem === undefined ? ok(tree) : fail(context.problem);
 }
+
+// Far more than any real configuration; stops "billion laughs" aliases.
+const MAX_NODES = 1_000_000;
 
 // go-yaml v2 has no sexagesimal numbers (`1:20` is the string "1:20", not
 // 80) and, through Go's strconv, reads `0o17` as octal 15.
@@ -110,6 +123,9 @@ function describeYamlError(code: string, message: string): string {
   if (code === "TAB_AS_INDENT") {
     return "found character that cannot start any token (expected spaces for indentation, not a TAB)";
   }
+  if (code === "MULTIPLE_DOCS") {
+    return "more than one document in the file (expected a single document; remove the extra `---` line)";
+  }
   const text = message.split("\n")[0].replace(
     / at line \d+, column \d+:?$/,
     "",
@@ -117,36 +133,49 @@ function describeYamlError(code: string, message: string): string {
   return `${text} (expected valid YAML)`;
 }
 
-function convert(
-  document: Document,
-  node: YamlNode,
-  lineOf: (node: YamlNode | null | undefined) => number,
-  depth: number,
-): TreeNode {
-  // Aliases are resolved to their anchor's node; depth guards alias loops.
-  if (depth > 100) {
-    return {
-      kind: "scalar",
-      tag: "null",
-      value: null,
-      text: "",
-      line: lineOf(node),
-    };
+interface Context {
+  document: Document;
+  lineOf: (node: YamlNode | null | undefined) => number;
+  /** Aliases being expanded, to refuse an anchor that contains itself. */
+  expanding: Set<YamlNode>;
+  /** Nodes left before the document counts as an alias bomb. */
+  budget: number;
+  /** The first problem met, if any (the tree is then discarded). */
+  problem?: string;
+}
+
+function nullAt(line: number): ScalarNode {
+  return { kind: "scalar", tag: "null", value: null, text: "", line };
+}
+
+function convert(context: Context, node: YamlNode): TreeNode {
+  const { document, lineOf } = context;
+  if (context.problem !== undefined) return nullAt(lineOf(node));
+  if (--context.budget < 0) {
+    context.problem = `line ${
+      lineOf(node)
+    }: yaml: document too large once aliases are expanded (expected fewer aliases)`;
+    return nullAt(lineOf(node));
   }
   if (isAlias(node)) {
-    const target = node.resolve(document);
-    return target
-      ? {
-        ...convert(document, target as YamlNode, lineOf, depth + 1),
-        line: lineOf(node),
-      }
-      : {
-        kind: "scalar",
-        tag: "null",
-        value: null,
-        text: "",
-        line: lineOf(node),
-      };
+    // go-yaml's wording for both mistakes.
+    const target = node.resolve(document) as YamlNode | undefined;
+    if (!target) {
+      context.problem = `line ${
+        lineOf(node)
+      }: yaml: unknown anchor '${node.source}' referenced (expected an anchor &${node.source} defined earlier)`;
+      return nullAt(lineOf(node));
+    }
+    if (context.expanding.has(target)) {
+      context.problem = `line ${
+        lineOf(node)
+      }: yaml: anchor '${node.source}' value contains itself (expected an alias outside its anchor)`;
+      return nullAt(lineOf(node));
+    }
+    context.expanding.add(target);
+    const value = convert(context, target);
+    context.expanding.delete(target);
+    return { ...value, line: lineOf(node) };
   }
   if (isScalar(node)) {
     const value = node.value;
@@ -176,14 +205,8 @@ function convert(
       kind: "sequence",
       items: node.items.map((item) =>
         item === null || item === undefined
-          ? {
-            kind: "scalar",
-            tag: "null",
-            value: null,
-            text: "",
-            line: lineOf(node),
-          } as ScalarNode
-          : convert(document, item as YamlNode, lineOf, depth + 1)
+          ? nullAt(lineOf(node))
+          : convert(context, item as YamlNode)
       ),
       line: lineOf(node),
     };
@@ -201,14 +224,8 @@ function convert(
         : "";
       const valueNode = pair.value as YamlNode | null;
       const value: TreeNode = valueNode === null || valueNode === undefined
-        ? {
-          kind: "scalar",
-          tag: "null",
-          value: null,
-          text: "",
-          line: lineOf(keyNode),
-        }
-        : convert(document, valueNode, lineOf, depth + 1);
+        ? nullAt(lineOf(keyNode))
+        : convert(context, valueNode);
       // A plain `<<` resolves to a symbol; a quoted "<<" is an ordinary key.
       if (keyNode && isScalar(keyNode) && typeof keyNode.value === "symbol") {
         merged.push(...(value.kind === "sequence" ? value.items : [value]));
@@ -222,13 +239,7 @@ function convert(
       line: lineOf(node),
     };
   }
-  return {
-    kind: "scalar",
-    tag: "null",
-    value: null,
-    text: "",
-    line: lineOf(node),
-  };
+  return nullAt(lineOf(node));
 }
 
 // YAML merge keys: the mapping's own keys always win (wherever `<<` is
