@@ -1,0 +1,137 @@
+// An interactive login with a real terminal: the test user's `ssh -tt`
+// runs inside a detached tmux (a real pty whose size the test controls);
+// the remote shell's prompt, typed input and window-size changes must all
+// cross the gateway.
+import assert from "node:assert/strict";
+import { runAs, sshArgv, USERS } from "../harness/mod.ts";
+import { e2e, startProxyGateway, waitFor } from "./gateway.ts";
+
+const user = USERS.fedora;
+
+/** A test user's `ssh -tt` through the gateway inside a detached tmux. */
+async function startTerminal(port: number, host: string, socket: string) {
+  const tmux = async (...args: string[]) => {
+    const result = await runAs(user, ["tmux", "-S", socket, ...args], {
+      env: { TERM: "xterm-256color" },
+      timeoutMs: 10_000,
+    });
+    assert.equal(result.code, 0, `tmux ${args[0]}: ${result.stderr}`);
+    return result.stdout;
+  };
+  const screen = () => tmux("capture-pane", "-p", "-t", "s");
+  await tmux(
+    "new-session",
+    "-d",
+    "-s",
+    "s",
+    "-x",
+    "100",
+    "-y",
+    "30",
+    ...sshArgv(user, { port, host, tty: true }),
+  );
+  // The remote shell's prompt ends with "$ ".
+  const prompt = await waitFor(async () => {
+    const text = await screen();
+    return /\$ ?$/m.test(text) ? text : undefined;
+  }, 10_000);
+  return {
+    tmux,
+    screen,
+    prompt,
+    /** Waits until a line of the pane is exactly `line`; returns the screen. */
+    async waitForLine(line: string, timeoutMs = 10_000) {
+      const found = await waitFor(async () => {
+        const text = await screen();
+        return text.split("\n").some((l) => l.trimEnd() === line)
+          ? text
+          : undefined;
+      }, timeoutMs);
+      assert.ok(
+        found,
+        `no line ${JSON.stringify(line)} in:\n${await screen()}`,
+      );
+      return found;
+    },
+    /** Types `text` then Enter. */
+    async typeLine(text: string) {
+      await tmux("send-keys", "-t", "s", "-l", text);
+      await tmux("send-keys", "-t", "s", "Enter");
+    },
+    async [Symbol.asyncDispose]() {
+      await runAs(user, ["tmux", "-S", socket, "kill-server"]);
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "an interactive tty session shows the prompt, runs typed input and follows window resizes",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await gw.writeConfig(gw.basicConfig());
+    const socket = `${gw.logDir}/tmux.sock`;
+    await using term = await startTerminal(
+      gw.gateway.ports[2023],
+      gw.gateway.host,
+      socket,
+    );
+    assert.ok(term.prompt, `no prompt:\n${await term.screen()}`);
+
+    await term.typeLine("echo host=$SSHPROXY_TEST_HOST tty=$(tty | cut -c1-8)");
+    await term.waitForLine("host=server1 tty=/dev/pts");
+
+    await term.typeLine("echo hello-$((6*7))");
+    await term.waitForLine("hello-42");
+
+    await term.typeLine("stty size");
+    await term.waitForLine("30 100");
+
+    await term.tmux("resize-window", "-t", "s", "-x", "120", "-y", "40");
+    // The new size travels client → gateway pty → proxy's ssh →
+    // destination pty; ask until it has arrived (bounded).
+    const resized = await waitFor(async () => {
+      await term.typeLine("stty size");
+      const text = await term.screen();
+      return text.split("\n").some((l) => l.trimEnd() === "40 120");
+    }, 5_000);
+    assert.ok(resized, `size never became 40 120:\n${await term.screen()}`);
+
+    await term.typeLine("exit");
+    const ended = await waitFor(async () => {
+      const result = await runAs(user, [
+        "tmux",
+        "-S",
+        socket,
+        "has-session",
+        "-t",
+        "s",
+      ]);
+      return result.code !== 0;
+    }, 5_000);
+    assert.ok(ended, "the session did not end after exit");
+    const log = await gw.readLog(user);
+    assert.match(log, / INFO [0-9A-F]{10}: disconnected\n$/);
+  },
+});
+
+Deno.test({
+  name:
+    "an interactive login shows the remote prompt and nothing before it (no runtime warnings on the terminal)",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await gw.writeConfig(gw.basicConfig());
+    await using term = await startTerminal(
+      gw.gateway.ports[2023],
+      gw.gateway.host,
+      `${gw.logDir}/tmux.sock`,
+    );
+    assert.ok(term.prompt, `no prompt:\n${await term.screen()}`);
+    // The destinations print no motd or last-login line: the prompt is
+    // the first thing the user sees.
+    const lines = term.prompt.split("\n").filter((l) => l.trim() !== "");
+    assert.equal(lines.length, 1, `screen:\n${term.prompt}`);
+  },
+});
