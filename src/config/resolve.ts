@@ -353,14 +353,22 @@ export async function resolveConfig(
       }
     }
   }
-  const user = context.user;
-  config.log = config.log.replaceAll("{user}", user);
+  // One pass with replacement functions: a `$&` or `$1` in a user name
+  // (AD machine accounts end in `$`) is text, not a replacement pattern,
+  // and a value that contains a pattern is not substituted again.
+  const values: Record<string, string> = {
+    user: context.user,
+    sid: context.sessionId,
+    time: context.startTime,
+  };
+  const userOnly = /\{(user)\}/g;
+  const all = /\{(user|sid|time)\}/g;
+  const substitute = (text: string, patterns: RegExp) =>
+    text.replace(patterns, (_match, name: string) => values[name]);
+  config.log = substitute(config.log, userOnly);
   for (const [name, value] of config.environment) {
-    config.environment.set(name, value.replaceAll("{user}", user));
+    config.environment.set(name, substitute(value, userOnly));
   }
-  config.dump = config.dump
-    .replaceAll("{user}", user)
-    .replaceAll("{sid}", context.sessionId)
-    .replaceAll("{time}", context.startTime);
+  config.dump = substitute(config.dump, all);
   return ok({ config, warnings });
 }
