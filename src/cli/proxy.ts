@@ -33,6 +33,7 @@ export async function run(
     printErr(`sshproxy version ${VERSION}\n`);
     return 0;
   }
+  forgetLauncherEnvironment();
   return await runSession({
     configPath: flags.value.rest[0] ?? DEFAULT_CONFIG_PATH,
     env: (name) => Deno.env.get(name),
@@ -40,4 +41,20 @@ export async function run(
     writeStdout: printOut,
     writeStderr: printErr,
   });
+}
+
+// Variables the installed launcher sets for Deno itself (scripts/install.sh).
+// The session's commands (blocking, background, ssh) must inherit sshd's
+// environment plus `environment`, as the reference's single binary gives
+// them, so these are removed once the runtime has started.
+const LAUNCHER_VARIABLES = [
+  "SSHPROXY_ARGV0",
+  "DENO_DIR",
+  "DENO_NO_UPDATE_CHECK",
+  "NO_COLOR",
+];
+
+function forgetLauncherEnvironment(): void {
+  if (Deno.env.get("SSHPROXY_ARGV0") === undefined) return;
+  for (const name of LAUNCHER_VARIABLES) Deno.env.delete(name);
 }

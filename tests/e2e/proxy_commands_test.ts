@@ -102,3 +102,38 @@ Deno.test({
     assert.doesNotMatch(log, /proxied to/);
   },
 });
+
+Deno.test({
+  name:
+    "the blocking command writes to the user and sees the configured environment, not the launcher's variables",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await gw.writeConfig(
+      gw.basicConfig({
+        extra: `blocking_command: /usr/bin/env
+environment:
+  SSHPROXY_TEST_VAR: value-{user}`,
+      }),
+    );
+    const result = await sshAs(user, {
+      port: gw.gateway.ports[2023],
+      host: gw.gateway.host,
+      command: "echo $SSHPROXY_TEST_HOST",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.split("\n");
+    // env's output first (stdout of the session), then the command's.
+    assert.equal(lines.at(-2), "server1");
+    const names = lines.slice(0, -2).map((l) => l.split("=")[0]);
+    assert.ok(lines.includes(`SSHPROXY_TEST_VAR=value-${user}`), result.stdout);
+    assert.ok(lines.includes(`USER=${user}`), result.stdout);
+    assert.ok(names.includes("SSH_CONNECTION"), result.stdout);
+    // Variables the installed launcher sets for Deno itself stay with Deno.
+    for (
+      const name of ["SSHPROXY_ARGV0", "DENO_DIR", "DENO_NO_UPDATE_CHECK"]
+    ) {
+      assert.ok(!names.includes(name), `${name} leaked:\n${result.stdout}`);
+    }
+  },
+});
