@@ -16,9 +16,21 @@ export interface HostPort {
 
 /** Canonical text of an IP literal (IPv6 compressed lower case, IPv4-mapped as dotted IPv4), or undefined. */
 export function canonicalIp(text: string): string | undefined {
-  const bare = text.startsWith("[") && text.endsWith("]")
+  const unwrapped = text.startsWith("[") && text.endsWith("]")
     ? text.slice(1, -1)
     : text;
+  // A link-local address may carry a zone (`fe80::1%eth0`, as sshd reports
+  // it): the address part is canonicalised, the zone kept as written.
+  const percent = unwrapped.indexOf("%");
+  const bare = percent < 0 ? unwrapped : unwrapped.slice(0, percent);
+  const zone = percent < 0 ? "" : unwrapped.slice(percent);
+  if (zone !== "") {
+    if (zone === "%" || isIP(bare) !== 6) return undefined;
+    const address = canonicalIp(bare);
+    return address === undefined || !address.includes(":")
+      ? undefined
+      : address + zone;
+  }
   const family = isIP(bare);
   if (family === 4) {
     return bare.split(".").map((part) => String(Number(part))).join(".");
