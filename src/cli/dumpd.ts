@@ -1,8 +1,9 @@
-// The `sshproxy-dumpd` face: command line of spec §2.3. The receiver
-// itself arrives with session recording (its own issue); until then the
-// face refuses to start instead of pretending to listen.
+// The `sshproxy-dumpd` face: command line of spec §2.3; the daemon itself
+// is src/record/dumpd.ts.
+import { runDumpd } from "../record/dumpd.ts";
 import { VERSION } from "../version.ts";
 import {
+  boolFlag,
   type FlagSpec,
   formatFlagDefaults,
   parseGoFlags,
@@ -25,30 +26,46 @@ const FLAGS: FlagSpec[] = [
   { name: "version", kind: "bool", help: "show version number and exit" },
 ];
 
-/** Runs the dumpd face; returns the exit status. */
-export function run(args: string[], programName: string): Promise<number> {
+const STOP_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+
+/** Runs the dumpd face until SIGTERM/SIGINT; returns the exit status. */
+export async function run(
+  args: string[],
+  programName: string,
+): Promise<number> {
   const usage = `Usage of ${programName}:\n${formatFlagDefaults(FLAGS)}`;
   const flags = parseGoFlags(args, FLAGS);
   if (!flags.ok) {
     printErr(`${flags.error}\n${usage}`);
-    return Promise.resolve(2);
+    return 2;
   }
   if (flags.value.helpRequested) {
     printErr(usage);
-    return Promise.resolve(0);
+    return 0;
   }
-  if (flags.value.values.get("version") === true) {
+  if (boolFlag(flags.value, "version")) {
     printErr(`sshproxy-dumpd version ${VERSION}\n`);
-    return Promise.resolve(0);
+    return 0;
   }
-  if (stringFlag(flags.value, "output") === "") {
-    printErr(
-      `${goLogPrefix()}error: no output directory specified (give -output DIR)\n`,
-    );
-    return Promise.resolve(1);
+  const log = (message: string) => printErr(`${goLogPrefix()}${message}\n`);
+  const output = stringFlag(flags.value, "output");
+  if (output === "") {
+    log("error: no output directory specified");
+    return 1;
   }
-  printErr(
-    `${goLogPrefix()}error: session recording is not available in this version of ${programName} yet\n`,
-  );
-  return Promise.resolve(1);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  try {
+    return await runDumpd({
+      listen: stringFlag(flags.value, "listen", ":5555"),
+      output,
+      log,
+      signal: stop.signal,
+    });
+  } finally {
+    for (const signal of STOP_SIGNALS) {
+      Deno.removeSignalListener(signal, onSignal);
+    }
+  }
 }

@@ -13,6 +13,12 @@ import { formatIp, joinHostPort, parseIp } from "../session/ip_address.ts";
 export const FIXED_HEADER_SIZE = 48;
 /** Time (8) + fd (1) + length (4). */
 export const RECORD_FRAME_SIZE = 13;
+/**
+ * Largest record data length this project writes (the recorder splits
+ * longer chunks) and sshproxy-dumpd accepts; the reference writes at most
+ * 32 KiB per record.
+ */
+export const MAX_RECORD_DATA = 16 * 1024 * 1024;
 
 /** A decoded or to-be-encoded file header. Strings are raw bytes, as Go keeps them. */
 export interface DumpHeader {

@@ -29,6 +29,7 @@ import type { Level } from "../log/format.ts";
 import {
   encodeHeader,
   headerFromFacts,
+  MAX_RECORD_DATA,
   RECORD_FRAME_SIZE,
   type SessionFacts,
   writeRecordFrame,
@@ -49,9 +50,6 @@ import {
 
 /** Standard stream numbers as recorded: 0 stdin, 1 stdout, 2 stderr. */
 export type StreamFd = 0 | 1 | 2;
-
-/** Largest data length of one record; longer chunks are split (sshproxy-dumpd refuses more). */
-export const MAX_RECORD_DATA = 16 * 1024 * 1024;
 
 /** What the recorder needs from the session. */
 export interface RecorderOptions {
