@@ -241,18 +241,49 @@ Deno.test("sshproxy(8) lists the environment and the SSHPROXY_ARGS allow-list", 
   assert.deepEqual([...listed].sort(), [...allowed].sort());
 });
 
-Deno.test("sshproxy-replay(1) documents the reference options and the planned ones", () => {
-  const source = pageSource("sshproxy-replay.1");
-  for (const option of ["replay", "version"]) {
-    assert.match(source, new RegExp(`^\\.B \\\\-${option}$`, "m"));
-  }
-  for (const option of ["speed", "max\\\\-wait", "asciicast"]) {
-    assert.match(
-      source,
-      new RegExp(`^\\.BI \\\\-${option} " \\w+"\\n\\(planned\\)`, "m"),
+/** The flag names a face lists in its `-h` usage text. */
+async function faceFlags(face: string): Promise<string[]> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../../main.ts", import.meta.url).pathname,
+      face,
+      "-h",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const usage = new TextDecoder().decode(output.stderr);
+  return [...usage.matchAll(/^ {2}-(\S+)/gm)].map((match) => match[1]);
+}
+
+for (
+  const [face, file] of [
+    ["proxy", "sshproxy.8"],
+    ["dumpd", "sshproxy-dumpd.8"],
+    ["replay", "sshproxy-replay.1"],
+  ]
+) {
+  Deno.test(`${file} has an OPTIONS entry for every flag of \`${face} -h\``, async () => {
+    const flags = await faceFlags(face);
+    assert.ok(flags.includes("version"), `no flags parsed for ${face}`);
+    const source = pageSource(file);
+    const options = source.slice(
+      source.indexOf(".SH OPTIONS"),
+      source.indexOf(".SH", source.indexOf(".SH OPTIONS") + 1),
     );
-  }
-});
+    for (const flag of flags) {
+      const roff = flag.replaceAll("-", "\\\\-");
+      assert.match(
+        options,
+        new RegExp(`^\\.TP\\n\\.BI? \\\\-${roff}\\b`, "m"),
+        `${file} does not document -${flag}`,
+      );
+    }
+  });
+}
 
 Deno.test("every page names the others in SEE ALSO", () => {
   const names = PAGES.map(([file]) => file.replace(/\.(\d)$/, "($1)"));
