@@ -62,39 +62,32 @@ export function splitHostPort(
   return { host, port: address.slice(colon + 1) };
 }
 
-/** Creates `dir` and its missing parents with `mode` (Go's os.MkdirAll); the error names the component that failed. */
+class MkdirError extends Error {}
+
+/**
+ * Creates `dir` and its missing parents with `mode`, as Go's os.MkdirAll
+ * does (same recursion, so the error names the same component, e.g.
+ * "mkdir /a/file: not a directory").
+ */
 export async function mkdirAll(dir: string, mode: number): Promise<void> {
-  const missing: string[] = [];
-  let current = dir.replace(/\/+$/, "") || "/";
-  for (;;) {
-    try {
-      const info = await Deno.stat(current);
-      if (!info.isDirectory) {
-        throw new Error(
-          pathError("mkdir", current, new Deno.errors.NotADirectory("")),
-        );
-      }
-      break;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        if (error instanceof Error && error.message.startsWith("mkdir ")) {
-          throw error;
-        }
-        throw new Error(pathError("stat", current, error));
-      }
-      missing.push(current);
-      const slash = current.lastIndexOf("/");
-      if (slash < 0) break;
-      current = slash === 0 ? "/" : current.slice(0, slash);
-      if (current === "/") break;
-    }
+  const path = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) return;
+    throw new MkdirError(`mkdir ${path}: not a directory`);
+  } catch (error) {
+    if (error instanceof MkdirError) throw error;
   }
-  for (const path of missing.reverse()) {
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await mkdirAll(path.slice(0, slash), mode);
+  try {
+    await Deno.mkdir(path, { mode });
+  } catch (error) {
     try {
-      await Deno.mkdir(path, { mode });
-    } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) continue;
-      throw new Error(pathError("mkdir", path, error));
+      if ((await Deno.lstat(path)).isDirectory) return;
+    } catch {
+      // fall through to the mkdir error
     }
+    throw new MkdirError(pathError("mkdir", path, error));
   }
 }

@@ -310,7 +310,7 @@ export class Recorder {
           "INFO",
           `session recording stopped: dump_limit_size reached (${this.#limit} bytes)`,
         );
-        this.#stopDump();
+        this.#stopDump(false);
         return;
       }
     }
@@ -336,11 +336,13 @@ export class Recorder {
     this.#wake?.();
   }
 
-  /** Stops dumping for good: drops what is queued, lets the writer close the target. */
-  #stopDump(): void {
+  /** Stops dumping for good; the writer writes what is still queued (unless dropped), then closes the target. */
+  #stopDump(dropQueued = true): void {
     this.#state = "closed";
-    this.#queue = [];
-    this.#queued = 0;
+    if (dropQueued) {
+      this.#queue = [];
+      this.#queued = 0;
+    }
     this.#wake?.();
   }
 
