@@ -356,19 +356,20 @@ export class StateStore {
   }
 
   /**
-   * Stores the error banner (spec §6.3): with an expiry at least one whole
-   * second ahead, under a lease of that many seconds together with the
-   * expiry text; otherwise permanently, deleting any expiry.
+   * Stores the error banner (spec §6.3): with an expiry, under a lease that
+   * ends at that time (rounded up to the second) together with the expiry
+   * text; without one, permanently, deleting any expiry. An expiry that is
+   * not in the future is refused (the reference made a banner less than one
+   * second ahead permanent, spec §12.3 item 34).
    */
   async setBanner(
     message: string,
     expireNs?: bigint,
     now: bigint = nowNanoseconds(),
   ): Promise<Result<void>> {
-    const seconds = expireNs === undefined
-      ? 0
-      : Number((expireNs - now) / 1_000_000_000n);
-    if (seconds > 0) {
+    if (expireNs !== undefined) {
+      if (expireNs <= now) return fail("the expiration date is in the past");
+      const seconds = Number((expireNs - now + 999_999_999n) / 1_000_000_000n);
       const lease = await this.backend.grant(seconds);
       if (!lease.ok) return lease;
       return this.backend.txn([
@@ -376,7 +377,7 @@ export class StateStore {
         {
           put: {
             key: BANNER_EXPIRE_KEY,
-            value: formatBannerExpire(expireNs!),
+            value: formatBannerExpire(expireNs),
             lease: lease.value,
           },
         },

@@ -283,12 +283,14 @@ Deno.test("error banner: with an expiry under one lease with the expire text, el
   assert.equal(value?.value, "maintenance\nsorry");
   assert.equal(expireKey?.value, "2030-01-01 10:00:00");
   assert.equal(value?.lease, expireKey?.lease);
-  assert.equal(etcd.leases.get(value!.lease), 3600);
+  assert.equal(etcd.leases.get(value!.lease), 3601);
   const banner = await store.banner();
   assert.deepEqual(banner, {
     ok: true,
     value: { message: "maintenance\nsorry", expire: "2030-01-01 10:00:00" },
   });
+  const past = await store.setBanner("late", now - 1n, now);
+  assert.equal(past.ok, false);
   assert.ok((await store.setBanner("forever")).ok);
   assert.deepEqual(etcd.keys.get("/sshproxy/error_banner/value"), {
     value: "forever",
