@@ -227,7 +227,10 @@ async function proxy(
   const cancellation = new Cancellation(log);
   try {
     if (blockingArgv.length > 0) {
-      const status = await runBlockingCommand(blockingArgv);
+      const status = await runBlockingCommand(
+        blockingArgv,
+        cancellation.signal,
+      );
       if ("error" in status) {
         log("ERROR", `error running blocking command: ${status.error}`);
         inputs.writeStderr(
@@ -238,11 +241,13 @@ async function proxy(
       if (status.code !== 0) {
         log(
           "ERROR",
-          `error running blocking command: exit status ${status.code}`,
+          `error running blocking command: ${describeStatus(status)}`,
         );
         return status.code;
       }
     }
+    // Cancelled while the blocking command ran: nobody waits for ssh.
+    if (cancellation.signal.aborted) return 255;
     if (backgroundArgv.length > 0) {
       const started = startBackgroundCommand(
         backgroundArgv,
@@ -275,11 +280,7 @@ async function proxy(
     if (status.code !== 0) {
       log(
         "ERROR",
-        `error executing proxied ssh command: ${
-          status.signal
-            ? `signal: ${status.signal}`
-            : `exit status ${status.code}`
-        }`,
+        `error executing proxied ssh command: ${describeStatus(status)}`,
       );
     }
     return status.code;
@@ -287,6 +288,21 @@ async function proxy(
     await cancellation.end();
     log("INFO", "disconnected");
   }
+}
+
+// Go's *exec.ExitError text: `exit status N` or `signal: killed`.
+const GO_SIGNAL_NAMES: Record<string, string> = {
+  SIGHUP: "hangup",
+  SIGINT: "interrupt",
+  SIGKILL: "killed",
+  SIGTERM: "terminated",
+  SIGPIPE: "broken pipe",
+  SIGQUIT: "quit",
+};
+
+function describeStatus(status: ExitStatus): string {
+  if (status.signal === undefined) return `exit status ${status.code}`;
+  return `signal: ${GO_SIGNAL_NAMES[status.signal] ?? status.signal}`;
 }
 
 function optionalArgv(key: string, command: string): Result<string[]> {
@@ -346,14 +362,23 @@ class Cancellation {
   #cleanups: (() => Promise<void>)[] = [];
   #listeners: [Deno.Signal, () => void][] = [];
   #watcher?: ReturnType<typeof setInterval>;
-  #cancel?: () => void;
-  #cancelled = new Promise<void>((resolve) => this.#cancel = resolve);
+  #controller = new AbortController();
+  #cancelled = new Promise<void>((resolve) =>
+    this.#controller.signal.addEventListener("abort", () => resolve(), {
+      once: true,
+    })
+  );
+
+  /** Aborted when the session is cancelled (signal or parent death). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
 
   constructor(private readonly log: (level: Level, message: string) => void) {
     for (const [signal, name] of SIGNAL_NAMES) {
       const listener = () => {
         log("INFO", `Got signal ${name}, exiting`);
-        this.#cancel?.();
+        this.#controller.abort();
       };
       Deno.addSignalListener(signal, listener);
       this.#listeners.push([signal, listener]);
@@ -363,8 +388,10 @@ class Cancellation {
     const parent = Deno.ppid;
     this.#watcher = setInterval(() => {
       if (Deno.ppid !== parent) {
+        clearInterval(this.#watcher);
+        if (this.#controller.signal.aborted) return;
         log("WARNING", "SSH parent connection is dead");
-        this.#cancel?.();
+        this.#controller.abort();
       }
     }, 500);
   }

@@ -27,21 +27,55 @@ const SIGNAL_NUMBERS: Record<string, number> = {
   SIGTERM: 15,
 };
 
-/** Runs the blocking command with stdin on /dev/null and the session's stdout/stderr. */
+/**
+ * Runs the blocking command with stdin on /dev/null and the session's
+ * stdout/stderr, in its own process group. When `cancel` fires (the user
+ * left, or a signal), the group gets SIGTERM, then SIGKILL after `graceMs`:
+ * the session must not wait for a command nobody is waiting for.
+ */
 export async function runBlockingCommand(
   argv: string[],
+  cancel: AbortSignal,
+  graceMs = 500,
 ): Promise<ExitStatus | { error: string }> {
+  let child: Deno.ChildProcess;
   try {
-    const child = new Deno.Command(argv[0], {
+    child = new Deno.Command(argv[0], {
       args: argv.slice(1),
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
+      detached: true,
     }).spawn();
-    return statusOf(await child.status);
   } catch (error) {
     return { error: `exec: "${argv[0]}": ${describe(error)}` };
   }
+  const status = child.status.then(statusOf);
+  const stop = () => void stopGroup(child.pid, status, graceMs);
+  if (cancel.aborted) stop();
+  else cancel.addEventListener("abort", stop, { once: true });
+  try {
+    return await status;
+  } finally {
+    cancel.removeEventListener("abort", stop);
+  }
+}
+
+/** SIGTERM to a process group, SIGKILL if its leader has not exited after `graceMs`. */
+async function stopGroup(
+  pid: number,
+  status: Promise<ExitStatus>,
+  graceMs: number,
+): Promise<void> {
+  signalGroup(pid, "SIGTERM");
+  const exited = await Promise.race([
+    status.then(() => true),
+    delay(graceMs).then(() => false),
+  ]);
+  // Also when the leader obeyed: a member that ignores SIGTERM must not
+  // outlive the session.
+  signalGroup(pid, "SIGKILL");
+  if (!exited) await status;
 }
 
 /** A running background command. */
@@ -76,15 +110,7 @@ export function startBackgroundCommand(
   const status = child.status.then(statusOf);
   return {
     status,
-    async stop() {
-      signalGroup(child.pid, "SIGTERM");
-      const exited = await Promise.race([
-        status.then(() => true),
-        delay(300).then(() => false),
-      ]);
-      if (!exited) signalGroup(child.pid, "SIGKILL");
-      await status;
-    },
+    stop: () => stopGroup(child.pid, status, 300),
   };
 }
 

@@ -154,32 +154,123 @@ Deno.test({
   },
 });
 
+for (const log of ["file", "default"] as const) {
+  Deno.test({
+    name:
+      `when the client vanishes, no proxy and no gateway ssh remain within 3 s (TestMainSSHDied, ${log} log)`,
+    ...e2e,
+    async fn() {
+      await using gw = await startProxyGateway();
+      // The default log writes to the session's stderr, which is gone too.
+      await gw.writeConfig(
+        gw.basicConfig(log === "default" ? { log: "" } : {}),
+      );
+      const { session } = await longSession(gw);
+      session.kill("SIGKILL");
+      await session.result();
+      const clean = await waitFor(
+        async () =>
+          (await proxyPids(gw.product)).length === 0 &&
+          (await gw.gatewaySshPids()).length === 0,
+        3_000,
+      );
+      assert.ok(
+        clean,
+        `left: proxies ${await proxyPids(gw.product)}, ssh ${await gw
+          .gatewaySshPids()}`,
+      );
+      if (log === "file") {
+        const text = await waitFor(async () => {
+          const text = await gw.readLog(user);
+          return text.includes("disconnected") ? text : "";
+        }, 1_000);
+        assert.match(text, / INFO [0-9A-F]{10}: disconnected\n$/);
+      }
+    },
+  });
+}
+
+/** Starts a session whose blocking command is `sleep <unique>`; waits until it runs. */
+async function blockedSession(gw: ProxyGateway) {
+  const seconds = uniqueSeconds();
+  const blocking = ["sleep", String(seconds)];
+  await gw.writeConfig(
+    gw.basicConfig({ extra: `blocking_command: /bin/sleep ${seconds}` }),
+  );
+  const session = await spawnAs(
+    user,
+    sshArgv(user, {
+      port: gw.gateway.ports[2023],
+      host: gw.gateway.host,
+      command: "echo $SSHPROXY_TEST_HOST",
+    }),
+    { timeoutMs: 30_000 },
+  );
+  const proxies = await waitFor(async () => {
+    const pids = await proxyPids(gw.product);
+    return (await processesRunning(blocking)).length === 1 ? pids : undefined;
+  }, 10_000);
+  assert.ok(proxies, "the blocking command never started");
+  assert.equal(proxies.length, 1);
+  return {
+    session,
+    proxy: proxies[0],
+    blockingLeft: () => processesRunning(blocking),
+  };
+}
+
 Deno.test({
   name:
-    "when the client vanishes, no proxy and no gateway ssh remain within 3 s (TestMainSSHDied)",
+    "when the client vanishes during a long blocking_command, it and the proxy are gone within 3 s and ssh never starts",
   ...e2e,
   async fn() {
     await using gw = await startProxyGateway();
-    await gw.writeConfig(gw.basicConfig());
-    const { session } = await longSession(gw);
+    const { session, proxy, blockingLeft } = await blockedSession(gw);
+    await using _ = session;
     session.kill("SIGKILL");
     await session.result();
     const clean = await waitFor(
-      async () =>
-        (await proxyPids(gw.product)).length === 0 &&
-        (await gw.gatewaySshPids()).length === 0,
+      async () => (await blockingLeft()).length === 0 && !(await alive(proxy)),
       3_000,
     );
     assert.ok(
       clean,
-      `left: proxies ${await proxyPids(gw.product)}, ssh ${await gw
-        .gatewaySshPids()}`,
+      `left: blocking ${await blockingLeft()}, proxy alive ${await alive(
+        proxy,
+      )}`,
     );
-    const log = await waitFor(async () => {
-      const text = await gw.readLog(user);
-      return text.includes("disconnected") ? text : "";
-    }, 1_000);
-    assert.match(log, / INFO [0-9A-F]{10}: disconnected$/m);
+    assert.deepEqual(await gw.gatewaySshPids(), []);
+    const log = await gw.readLog(user);
+    assert.doesNotMatch(log, /proxied to/);
+    const notices = log.match(/SSH parent connection is dead|Got signal/g);
+    assert.equal(notices?.length, 1, log);
+    assert.match(log, / INFO [0-9A-F]{10}: disconnected\n$/);
+  },
+});
+
+Deno.test({
+  name:
+    "SIGTERM during a long blocking_command ends it and the proxy within 1 s",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    const { session, proxy, blockingLeft } = await blockedSession(gw);
+    await using _ = session;
+    Deno.kill(proxy, "SIGTERM");
+    const ended = await waitFor(
+      async () => (await blockingLeft()).length === 0 && !(await alive(proxy)),
+      1_000,
+    );
+    assert.ok(
+      ended,
+      "the blocking command or the proxy outlived SIGTERM by 1 s",
+    );
+    const result = await session.result();
+    assert.notEqual(result.code, 0);
+    assert.equal(result.stdout, "", "the session must not reach server1");
+    const log = await gw.readLog(user);
+    assert.match(log, / INFO [0-9A-F]{10}: Got signal terminated, exiting\n/);
+    assert.doesNotMatch(log, /proxied to/);
   },
 });
 
