@@ -38,8 +38,10 @@ export async function run(
     configPath: flags.value.rest[0] ?? DEFAULT_CONFIG_PATH,
     env: (name) => Deno.env.get(name),
     stdoutIsTerminal: Deno.stdout.isTerminal(),
-    writeStdout: printOut,
-    writeStderr: printErr,
+    // The user may be gone (EPIPE): what they can no longer read must not
+    // cut the session's cleanup short.
+    writeStdout: (text) => unlessGone(() => printOut(text)),
+    writeStderr: (text) => unlessGone(() => printErr(text)),
   });
 }
 
@@ -57,4 +59,12 @@ const LAUNCHER_VARIABLES = [
 function forgetLauncherEnvironment(): void {
   if (Deno.env.get("SSHPROXY_ARGV0") === undefined) return;
   for (const name of LAUNCHER_VARIABLES) Deno.env.delete(name);
+}
+
+function unlessGone(write: () => void): void {
+  try {
+    write();
+  } catch {
+    // The session's stream is closed: nobody is left to read it.
+  }
 }

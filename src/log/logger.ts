@@ -15,12 +15,22 @@ export interface Logger {
 
 const encoder = new TextEncoder();
 
+/**
+ * Writes the whole line, or drops it when the sink is gone: stderr closes
+ * when the client disconnects (EPIPE), a disk may fill up. A log line that
+ * cannot be written must never end the session before its cleanup (the
+ * background command and ssh would be left running).
+ */
 function writeWhole(
   file: { writeSync(data: Uint8Array): number },
   text: string,
 ): void {
   let data = encoder.encode(text);
-  while (data.length > 0) data = data.subarray(file.writeSync(data));
+  try {
+    while (data.length > 0) data = data.subarray(file.writeSync(data));
+  } catch {
+    // Nowhere to report it: the sink itself is what failed.
+  }
 }
 
 function dirname(path: string): string {

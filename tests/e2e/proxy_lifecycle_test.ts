@@ -42,6 +42,26 @@ async function processesRunning(argv: string[]): Promise<number[]> {
   return found;
 }
 
+/** Kills (by pid) whatever still runs `argv`: a failed test must not leave it behind. */
+async function killLeftovers(argv: string[]): Promise<void> {
+  for (const pid of await processesRunning(argv)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Disposing it kills what still runs any of `argvs` (by pid). */
+function reaper(...argvs: string[][]): AsyncDisposable {
+  return {
+    async [Symbol.asyncDispose]() {
+      for (const argv of argvs) await killLeftovers(argv);
+    },
+  };
+}
+
 /** A random number no other run or test uses as a sleep duration. */
 function uniqueSeconds(): number {
   return 100_000 + Math.floor(Math.random() * 800_000);
@@ -95,6 +115,7 @@ Deno.test({
     );
     const parent = ["sleep", String(seconds + 1)];
     const child = ["sleep", String(seconds)];
+    await using _reaper = reaper(parent, child);
     const session = await spawnAs(
       user,
       sshArgv(user, {
@@ -157,27 +178,35 @@ Deno.test({
 for (const log of ["file", "default"] as const) {
   Deno.test({
     name:
-      `when the client vanishes, no proxy and no gateway ssh remain within 3 s (TestMainSSHDied, ${log} log)`,
+      `when the client vanishes, no proxy, gateway ssh or bg_command remain within 3 s (TestMainSSHDied, ${log} log)`,
     ...e2e,
     async fn() {
       await using gw = await startProxyGateway();
+      const seconds = uniqueSeconds();
+      const background = ["sleep", String(seconds)];
+      await using _reaper = reaper(background);
       // The default log writes to the session's stderr, which is gone too.
       await gw.writeConfig(
-        gw.basicConfig(log === "default" ? { log: "" } : {}),
+        gw.basicConfig({
+          ...(log === "default" ? { log: "" } : {}),
+          extra: `bg_command: /bin/sleep ${seconds}`,
+        }),
       );
       const { session } = await longSession(gw);
+      assert.equal((await processesRunning(background)).length, 1);
       session.kill("SIGKILL");
       await session.result();
       const clean = await waitFor(
         async () =>
           (await proxyPids(gw.product)).length === 0 &&
-          (await gw.gatewaySshPids()).length === 0,
+          (await gw.gatewaySshPids()).length === 0 &&
+          (await processesRunning(background)).length === 0,
         3_000,
       );
       assert.ok(
         clean,
         `left: proxies ${await proxyPids(gw.product)}, ssh ${await gw
-          .gatewaySshPids()}`,
+          .gatewaySshPids()}, bg_command ${await processesRunning(background)}`,
       );
       if (log === "file") {
         const text = await waitFor(async () => {
@@ -216,6 +245,7 @@ async function blockedSession(gw: ProxyGateway) {
     session,
     proxy: proxies[0],
     blockingLeft: () => processesRunning(blocking),
+    leftovers: reaper(blocking),
   };
 }
 
@@ -225,7 +255,10 @@ Deno.test({
   ...e2e,
   async fn() {
     await using gw = await startProxyGateway();
-    const { session, proxy, blockingLeft } = await blockedSession(gw);
+    const { session, proxy, blockingLeft, leftovers } = await blockedSession(
+      gw,
+    );
+    await using _leftovers = leftovers;
     await using _ = session;
     session.kill("SIGKILL");
     await session.result();
@@ -254,7 +287,10 @@ Deno.test({
   ...e2e,
   async fn() {
     await using gw = await startProxyGateway();
-    const { session, proxy, blockingLeft } = await blockedSession(gw);
+    const { session, proxy, blockingLeft, leftovers } = await blockedSession(
+      gw,
+    );
+    await using _leftovers = leftovers;
     await using _ = session;
     Deno.kill(proxy, "SIGTERM");
     const ended = await waitFor(
