@@ -268,9 +268,9 @@ export class Recorder {
     this.#closing = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
-    this.#options.log("INFO", this.statsLine("final step"));
     this.#closed = true;
     this.#wake?.();
+    this.#options.log("INFO", this.statsLine("final step"));
     const limit = timeout(this.#options.closeTimeoutMs ?? 3000);
     const outcome = await Promise.race([
       this.#pump.then(() => "done" as const),
