@@ -125,29 +125,34 @@ export function recordLine(
   return `[${when.padStart(15, " ")}] [${arrow}] ${length} bytes\n`;
 }
 
-function hex2(value: number): string {
-  return value.toString(16).padStart(2, "0");
-}
+// Lookup tables: listing a large dump formats millions of bytes.
+const HEX = Array.from(
+  { length: 256 },
+  (_, b) => b.toString(16).padStart(2, "0") + " ",
+);
+const CHAR = Array.from(
+  { length: 256 },
+  (_, b) => (b < 32 || b > 126 ? "." : String.fromCharCode(b)),
+);
 
 /** Go's hex.Dump: `hexdump -C` lines, no final offset line ("" for no data). */
 export function hexDump(data: Uint8Array): string {
-  let out = "";
+  const lines: string[] = [];
   for (let line = 0; line < data.length; line += 16) {
     // Go prints the offset's low 32 bits.
     let text = (line % 0x1_0000_0000).toString(16).padStart(8, "0") + "  ";
     let chars = "";
-    for (let i = 0; i < 16; i++) {
-      const at = line + i;
-      if (at < data.length) {
-        const byte = data[at];
-        text += hex2(byte) + " ";
-        chars += byte < 32 || byte > 126 ? "." : String.fromCharCode(byte);
+    const end = Math.min(line + 16, data.length);
+    for (let at = line; at < line + 16; at++) {
+      if (at < end) {
+        text += HEX[data[at]];
+        chars += CHAR[data[at]];
       } else {
         text += "   ";
       }
-      if (i === 7) text += " ";
+      if (at - line === 7) text += " ";
     }
-    out += `${text} |${chars}|\n`;
+    lines.push(`${text} |${chars}|\n`);
   }
-  return out;
+  return lines.join("");
 }

@@ -155,6 +155,7 @@ async function replayOne(
   let header: DumpHeader | undefined;
   let firstNs: bigint | undefined;
   let previousNs: bigint | undefined;
+  let due = 0; // when the current record is due in live replay (performance.now() ms)
   let builder: AsciicastBuilder | undefined;
   const castOptions: CastOptions = {
     input: options.asciicastInput,
@@ -198,11 +199,15 @@ async function replayOne(
         if (builder !== undefined) {
           cast!.write(builder.record(record));
         } else if (options.live) {
-          if (previousNs !== undefined) {
-            const waitMs = liveWaitMs(record.timeNs - previousNs, options);
-            if (waitMs > 0) {
+          // Pauses are scheduled against the clock from the first record,
+          // so sub-millisecond gaps add up instead of each costing a timer.
+          if (previousNs === undefined) due = performance.now();
+          else {
+            due += liveWaitMs(record.timeNs - previousNs, options);
+            const ahead = due - performance.now();
+            if (ahead >= 1) {
               stdout.flush();
-              await streams.sleep(waitMs);
+              await streams.sleep(ahead);
             }
           }
           previousNs = record.timeNs;
