@@ -214,6 +214,9 @@ async function acquire(conn: Deno.TcpConn, options: DumpdOptions) {
   log("connected");
   try {
     await receive(conn, options, log);
+  } catch (error) {
+    // Never let one session's surprise end the daemon.
+    log(`error: ${goReason(error)}`);
   } finally {
     try {
       conn.close();
