@@ -175,6 +175,37 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "with debug, bg_command's output lines are logged at DEBUG and its failure during the session as ERROR",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    const script = `${gw.logDir}/bg-fails.sh`;
+    await Deno.writeTextFile(
+      script,
+      `echo "  out line  "\necho err line >&2\nexit 3\n`,
+    );
+    await gw.writeConfig(
+      gw.basicConfig({ extra: `debug: true\nbg_command: /bin/sh ${script}` }),
+    );
+    const result = await sshAs(user, {
+      port: gw.gateway.ports[2023],
+      host: gw.gateway.host,
+      command: "sleep 1; echo $SSHPROXY_TEST_HOST",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "server1\n");
+    const log = await gw.readLog(user);
+    assert.match(log, / DEBUG [0-9A-F]{10}: bg_command\.stdout: out line\n/);
+    assert.match(log, / DEBUG [0-9A-F]{10}: bg_command\.stderr: err line\n/);
+    assert.match(
+      log,
+      / ERROR [0-9A-F]{10}: error running background command: exit status 3\n/,
+    );
+  },
+});
+
 for (const log of ["file", "default"] as const) {
   Deno.test({
     name:
