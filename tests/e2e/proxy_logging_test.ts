@@ -135,3 +135,33 @@ Deno.test({
     assert.equal(result.stderr, "");
   },
 });
+
+Deno.test({
+  name:
+    "a log file's missing directories are created; a log file that cannot be opened refuses the session with one line",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    const nested = `${gw.logDir}/nested/deeper/{user}.log`;
+    await gw.writeConfig(gw.basicConfig({ log: nested }));
+    const { result, output } = await markedSession(gw);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, output);
+    const path = nested.replace("{user}", user);
+    assertOneSessionSteps(parseLog(await Deno.readTextFile(path)));
+    const dirMode = (await Deno.stat(`${gw.logDir}/nested/deeper`)).mode ?? 0;
+    assert.equal(dirMode & 0o777 & ~0o022, 0o755 & ~0o022);
+
+    // A directory where the file should be: the session cannot be logged.
+    const blocked = `${gw.logDir}/blocked.log`;
+    await Deno.mkdir(blocked);
+    await gw.writeConfig(gw.basicConfig({ log: blocked }));
+    const refused = await markedSession(gw);
+    assert.equal(refused.result.code, 1);
+    assert.equal(refused.result.stdout, "");
+    assert.match(
+      refused.result.stderr,
+      new RegExp(`^sshproxy: error opening log file ${blocked}: .*\\n$`),
+    );
+  },
+});
