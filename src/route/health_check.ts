@@ -18,17 +18,37 @@ export async function tcpProbe(
     if (winner === "timeout") {
       // Close the connection if it completes after we gave up.
       attempt.then((connection) => connection.close(), () => {});
-      return fail(`dial tcp ${host}:${port}: i/o timeout`);
+      return fail(`dial tcp ${joinHostPort(host, port)}: i/o timeout`);
     }
     winner.close();
     return ok(undefined);
   } catch (error) {
-    return fail(
-      `dial tcp ${host}:${port}: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-    );
+    return fail(describeDialError(host, port, error));
   } finally {
     clearTimeout(timer);
   }
+}
+
+function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+// The reference logs Go's net.Dial errors (`cannot connect to <D>: <err>`);
+// admins grep for these texts, so the common cases read the same.
+function describeDialError(host: string, port: number, error: unknown): string {
+  const address = joinHostPort(host, port);
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return `dial tcp ${address}: connect: connection refused`;
+  }
+  if (error instanceof Deno.errors.TimedOut) {
+    return `dial tcp ${address}: i/o timeout`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/lookup address information|Name or service not known/i.test(message)) {
+    return `dial tcp: lookup ${host}: no such host`;
+  }
+  if (/network is unreachable/i.test(message)) {
+    return `dial tcp ${address}: connect: network is unreachable`;
+  }
+  return `dial tcp ${address}: ${message}`;
 }
