@@ -384,7 +384,7 @@ export async function openEtcd(
   const budget = options.connectTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const probe = await withTimeout(
     backend.probe(),
-    budget + 200,
+    budget,
     () => fail<void>(`no answer within ${budget / 1000}s`),
   );
   if (!probe.ok) {
