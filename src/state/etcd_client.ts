@@ -370,6 +370,8 @@ export async function openEtcd(
           auth: { username: settings.username, password: settings.password },
         }
         : {}),
+      // A page of keys must never hit gRPC's 4 MiB default (long keys).
+      grpcOptions: { "grpc.max_receive_message_length": 64 * 1024 * 1024 },
       defaultCallOptions: (context) =>
         context.isStream ? {} : { deadline: Date.now() + REQUEST_TIMEOUT_MS },
       faultHandling: {
