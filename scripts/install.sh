@@ -74,9 +74,6 @@ SSHPROXY_ARGV0=\$0 DENO_DIR='$lib/cache' DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
   '$lib/main.ts' "\$@"
 LAUNCHER
 chmod 755 "$stage/bin/sshproxy-launcher" "$stage/bin/deno"
-# Warm Deno's cache as the installer so users only read it.
-DENO_DIR="$stage/cache" "$stage/bin/deno" cache --quiet --config "$stage/deno.json" "$stage/main.ts" \
-  || die "cannot prepare Deno's cache in $stage/cache"
 {
   for command in "${commands[@]}"; do echo "bin/$command"; done
 } > "$stage/MANIFEST"
@@ -87,6 +84,19 @@ old="$prefix/lib/.sshproxy.old.$$"
 mv "$stage" "$lib"
 trap - EXIT
 rm -rf "$old"
+# Warm Deno's caches at their final path, as the installer, then leave them
+# read-only: users only read them. Deno keys its caches by module path, so a
+# cache filled in the staging directory would be useless after the move
+# (every login would transpile again, ~1 s).
+DENO_DIR="$lib/cache" "$lib/bin/deno" cache --quiet --config "$lib/deno.json" "$lib/main.ts" \
+  || die "cannot prepare Deno's cache in $lib/cache"
+for face in proxy ctl dumpd replay; do
+  SSHPROXY_ARGV0=warm-up DENO_DIR="$lib/cache" "$lib/bin/deno" run --cached-only --no-prompt --quiet \
+    --config "$lib/deno.json" --allow-all "$lib/main.ts" "$face" -version >/dev/null 2>&1 || true
+done
+SSHPROXY_ARGV0=warm-up DENO_DIR="$lib/cache" "$lib/bin/deno" run --cached-only --no-prompt --quiet \
+  --config "$lib/deno.json" --allow-all "$lib/main.ts" ctl version >/dev/null 2>&1 || true
+chmod -R a+rX,go-w "$lib"
 # The staged launcher embeds the final paths, so it works once moved.
 for command in "${commands[@]}"; do
   ln -sfn "../lib/sshproxy/bin/sshproxy-launcher" "$prefix/bin/$command.new"
