@@ -133,6 +133,11 @@ try {
       await median([...ctl, "show", "-all", "-json", "connections"]),
     ],
     ["sshproxyctl show hosts", await median([...ctl, "show", "hosts"])],
+    // One NSS look-up (`id`) per distinct user: 500 users here.
+    [
+      "sshproxyctl show -json users (500 distinct users)",
+      await median([...ctl, "show", "-json", "users"]),
+    ],
   ];
   console.log(
     `${count} connection keys, ${hosts} hosts (written in ${

@@ -20,6 +20,47 @@ export const BANNER_VALUE_KEY = "/sshproxy/error_banner/value";
 /** The etcd error banner's expiry, `YYYY-MM-DD HH:MM:SS`. */
 export const BANNER_EXPIRE_KEY = "/sshproxy/error_banner/expire";
 
+// The layout every writer uses (Go's RFC3339Nano); anything else goes
+// through the complete parser, which also produces Go's error texts.
+const PLAIN_RFC3339 =
+  /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:Z|([+-])(\d\d):(\d\d))$/;
+
+function daysIn(month: number, year: number): number {
+  if (month === 2) {
+    return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  }
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * Parses a key's time element: a fast path for plainly valid RFC3339Nano
+ * (listing 10,000 keys parses 10,000 times), else Go's full rules.
+ */
+export function parseKeyTime(text: string): Result<Timestamp> {
+  const m = PLAIN_RFC3339.exec(text);
+  if (m) {
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+    const offsetHours = m[8] === undefined ? 0 : Number(m[9]);
+    const offsetMinutesPart = m[8] === undefined ? 0 : Number(m[10]);
+    if (
+      year >= 100 && month >= 1 && month <= 12 && day >= 1 &&
+      day <= daysIn(month, year) && hour < 24 && minute < 60 && second < 60 &&
+      offsetHours < 24 && offsetMinutesPart < 60
+    ) {
+      const offset = (m[8] === "-" ? -1 : 1) *
+        (offsetHours * 60 + offsetMinutesPart);
+      const ms = Date.UTC(year, month - 1, day, hour, minute, second) -
+        offset * 60_000;
+      const fraction = m[7] === undefined ? 0n : BigInt(m[7].padEnd(9, "0"));
+      return ok({
+        ns: BigInt(ms) * 1_000_000n + fraction,
+        offsetMinutes: offset === 0 ? 0 : offset,
+      });
+    }
+  }
+  return parseRfc3339(text);
+}
+
 // `<non-empty without @>@<non-empty without :>`, what the reference's
 // readers accept as the first element (spec §6.2).
 const USER_SERVICE = /^([^@]+)@([^:]+)$/;
@@ -149,7 +190,7 @@ export function parseConnectionKey(key: string): Result<ConnectionKeyParts> {
   }
   const userService = parseUserService(parts[0]);
   if (!userService.ok) return userService;
-  const ts = parseRfc3339(parts[3]);
+  const ts = parseKeyTime(parts[3]);
   if (!ts.ok) return fail(`bad time element: ${ts.error}`);
   return ok({
     ...userService.value,

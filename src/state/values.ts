@@ -75,8 +75,15 @@ function integerField(
   return ok(value);
 }
 
+// What every writer stores; other shapes go through the full decoder.
+const PLAIN_CONNECTION_VALUE = /^\{"In":(-?\d{1,15}),"Out":(-?\d{1,15})\}$/;
+
 /** Reads `{"In":n,"Out":n}`; missing fields are 0, as in Go. */
 export function decodeConnectionValue(text: string): Result<ConnectionStats> {
+  const plain = PLAIN_CONNECTION_VALUE.exec(text);
+  if (plain) {
+    return ok({ bwIn: Number(plain[1]) || 0, bwOut: Number(plain[2]) || 0 });
+  }
   const object = parseObject(text);
   if (!object.ok) return object;
   const bwIn = integerField(object.value, "In");

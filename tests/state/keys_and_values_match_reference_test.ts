@@ -12,6 +12,7 @@ import {
   parseConnectionKey,
   parseHistoryKey,
   parseHostKey,
+  parseKeyTime,
 } from "../../src/state/keys.ts";
 import {
   decodeConnectionValue,
@@ -224,4 +225,34 @@ Deno.test("host values are compact {State, Ts} in that order, states read in any
   ) {
     assert.equal(decodeHostValue(bad).ok, false, bad);
   }
+});
+
+Deno.test("the fast time path agrees with Go's parser on valid and invalid times", () => {
+  const samples = [
+    "2024-05-02T09:15:03.041527381+02:00",
+    "2024-05-02T07:15:03Z",
+    "2024-05-02T07:15:03.1Z",
+    "2024-05-02T07:15:03.100000000-05:30",
+    "2024-02-29T23:59:59.999999999+14:00",
+    "2023-02-29T10:00:00Z",
+    "2024-13-01T10:00:00Z",
+    "2024-05-02T24:00:00Z",
+    "2024-05-02T07:15:60Z",
+    "2024-05-02T07:15:03-00:00",
+    "2024-05-02T07:15:03+24:00",
+    "0099-05-02T07:15:03Z",
+    "2024-05-02T07:15:03.1234567891Z",
+    "2024-05-02 07:15:03Z",
+    "yesterday",
+  ];
+  // -0 and 0 are the same offset (both print "Z").
+  const same = (r: ReturnType<typeof parseRfc3339>) =>
+    r.ok ? { ...r.value, offsetMinutes: r.value.offsetMinutes || 0 } : r;
+  for (const text of samples) {
+    assert.deepEqual(same(parseKeyTime(text)), same(parseRfc3339(text)), text);
+  }
+  assert.deepEqual(decodeConnectionValue('{"In":-0,"Out":12}'), {
+    ok: true,
+    value: { bwIn: 0, bwOut: 12 },
+  });
 });
