@@ -1,0 +1,392 @@
+// The measurements themselves: login latency, throughput, idle memory and
+// concurrency, each against the real topology. A measurement that fails
+// throws a MeasureError naming what failed; nothing returns a figure from a
+// failed run.
+import {
+  sleep,
+  sshArgv,
+  sshAs,
+  type TestUser,
+} from "../../tests/harness/mod.ts";
+import { round, summarize, type Summary } from "./stats.ts";
+import {
+  anonymousPrivateDirty,
+  countBytes,
+  countBytesTimed,
+  descendantsRunning,
+  type Memory,
+  readText,
+  smapsRollup,
+  spawnStreamingAs,
+  syncPageCache,
+} from "./system.ts";
+
+/** A measurement that could not be completed; its message says why. */
+export class MeasureError extends Error {}
+
+/** Where a path's logins go and what must be in place first. */
+export interface Target {
+  /** Short id: a, b, c, d, e. */
+  id: string;
+  host: string;
+  port: number;
+  /** Writes the gateway config this path needs (undefined: none). */
+  prepare?: () => Promise<void>;
+  /** Called after each transfer (e.g. to delete dump files). */
+  afterEach?: () => Promise<void>;
+}
+
+/** One login: `ssh -T -p PORT user@host true`, timed; throws on failure. */
+export async function login(
+  user: TestUser,
+  target: Target,
+  command = "true",
+): Promise<number> {
+  const start = performance.now();
+  const result = await sshAs(user, {
+    host: target.host,
+    port: target.port,
+    command,
+  }, { timeoutMs: 30_000 });
+  const ms = performance.now() - start;
+  if (!result.ok) {
+    throw new MeasureError(
+      `login through (${target.id}) failed (status ${result.code}${
+        result.timedOut ? ", timed out after 30 s" : ""
+      }): ${result.stderr.trim().slice(0, 300) || "no message"}`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * `logins` sequential logins per path, interleaved in `rounds` blocks so
+ * that a slow minute of the machine hits every path alike; two unrecorded
+ * warm-up logins per path first.
+ */
+export async function latency(
+  user: TestUser,
+  targets: Target[],
+  logins: number,
+  rounds: number,
+  say: (text: string) => void,
+): Promise<Map<string, number[]>> {
+  const samples = new Map<string, number[]>(targets.map((t) => [t.id, []]));
+  for (const target of targets) {
+    await target.prepare?.();
+    for (let i = 0; i < 2; i++) await login(user, target);
+  }
+  const perRound = Math.ceil(logins / rounds);
+  const deadline = Date.now() + 20 * 60_000;
+  for (let round = 0; round < rounds; round++) {
+    for (const target of targets) {
+      await target.prepare?.();
+      const series = samples.get(target.id)!;
+      for (let i = 0; i < perRound && series.length < logins; i++) {
+        if (Date.now() > deadline) {
+          throw new MeasureError("latency: over 20 minutes, stopped");
+        }
+        series.push(await login(user, target));
+      }
+    }
+    say(
+      `latency: round ${round + 1}/${rounds}: ${
+        targets.map((t) =>
+          `${t.id} ${Math.round(median(samples.get(t.id)!))} ms`
+        )
+          .join(", ")
+      }`,
+    );
+  }
+  return samples;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.ceil(sorted.length / 2) - 1];
+}
+
+/** Throughput of one path. */
+export interface ThroughputFigure {
+  bytes: number;
+  /** Whole transfer: login, data, logout (s). */
+  totalSeconds: number[];
+  /** From the first byte received to the end of the stream (s). */
+  dataSeconds: number[];
+  /** Rate of the data phase, per transfer (MB/s, 10^6 bytes). */
+  mbPerSecond: number[];
+  medianMbPerSecond: number;
+  /** bytes / whole transfer time, median (MB/s): includes the login. */
+  medianOverallMbPerSecond: number;
+}
+
+/** One transfer of `bytes` from the destination's /dev/zero. */
+export async function transfer(
+  user: TestUser,
+  target: Target,
+  bytes: number,
+): Promise<{ totalSeconds: number; dataSeconds: number; dataBytes: number }> {
+  const argv = sshArgv(user, {
+    host: target.host,
+    port: target.port,
+    command: `head -c ${bytes} /dev/zero`,
+  });
+  const start = performance.now();
+  const proc = await spawnStreamingAs(user, argv);
+  await proc.child.stdin.close();
+  const timer = setTimeout(() => proc.kill(), 180_000);
+  try {
+    const [count, errors, status] = await Promise.all([
+      countBytesTimed(proc.child.stdout),
+      readText(proc.child.stderr),
+      proc.child.status,
+    ]);
+    const totalSeconds = (performance.now() - start) / 1000;
+    if (!status.success || count.bytes !== bytes) {
+      throw new MeasureError(
+        `transfer through (${target.id}): got ${count.bytes} of ${bytes} bytes, status ${status.code}${
+          status.signal ? ` (${status.signal}, killed after 180 s?)` : ""
+        }: ${errors.trim().slice(0, 300)}`,
+      );
+    }
+    return {
+      totalSeconds,
+      // The first chunk's bytes arrived at firstAt: the rate counts the rest.
+      dataSeconds: (count.lastAt - count.firstAt) / 1000,
+      dataBytes: bytes - count.firstChunkBytes,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `repeats` transfers per path, interleaved. */
+export async function throughput(
+  user: TestUser,
+  targets: Target[],
+  bytes: number,
+  repeats: number,
+  say: (text: string) => void,
+): Promise<Map<string, ThroughputFigure>> {
+  const runs = new Map<
+    string,
+    { totalSeconds: number; dataSeconds: number; dataBytes: number }[]
+  >(targets.map((t) => [t.id, []]));
+  for (let r = 0; r < repeats; r++) {
+    for (const target of targets) {
+      await target.prepare?.();
+      const one = await transfer(user, target, bytes);
+      await target.afterEach?.();
+      runs.get(target.id)!.push(one);
+      say(
+        `throughput: (${target.id}) ${
+          round(one.dataBytes / one.dataSeconds / 1e6)
+        } MB/s in the data phase (${round(one.totalSeconds, 2)} s in all)`,
+      );
+    }
+  }
+  const figures = new Map<string, ThroughputFigure>();
+  for (const [id, values] of runs) {
+    const rates = values.map((v) => round(v.dataBytes / v.dataSeconds / 1e6));
+    figures.set(id, {
+      bytes,
+      totalSeconds: values.map((v) => round(v.totalSeconds, 3)),
+      dataSeconds: values.map((v) => round(v.dataSeconds, 3)),
+      mbPerSecond: rates,
+      medianMbPerSecond: median(rates),
+      medianOverallMbPerSecond: median(
+        values.map((v) => round(bytes / v.totalSeconds / 1e6)),
+      ),
+    });
+  }
+  return figures;
+}
+
+/** Memory of an idle interactive session's proxy and its ssh child (KiB). */
+export interface IdleMemory {
+  proxyPid: number;
+  proxy: Memory;
+  ssh: Memory;
+  /** Private dirty of the proxy's anonymous mappings only (KiB). */
+  proxyAnonymousPrivateDirty: number;
+  /** Seconds the session had been idle when sampled. */
+  idleSeconds: number;
+}
+
+/**
+ * Opens an interactive session (`ssh -tt`, no command: a login shell on the
+ * destination, with our end of stdin held open and silent), waits until
+ * the proxy has its ssh child and has been idle `idleSeconds`, then reads
+ * both processes' smaps_rollup.
+ */
+export async function idleSessionMemory(
+  user: TestUser,
+  target: Target,
+  proxyPids: () => Promise<number[]>,
+  idleSeconds: number,
+): Promise<IdleMemory> {
+  await target.prepare?.();
+  if ((await proxyPids()).length > 0) {
+    throw new MeasureError(
+      "memory: a proxy process is still running before the idle session",
+    );
+  }
+  const argv = sshArgv(user, {
+    host: target.host,
+    port: target.port,
+    tty: true,
+  });
+  const proc = await spawnStreamingAs(user, argv, { TERM: "xterm" });
+  const drained = Promise.all([
+    countBytes(proc.child.stdout),
+    readText(proc.child.stderr),
+  ]);
+  try {
+    let proxyPid = 0;
+    let sshPid = 0;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && sshPid === 0) {
+      const pids = await proxyPids();
+      if (pids.length > 1) {
+        throw new MeasureError(
+          `memory: ${pids.length} proxy processes for one session`,
+        );
+      }
+      if (pids.length === 1) {
+        proxyPid = pids[0];
+        sshPid = (await descendantsRunning(proxyPid, "/usr/bin/ssh"))[0] ?? 0;
+      }
+      if (sshPid === 0) await sleep(100);
+    }
+    if (sshPid === 0) {
+      const [, errors] = await Promise.race([
+        drained,
+        sleep(100).then(() => [0, "(still running)"] as const),
+      ]);
+      throw new MeasureError(
+        `memory: no proxy with an ssh child within 20 s for (${target.id}): ${errors}`,
+      );
+    }
+    await sleep(idleSeconds * 1000);
+    await syncPageCache();
+    const proxy = await smapsRollup(proxyPid);
+    const ssh = await smapsRollup(sshPid);
+    const anonymous = await anonymousPrivateDirty(proxyPid);
+    if (!proxy || !ssh || anonymous === undefined) {
+      throw new MeasureError(
+        `memory: the session through (${target.id}) ended while idle`,
+      );
+    }
+    return {
+      proxyPid,
+      proxy,
+      ssh,
+      proxyAnonymousPrivateDirty: anonymous,
+      idleSeconds,
+    };
+  } finally {
+    proc.kill("SIGKILL");
+    await Promise.race([drained, sleep(5000)]);
+    await proc.child.status;
+    // The gateway's sshd sends SIGHUP to the proxy; wait until it is gone
+    // so that the next measurement starts clean.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await proxyPids()).length > 0) {
+      await sleep(100);
+    }
+  }
+}
+
+/** The concurrency figure. */
+export interface ConcurrencyFigure {
+  sessions: number;
+  succeeded: number;
+  wallSeconds: number;
+  /** Failed sessions grouped by status and first line of stderr. */
+  failures: { message: string; count: number }[];
+  peak: {
+    proxies: number;
+    privateDirtyMiB: number;
+    privateMiB: number;
+    rssMiB: number;
+  };
+  /** Most proxies seen alive at once. */
+  maxProxies: number;
+  sessionSeconds: Summary;
+}
+
+/**
+ * `sessions` concurrent `sleep 5; echo ok` sessions; samples the summed
+ * memory of every proxy process every 250 ms and keeps the peak.
+ */
+export async function concurrency(
+  user: TestUser,
+  target: Target,
+  sessions: number,
+  proxyPids: () => Promise<number[]>,
+  say: (text: string) => void,
+): Promise<ConcurrencyFigure> {
+  await target.prepare?.();
+  await syncPageCache();
+  const start = performance.now();
+  let done = 0;
+  const durations: number[] = [];
+  const results = Array.from({ length: sessions }, async () => {
+    const t0 = performance.now();
+    const result = await sshAs(user, {
+      host: target.host,
+      port: target.port,
+      command: "sleep 5; echo ok",
+    }, { timeoutMs: 240_000 });
+    durations.push((performance.now() - t0) / 1000);
+    done++;
+    return result;
+  });
+  const peak = { proxies: 0, privateDirtyMiB: 0, privateMiB: 0, rssMiB: 0 };
+  let maxProxies = 0;
+  let lastReport = 0;
+  while (done < sessions && performance.now() - start < 250_000) {
+    const pids = await proxyPids();
+    const memories = (await Promise.all(pids.map(smapsRollup))).filter((
+      m,
+    ): m is Memory => m !== undefined);
+    const sum = (f: (m: Memory) => number) =>
+      round(memories.reduce((s, m) => s + f(m), 0) / 1024);
+    const dirty = sum((m) => m.privateDirty);
+    maxProxies = Math.max(maxProxies, memories.length);
+    if (dirty > peak.privateDirtyMiB) {
+      peak.proxies = memories.length;
+      peak.privateDirtyMiB = dirty;
+      peak.privateMiB = sum((m) => m.privateDirty + m.privateClean);
+      peak.rssMiB = sum((m) => m.rss);
+    }
+    if (performance.now() - lastReport > 5000) {
+      lastReport = performance.now();
+      say(
+        `concurrency: ${done}/${sessions} ended, ${memories.length} proxies alive, ${dirty} MiB private dirty`,
+      );
+    }
+    await sleep(250);
+  }
+  const outcomes = await Promise.all(results);
+  const wallSeconds = round((performance.now() - start) / 1000, 2);
+  const succeeded = outcomes.filter((r) => r.ok && r.stdout.trim() === "ok")
+    .length;
+  const messages = new Map<string, number>();
+  for (const r of outcomes) {
+    if (r.ok && r.stdout.trim() === "ok") continue;
+    const message = `status ${r.code}${r.timedOut ? " (timed out)" : ""}: ${
+      r.stderr.trim().split("\n")[0]?.slice(0, 160) || "no message"
+    }`;
+    messages.set(message, (messages.get(message) ?? 0) + 1);
+  }
+  return {
+    sessions,
+    succeeded,
+    wallSeconds,
+    failures: [...messages].map(([message, count]) => ({ message, count })),
+    peak,
+    maxProxies,
+    sessionSeconds: summarize(durations),
+  };
+}
