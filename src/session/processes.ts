@@ -1,7 +1,9 @@
 // The processes of a session: the blocking command, the background
-// command and the ssh client (spec §5.13-5.15). Ssh inherits the session's
-// stdio and stays in our process group, so the terminal's signals and
-// window changes reach it directly and no byte passes through us.
+// command and the ssh client (spec §5.13-5.15). Without a recorder, ssh
+// inherits the session's stdio and stays in our process group, so the
+// terminal's signals and window changes reach it directly and no byte
+// passes through us; with one, recorded_ssh.ts starts it with pipes or
+// under script(1) (terminal_recording.ts) and uses `superviseSsh` below.
 
 /** How a child ended, as a shell would report it. */
 export interface ExitStatus {
@@ -10,7 +12,8 @@ export interface ExitStatus {
   signal?: string;
 }
 
-function statusOf(status: Deno.CommandStatus): ExitStatus {
+/** A child's status as an ExitStatus. */
+export function statusOf(status: Deno.CommandStatus): ExitStatus {
   if (status.signal !== null) {
     const number = SIGNAL_NUMBERS[status.signal] ?? 0;
     return { code: 128 + number, signal: status.signal };
@@ -18,7 +21,8 @@ function statusOf(status: Deno.CommandStatus): ExitStatus {
   return { code: status.code };
 }
 
-const SIGNAL_NUMBERS: Record<string, number> = {
+/** Signal numbers of the signals a session sees (Linux). */
+export const SIGNAL_NUMBERS: Record<string, number> = {
   SIGHUP: 1,
   SIGINT: 2,
   SIGQUIT: 3,
@@ -159,28 +163,44 @@ export function startSsh(argv: string[]): SshProcess | { error: string } {
       stderr: "inherit",
     }).spawn();
   } catch (error) {
-    return { error: `exec: "${argv[0]}": ${describe(error)}` };
+    return { error: spawnError(argv[0], error) };
   }
-  const status = child.status.then(statusOf);
+  return superviseSsh(child, child.status.then(statusOf));
+}
+
+/** Go's text for a failed exec of `program`. */
+export function spawnError(program: string, error: unknown): string {
+  return `exec: "${program}": ${describe(error)}`;
+}
+
+/**
+ * An SshProcess for a spawned child: `status` is the given promise (which
+ * may wait for more than the child, e.g. its output), `terminate` sends
+ * SIGTERM, then SIGKILL after `graceMs`.
+ */
+export function superviseSsh(
+  child: Deno.ChildProcess,
+  status: Promise<ExitStatus>,
+): SshProcess {
+  let exited = false;
+  child.status.then(() => exited = true, () => exited = true);
+  const kill = (signal: Deno.Signal) => {
+    if (exited) return;
+    try {
+      child.kill(signal);
+    } catch {
+      // already exited
+    }
+  };
   return {
     status,
     async terminate(graceMs) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already exited
-      }
-      const exited = await Promise.race([
-        status.then(() => true),
+      kill("SIGTERM");
+      const ended = await Promise.race([
+        child.status.then(() => true),
         delay(graceMs).then(() => false),
       ]);
-      if (!exited) {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // already exited
-        }
-      }
+      if (!ended) kill("SIGKILL");
       return await status;
     },
   };
