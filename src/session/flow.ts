@@ -30,8 +30,8 @@ import {
   runBlockingCommand,
   type SshProcess,
   startBackgroundCommand,
-  startSsh,
 } from "./processes.ts";
+import { type RecordedSession, startRecordedSsh } from "./recorded_ssh.ts";
 import { buildSshCommand, type SshCommand } from "./ssh_command.ts";
 import { parseSshConnection, type SshConnection } from "./ssh_connection.ts";
 import { sessionId as computeSessionId } from "./session_id.ts";
@@ -62,7 +62,7 @@ export async function runSession(inputs: SessionInputs): Promise<number> {
   }
   const { logger } = prepared;
   try {
-    return await proxy(inputs, prepared);
+    return await proxy(inputs, prepared, startNs);
   } finally {
     await logger.close();
   }
@@ -142,6 +142,7 @@ async function prepare(
 async function proxy(
   inputs: SessionInputs,
   prepared: Prepared,
+  startNs: bigint,
 ): Promise<number> {
   const { config, connection, log, user } = prepared;
   log(
@@ -225,6 +226,7 @@ async function proxy(
   for (const line of environment.debugLines) log("DEBUG", line);
 
   const cancellation = new Cancellation(log);
+  let recording: RecordedSession | undefined;
   try {
     if (blockingArgv.length > 0) {
       const status = await runBlockingCommand(
@@ -271,7 +273,19 @@ async function proxy(
     }
     for (const line of command.debugLines) log("DEBUG", line);
     log("INFO", `proxied to ${destination.value} (service: ${config.service})`);
-    const ssh = startSsh(command.argv);
+    // Spec §5.14: inherited stdio, or recorded through pipes or script(1).
+    recording = await startRecordedSsh({
+      argv: command.argv,
+      dump: command.dump,
+      command: command.command,
+      stdoutIsTerminal: inputs.stdoutIsTerminal,
+      user,
+      connection,
+      startNs,
+      config,
+      log,
+    });
+    const ssh = recording.ssh;
     if ("error" in ssh) {
       log("ERROR", `error executing proxied ssh command: ${ssh.error}`);
       return 255;
@@ -286,6 +300,7 @@ async function proxy(
     return status.code;
   } finally {
     await cancellation.end();
+    await recording?.close();
     log("INFO", "disconnected");
   }
 }
