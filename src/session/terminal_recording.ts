@@ -132,13 +132,36 @@ export function scriptEnvironment(
 /** The fixed command line script runs (`$SHELL -c` with SHELL=/bin/sh). */
 export const SCRIPT_COMMAND = 'eval "$SSHPROXY_SSH_COMMAND"';
 
-/** A private directory for the FIFOs, under TMPDIR when it is a sane absolute path. */
+/**
+ * A private directory (0700) for the FIFOs: in the first of TMPDIR,
+ * XDG_RUNTIME_DIR, /tmp, /var/tmp, /dev/shm and HOME that lets the user
+ * create one (a hardened /tmp may not).
+ */
 async function privateDir(): Promise<string> {
-  const tmp = Deno.env.get("TMPDIR") ?? "";
-  const base = /^\/[A-Za-z0-9._/+-]*$/.test(tmp) ? tmp : "/tmp";
-  const dir = await Deno.makeTempDir({ dir: base, prefix: "sshproxy-tty-" });
-  await Deno.chmod(dir, 0o700);
-  return dir;
+  const sane = (path: string | undefined) =>
+    path !== undefined && /^\/[A-Za-z0-9._/+-]*$/.test(path) ? [path] : [];
+  const bases = [
+    ...sane(Deno.env.get("TMPDIR")),
+    ...sane(Deno.env.get("XDG_RUNTIME_DIR")),
+    "/tmp",
+    "/var/tmp",
+    "/dev/shm",
+    ...sane(Deno.env.get("HOME")),
+  ];
+  let failure: unknown;
+  for (const base of bases) {
+    try {
+      const dir = await Deno.makeTempDir({
+        dir: base,
+        prefix: "sshproxy-tty-",
+      });
+      await Deno.chmod(dir, 0o700);
+      return dir;
+    } catch (error) {
+      failure ??= new Error(`${base}: ${describe(error)}`);
+    }
+  }
+  throw failure;
 }
 
 async function mkfifo(path: string): Promise<void> {

@@ -1,0 +1,173 @@
+// An interactive session recorded to a file (spec §5.14, terminal +
+// recorder: ssh under script(1)). The test user's `ssh -tt` runs in a
+// detached tmux, itself under a client-side `script -O` that logs every
+// byte the client received: the dump's stdout records must be exactly
+// those bytes. Typed input is fd 0, there is no fd 2, the initial size and
+// a resize go to the `.geometry` side file and into the asciicast export
+// of the installed sshproxy-replay.
+import assert from "node:assert/strict";
+import { runAs, sshArgv, USERS } from "../harness/mod.ts";
+import { e2e, startProxyGateway, waitFor } from "./gateway.ts";
+import {
+  findDumps,
+  logLines,
+  readDump,
+  streamBytes,
+  userOwnedDir,
+} from "./proxy_recording_helpers.ts";
+
+const user = USERS.fedora;
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** What script -O logged, without its banner line and `Script done` trailer. */
+function scriptOutput(bytes: Uint8Array): Uint8Array {
+  const start = bytes.indexOf(0x0a) + 1;
+  const text = new TextDecoder("latin1").decode(bytes);
+  const end = text.lastIndexOf("\nScript done on ");
+  assert.ok(start > 0 && end >= start, "not a script(1) log");
+  return bytes.slice(start, end);
+}
+
+Deno.test({
+  name:
+    "a recorded interactive session: stdout records are exactly the bytes the client got, input is fd 0, sizes are in the geometry file and the asciicast export",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    const dumps = `${gw.logDir}/dumps`;
+    await gw.writeConfig(
+      gw.basicConfig({ extra: `dump: "${dumps}/{user}/{sid}.dump"` }),
+    );
+    const dir = await userOwnedDir(gw.logDir, "client", user);
+    const clientLog = `${dir}/client.log`;
+    const socket = `${gw.logDir}/tmux.sock`;
+    const tmux = async (...args: string[]) => {
+      const result = await runAs(user, ["tmux", "-S", socket, ...args], {
+        env: { TERM: "xterm-256color" },
+        timeoutMs: 10_000,
+      });
+      assert.equal(result.code, 0, `tmux ${args[0]}: ${result.stderr}`);
+      return result.stdout;
+    };
+    const screen = () => tmux("capture-pane", "-p", "-t", "s");
+    const client = sshArgv(user, {
+      port: gw.gateway.ports[2023],
+      host: gw.gateway.host,
+      tty: true,
+    }).map(shellQuote).join(" ");
+    await tmux(
+      "new-session",
+      "-d",
+      "-s",
+      "s",
+      "-x",
+      "100",
+      "-y",
+      "30",
+      `script -q -f -O ${clientLog} -c ${shellQuote(client)}`,
+    );
+    try {
+      const waitForLine = async (line: string) => {
+        const found = await waitFor(
+          async () =>
+            (await screen()).split("\n").some((l) => l.trimEnd() === line),
+          10_000,
+        );
+        assert.ok(found, `no line ${line} in:\n${await screen()}`);
+      };
+      const typeLine = async (text: string) => {
+        await tmux("send-keys", "-t", "s", "-l", text);
+        await tmux("send-keys", "-t", "s", "Enter");
+      };
+      const prompt = await waitFor(
+        async () => /\$ ?$/m.test(await screen()),
+        10_000,
+      );
+      assert.ok(prompt, `no prompt:\n${await screen()}`);
+      await typeLine("echo rec-$((6*7)); stty size");
+      await waitForLine("rec-42");
+      await waitForLine("30 100");
+      await tmux("resize-window", "-t", "s", "-x", "120", "-y", "40");
+      const resized = await waitFor(async () => {
+        await typeLine("stty size");
+        return (await screen()).split("\n").some((l) =>
+          l.trimEnd() === "40 120"
+        );
+      }, 5_000);
+      assert.ok(resized, `size never became 40 120:\n${await screen()}`);
+      await typeLine("printf 'x%.0s' $(seq 1 20000); echo; exit 3");
+      const ended = await waitFor(async () => {
+        const result = await runAs(user, [
+          "tmux",
+          "-S",
+          socket,
+          "has-session",
+          "-t",
+          "s",
+        ]);
+        return result.code !== 0;
+      }, 10_000);
+      assert.ok(ended, "the session did not end after exit");
+    } finally {
+      await runAs(user, ["tmux", "-S", socket, "kill-server"]);
+    }
+
+    const log = await waitFor(async () => {
+      const text = await gw.readLog(user);
+      return text.includes("disconnected") ? text : "";
+    }, 5_000);
+    assert.ok(log, "the session did not log its end");
+    assert.match(log, /error executing proxied ssh command: exit status 3\n/);
+    assert.deepEqual(logLines(log, / ERROR /).length, 1, log);
+    const files = await findDumps(dumps);
+    assert.equal(files.length, 1, files.join(" "));
+    const { header, records } = await readDump(files[0]);
+    assert.equal(new TextDecoder().decode(header.command), "");
+    assert.equal(records.filter((r) => r.fd === 2).length, 0);
+
+    const seen = scriptOutput(await Deno.readFile(clientLog));
+    const recorded = streamBytes(records, 1);
+    assert.equal(
+      new TextDecoder().decode(recorded),
+      new TextDecoder().decode(seen),
+    );
+    assert.deepEqual(recorded, seen);
+    const typed = new TextDecoder().decode(streamBytes(records, 0));
+    assert.ok(typed.includes("echo rec-$((6*7)); stty size\r"), typed);
+    assert.ok(typed.endsWith("exit 3\r"), typed);
+    const totals = logLines(log, "bytes transferred (final step)")[0];
+    assert.ok(
+      totals.endsWith(
+        ` stdin=${typed.length} stdout=${recorded.length} stderr=0`,
+      ),
+      totals,
+    );
+
+    const geometry = await Deno.readTextFile(`${files[0]}.geometry`);
+    const sizes = geometry.trim().split("\n").slice(1).map((line) =>
+      line.split(" ")[1]
+    );
+    assert.deepEqual(sizes, ["100x30", "120x40"], geometry);
+
+    const cast = `${gw.logDir}/session.cast`;
+    // The dump is the user's (0600 in a 0700 directory): export as root.
+    const exported = await new Deno.Command(gw.product.replay, {
+      args: ["-asciicast", cast, files[0]],
+    }).output();
+    assert.equal(exported.code, 0, new TextDecoder().decode(exported.stderr));
+    const lines = (await Deno.readTextFile(cast)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.equal(lines[0].version, 2);
+    assert.equal(lines[0].width, 100);
+    assert.equal(lines[0].height, 30);
+    const resizes = lines.slice(1).filter((event) => event[1] === "r");
+    assert.deepEqual(resizes.map((event) => event[2]), ["120x40"]);
+    const output = lines.slice(1).filter((event) => event[1] === "o")
+      .map((event) => event[2]).join("");
+    assert.equal(output, new TextDecoder().decode(recorded));
+  },
+});
