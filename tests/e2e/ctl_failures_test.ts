@@ -3,7 +3,6 @@
 // user), bad TLS files (the line names the file), refused writes (reported,
 // exit 1, unlike the reference), and commands that need no etcd.
 import assert from "node:assert/strict";
-import { freePort } from "../harness/mod.ts";
 import { e2e, etcdSection, lines, startCtlEnv } from "./ctl_env.ts";
 
 Deno.test({
@@ -12,7 +11,9 @@ Deno.test({
   ...e2e,
   async fn() {
     await using env = await startCtlEnv();
-    const closed = await freePort();
+    // Port 1 (tcpmux) is never served here, and unlike a free port that
+    // is released, nothing else can grab it meanwhile.
+    const closed = 1;
     const refused = await env.writeConfig(
       "refused.yaml",
       `etcd:\n  endpoints: ["http://127.0.0.1:${closed}"]\n`,
@@ -50,13 +51,22 @@ Deno.test({
           ]
         ) {
           // What start-up alone costs right now (the machine may be busy
-          // with other tests): the same command path without etcd.
-          const before = performance.now();
-          await env.ctl(["show", "config"], { config });
-          const startup = performance.now() - before;
-          const start = performance.now();
-          const result = await env.ctl(args, { config });
-          const elapsed = performance.now() - start;
+          // with other tests): the same command path without etcd. A run
+          // that misses the bound is tried once more, so that one load
+          // spike does not fail the test but a slow path always does.
+          let result;
+          let elapsed = 0;
+          let startup = 0;
+          for (let attempt = 0; attempt < 2; attempt++) {
+            const before = performance.now();
+            await env.ctl(["show", "config"], { config });
+            startup = performance.now() - before;
+            const start = performance.now();
+            result = await env.ctl(args, { config });
+            elapsed = performance.now() - start;
+            if (elapsed < 3000 || elapsed - startup < 2500) break;
+          }
+          result = result!;
           assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
           assert.equal(result.stdout, "");
           assert.deepEqual(lines(result.stderr), [
