@@ -1,0 +1,220 @@
+// scripts/install.sh as an admin uses it: install, upgrade in place,
+// --binary, uninstall leaving nothing behind, and one-line refusals that
+// leave nothing half-installed.
+import assert from "node:assert/strict";
+import {
+  ensureTestAccounts,
+  makeSharedTempDir,
+  run,
+  runAs,
+  USERS,
+} from "../harness/mod.ts";
+import { installed } from "./installed.ts";
+
+const e2e = { sanitizeOps: false, sanitizeResources: false };
+const SCRIPT = new URL("../../scripts/install.sh", import.meta.url).pathname;
+
+async function listTree(dir: string): Promise<string[]> {
+  const result = await run([
+    "find",
+    dir,
+    "-mindepth",
+    "1",
+    "-not",
+    "-path",
+    `${dir}/lib/sshproxy/*`,
+  ]);
+  return result.stdout.split("\n").filter((line) => line !== "").map((line) =>
+    line.slice(dir.length + 1)
+  ).sort();
+}
+
+const EXPECTED = [
+  "bin",
+  "bin/sshproxy",
+  "bin/sshproxy-dumpd",
+  "bin/sshproxy-replay",
+  "bin/sshproxyctl",
+  "lib",
+  "lib/sshproxy",
+  "share",
+  "share/bash-completion",
+  "share/bash-completion/completions",
+  "share/bash-completion/completions/sshproxyctl",
+  "share/man",
+  "share/man/man1",
+  "share/man/man1/sshproxy-replay.1",
+  "share/man/man5",
+  "share/man/man5/sshproxy.yaml.5",
+  "share/man/man8",
+  "share/man/man8/sshproxy-dumpd.8",
+  "share/man/man8/sshproxy.8",
+  "share/man/man8/sshproxyctl.8",
+  "share/sshproxy",
+  "share/sshproxy/sshproxy-dumpd.service",
+  "share/sshproxy/sshproxy.yaml",
+];
+
+Deno.test({
+  name:
+    "install puts commands, man pages, completion and samples in the prefix; upgrade and uninstall are exact",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    const prefix = await makeSharedTempDir("sshproxy-install-");
+    try {
+      const first = await run(["bash", SCRIPT, "--prefix", prefix], {
+        timeoutMs: 180_000,
+      });
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(await listTree(prefix), EXPECTED);
+      for (
+        const [name, face] of [["sshproxy", "sshproxy"], [
+          "sshproxy-dumpd",
+          "sshproxy-dumpd",
+        ]]
+      ) {
+        const version = await runAs(USERS.user1, [
+          `${prefix}/bin/${name}`,
+          "-version",
+        ]);
+        assert.equal(version.code, 0, version.stderr);
+        assert.match(version.stderr, new RegExp(`^${face} version `));
+      }
+      const man = await run([
+        "man",
+        "-l",
+        `${prefix}/share/man/man8/sshproxy.8`,
+      ], { env: { MANWIDTH: "80" } });
+      assert.equal(man.code, 0);
+      assert.equal(man.stderr, "");
+      assert.match(man.stdout, /sshproxy/);
+
+      const upgrade = await run(["bash", SCRIPT, "--prefix", prefix], {
+        timeoutMs: 180_000,
+      });
+      assert.equal(upgrade.code, 0, upgrade.stderr);
+      assert.deepEqual(await listTree(prefix), EXPECTED);
+      const again = await runAs(USERS.user1, [
+        `${prefix}/bin/sshproxyctl`,
+        "version",
+      ]);
+      assert.equal(again.code, 0, again.stderr);
+
+      const uninstall = await run([
+        "bash",
+        SCRIPT,
+        "--prefix",
+        prefix,
+        "--uninstall",
+      ]);
+      assert.equal(uninstall.code, 0, uninstall.stderr);
+      assert.deepEqual(await listTree(prefix), [], "nothing left behind");
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "install --binary uses one executable of this project for the four names",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    // The launcher of an existing install is an executable of this project
+    // that answers `proxy -version`: it stands in for a compiled binary.
+    const product = await installed();
+    const binary = `${product.prefix}/lib/sshproxy/bin/sshproxy-launcher`;
+    const prefix = await makeSharedTempDir("sshproxy-install-binary-");
+    try {
+      const result = await run([
+        "bash",
+        SCRIPT,
+        "--prefix",
+        prefix,
+        "--binary",
+        binary,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /compiled binary/);
+      assert.equal(
+        await Deno.readLink(`${prefix}/bin/sshproxyctl`),
+        "../lib/sshproxy/bin/sshproxy",
+      );
+      const version = await runAs(USERS.fedora, [
+        `${prefix}/bin/sshproxy-replay`,
+        "-version",
+      ]);
+      assert.equal(version.code, 0, version.stderr);
+      assert.match(version.stderr, /^sshproxy-replay version /);
+      const uninstall = await run([
+        "bash",
+        SCRIPT,
+        "--prefix",
+        prefix,
+        "--uninstall",
+      ]);
+      assert.equal(uninstall.code, 0);
+      assert.deepEqual(await listTree(prefix), []);
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a missing or unwritable prefix, or a foreign --binary, is one line, exit 1, nothing installed",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    const prefix = await makeSharedTempDir("sshproxy-install-bad-");
+    try {
+      const cases: [string[], RegExp, "root" | "user"][] = [
+        [
+          ["--prefix", `${prefix}/missing`],
+          /^install\.sh: prefix .*missing does not exist \(create it first\)\n$/,
+          "root",
+        ],
+        [
+          ["--prefix", prefix],
+          /^install\.sh: prefix .* is not writable \(run as root or choose another prefix\)\n$/,
+          "user",
+        ],
+        [
+          ["--prefix", prefix, "--binary", "/bin/true"],
+          /^install\.sh: --binary \/bin\/true is not an sshproxy executable/,
+          "root",
+        ],
+        [
+          ["--prefix", prefix, "--binary", `${prefix}/none`],
+          /^install\.sh: --binary .* is not an executable file/,
+          "root",
+        ],
+        [
+          ["--prefix", prefix, "--uninstall"],
+          /^install\.sh: nothing to uninstall/,
+          "root",
+        ],
+        [[], /^install\.sh: missing --prefix DIR/, "root"],
+      ];
+      for (const [args, message, who] of cases) {
+        const argv = ["bash", SCRIPT, ...args];
+        const result = who === "root"
+          ? await run(argv)
+          : await runAs(USERS.fedora, argv);
+        assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+        assert.match(result.stderr, message);
+        assert.equal(result.stderr.trim().split("\n").length, 1, "one line");
+        assert.deepEqual(
+          await listTree(prefix),
+          [],
+          `${args.join(" ")} left something behind`,
+        );
+      }
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
+});
