@@ -28,7 +28,7 @@ import {
   superviseSsh,
 } from "./processes.ts";
 import type { SshConnection } from "./ssh_connection.ts";
-import { startScriptedSsh } from "./terminal_recording.ts";
+import { scriptUnavailable, startScriptedSsh } from "./terminal_recording.ts";
 
 /** What the session knows when it starts ssh. */
 export interface RecordedSshInput {
@@ -67,7 +67,17 @@ export async function startRecordedSsh(
   input: RecordedSshInput,
 ): Promise<RecordedSession> {
   const { argv, dump, log } = input;
-  if (dump === "") return { ssh: startSsh(argv), close: async () => {} };
+  const unrecorded = () => ({ ssh: startSsh(argv), close: async () => {} });
+  if (dump === "") return unrecorded();
+  if (input.stdoutIsTerminal) {
+    // Checked first: without script(1) no dump is started at all (an
+    // empty dump would read as a session that showed nothing).
+    const why = await scriptUnavailable();
+    if (why !== undefined) {
+      log("ERROR", `${TERMINAL_OFF}: ${why}`);
+      return unrecorded();
+    }
+  }
   const recorder = Recorder.start({
     target: dump,
     session: {
@@ -89,14 +99,19 @@ export async function startRecordedSsh(
   if (!input.stdoutIsTerminal) {
     return { ssh: startPipedSsh(argv, recorder), recorder, close };
   }
-  const scripted = await startScriptedSsh({ argv, recorder, log });
+  const scripted = await startScriptedSsh({
+    argv,
+    recorder,
+    log,
+    checked: true,
+  });
   if (!("unavailable" in scripted)) return { ssh: scripted, recorder, close };
-  log(
-    "ERROR",
-    `session recording disabled: a terminal session is recorded through script(1): ${scripted.unavailable}`,
-  );
+  log("ERROR", `${TERMINAL_OFF}: ${scripted.unavailable}`);
   return { ssh: startSsh(argv), recorder, close };
 }
+
+const TERMINAL_OFF =
+  "session recording disabled: a terminal session is recorded through script(1)";
 
 /** The session's own streams. */
 export interface SessionStdio {

@@ -58,6 +58,8 @@ export interface ScriptedSshOptions {
   log: (level: Level, message: string) => void;
   /** The script executable (default `script`, found on PATH). */
   script?: string;
+  /** scriptUnavailable() already said yes. */
+  checked?: boolean;
   /** How long to wait for the logs' end after script exits (default 5000 ms). */
   drainTimeoutMs?: number;
 }
@@ -268,7 +270,7 @@ export async function startScriptedSsh(
 ): Promise<SshProcess | { unavailable: string }> {
   const { argv, recorder, log } = options;
   const script = options.script ?? "script";
-  const why = await scriptUnavailable(script);
+  const why = options.checked ? undefined : await scriptUnavailable(script);
   if (why !== undefined) return { unavailable: why };
   let dir: string;
   try {

@@ -184,7 +184,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "a collector that accepts but never reads: the dump is dropped with one line, the 50 MB session is not slowed down",
+    "a collector that accepts but never reads: the dump is dropped with an ERROR line, the 50 MB session arrives intact",
   ...e2e,
   async fn() {
     await using gw = await startProxyGateway();

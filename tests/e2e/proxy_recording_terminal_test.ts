@@ -7,7 +7,12 @@
 // of the installed sshproxy-replay.
 import assert from "node:assert/strict";
 import { runAs, sshArgv, USERS } from "../harness/mod.ts";
-import { e2e, startProxyGateway, waitFor } from "./gateway.ts";
+import {
+  e2e,
+  type ProxyGateway,
+  startProxyGateway,
+  waitFor,
+} from "./gateway.ts";
 import {
   findDumps,
   logLines,
@@ -169,5 +174,106 @@ Deno.test({
     const output = lines.slice(1).filter((event) => event[1] === "o")
       .map((event) => event[2]).join("");
     assert.equal(output, new TextDecoder().decode(recorded));
+  },
+});
+
+/** A short interactive login in tmux: waits for the prompt, runs `echo term-42`, exits. */
+async function shortLogin(gw: ProxyGateway): Promise<void> {
+  const socket = `${gw.logDir}/tmux-short.sock`;
+  const tmux = async (...args: string[]) => {
+    const result = await runAs(user, ["tmux", "-S", socket, ...args], {
+      env: { TERM: "xterm-256color" },
+      timeoutMs: 10_000,
+    });
+    assert.equal(result.code, 0, `tmux ${args[0]}: ${result.stderr}`);
+    return result.stdout;
+  };
+  const screen = () => tmux("capture-pane", "-p", "-t", "s");
+  await tmux(
+    "new-session",
+    "-d",
+    "-s",
+    "s",
+    ...sshArgv(user, {
+      port: gw.gateway.ports[2023],
+      host: gw.gateway.host,
+      tty: true,
+    }),
+  );
+  try {
+    const prompt = await waitFor(
+      async () => /\$ ?$/m.test(await screen()),
+      10_000,
+    );
+    assert.ok(prompt, `no prompt:\n${await screen()}`);
+    await tmux("send-keys", "-t", "s", "-l", "echo term-$((6*7))");
+    await tmux("send-keys", "-t", "s", "Enter");
+    const echoed = await waitFor(
+      async () => (await screen()).split("\n").some((l) => l === "term-42"),
+      10_000,
+    );
+    assert.ok(echoed, await screen());
+    await tmux("send-keys", "-t", "s", "-l", "exit");
+    await tmux("send-keys", "-t", "s", "Enter");
+    const ended = await waitFor(async () => {
+      const text = await gw.readLog(user);
+      return text.includes(": disconnected\n");
+    }, 10_000);
+    assert.ok(ended, "the session did not end");
+  } finally {
+    await runAs(user, ["tmux", "-S", socket, "kill-server"]);
+  }
+}
+
+Deno.test({
+  name:
+    "without script(1) on the PATH a terminal session still works, unrecorded, with one log line",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    const dumps = `${gw.logDir}/dumps`;
+    // The session's PATH (config `environment`) has ssh and nothing else.
+    const bin = `${gw.logDir}/bin`;
+    await Deno.mkdir(bin);
+    await Deno.symlink("/usr/bin/ssh", `${bin}/ssh`);
+    await gw.writeConfig(gw.basicConfig({
+      extra: `dump: "${dumps}/{user}/{sid}.dump"
+environment:
+  PATH: ${bin}
+`,
+    }));
+    await shortLogin(gw);
+    const log = await gw.readLog(user);
+    const lines = logLines(log, "recording");
+    assert.equal(lines.length, 1, log);
+    assert.match(
+      lines[0],
+      / ERROR [0-9A-F]{10}: session recording disabled: a terminal session is recorded through script\(1\): script: executable file not found in \$PATH$/,
+    );
+    assert.deepEqual(await findDumps(dumps), []);
+  },
+});
+
+Deno.test({
+  name:
+    "dump: etcd on a terminal: no file, the session's bytes counted through script(1)",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await gw.writeConfig(gw.basicConfig({ extra: "dump: etcd\n" }));
+    await shortLogin(gw);
+    const log = await gw.readLog(user);
+    const final = logLines(log, "bytes transferred (final step)");
+    assert.equal(final.length, 1, log);
+    const [, stdin, stdout, stderr] = / stdin=(\d+) stdout=(\d+) stderr=(\d+)$/
+      .exec(final[0])!.map(Number);
+    assert.equal(stdin, "echo term-$((6*7))\rexit\r".length, final[0]);
+    assert.ok(stdout > "term-42\r\n".length, final[0]);
+    assert.equal(stderr, 0);
+    assert.equal(logLines(log, "recording").length, 0, log);
+    const listing = await new Deno.Command("find", {
+      args: [gw.logDir, "-name", "*.dump*"],
+    }).output();
+    assert.equal(new TextDecoder().decode(listing.stdout), "");
   },
 });
