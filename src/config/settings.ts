@@ -314,7 +314,19 @@ export const SETTINGS_KEYS: readonly string[] = [
   "health_check",
 ];
 
-const HEALTH_CHECKS: readonly HealthCheck[] = ["tcp", "ssh"];
+// `health_check` (our key; the reference ignores it): how a destination is
+// tested before it is chosen, always within one second.
+//   tcp      (default) a TCP connection is opened and closed, as the
+//            reference does;
+//   ssh      the destination must also send its SSH identification line
+//            (`SSH-2.0-...`), so a host that accepts connections but hangs
+//            (frozen sshd, MaxStartups full, dead backend behind a
+//            forwarder) is `down`;
+//   ssh-kex  a complete SSH key exchange (npm ssh2, loaded only then); no
+//            authentication, host key not verified.
+// With etcd the result is shared through /sshproxy/hosts/ like the
+// reference's TCP check, so gateways with different settings interoperate.
+const HEALTH_CHECKS: readonly HealthCheck[] = ["tcp", "ssh", "ssh-kex"];
 
 type Handler = (
   node: TreeNode,

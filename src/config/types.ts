@@ -20,8 +20,12 @@ export const ROUTE_SELECTS: readonly RouteSelect[] = [
 /** Every accepted `mode` value. */
 export const MODES: readonly Mode[] = ["sticky", "balanced"];
 
-/** How a destination's health is probed (our addition, `health_check`). */
-export type HealthCheck = "tcp" | "ssh";
+/**
+ * How a destination's health is probed (our addition, `health_check`):
+ * `tcp` connect (the reference's check), `ssh` identification line, or
+ * `ssh-kex` complete key exchange; see src/route/live_check.ts.
+ */
+export type HealthCheck = "tcp" | "ssh" | "ssh-kex";
 
 /** TLS files used to reach etcd. */
 export interface EtcdTls {

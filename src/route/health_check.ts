@@ -29,13 +29,18 @@ export async function tcpProbe(
   }
 }
 
-function joinHostPort(host: string, port: number): string {
+/** `host:port`, IPv6 hosts in brackets, as Go's net.JoinHostPort. */
+export function joinHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 // The reference logs Go's net.Dial errors (`cannot connect to <D>: <err>`);
 // admins grep for these texts, so the common cases read the same.
-function describeDialError(host: string, port: number, error: unknown): string {
+export function describeDialError(
+  host: string,
+  port: number,
+  error: unknown,
+): string {
   const address = joinHostPort(host, port);
   if (error instanceof Deno.errors.ConnectionRefused) {
     return `dial tcp ${address}: connect: connection refused`;
