@@ -16,9 +16,6 @@ import {
 import type { Level } from "../log/format.ts";
 import { type Logger, openLogger } from "../log/logger.ts";
 import { fail, ok, type Result } from "../result.ts";
-import { chooseDestination, type HostState } from "../route/choose.ts";
-import { tcpProbe } from "../route/health_check.ts";
-import { orderWithoutState } from "../route/order.ts";
 import { lookupIdentity } from "../system/identity.ts";
 import { loadServices } from "../system/network_names.ts";
 import { commandArgv } from "./command_line.ts";
@@ -35,6 +32,7 @@ import { type RecordedSession, startRecordedSsh } from "./recorded_ssh.ts";
 import { buildSshCommand, type SshCommand } from "./ssh_command.ts";
 import { parseSshConnection, type SshConnection } from "./ssh_connection.ts";
 import { sessionId as computeSessionId } from "./session_id.ts";
+import { routeSession } from "./shared_state.ts";
 
 /** What a session reads from its process: passed in so the flow has no hidden inputs. */
 export interface SessionInputs {
@@ -193,23 +191,21 @@ async function proxy(
   const blockingArgv = blockingParsed.value;
   const backgroundArgv = backgroundParsed.value;
 
-  const destination = await findDestination(config, log);
-  if (!destination.ok) {
-    log("CRITICAL", `Finding destination: ${destination.error}`);
-    return 1;
-  }
-  if (destination.value === undefined) {
-    if (config.errorBanner !== "") {
-      inputs.writeStdout(`${config.errorBanner}\n`);
-    }
-    log("CRITICAL", "Cannot find a valid destination");
-    return 1;
-  }
-  const split = splitHostPort(destination.value, loadServices());
+  // Spec §5.4 steps 6-8: etcd, max_connections_per_user, the destination.
+  const routed = await routeSession({
+    config,
+    user,
+    log,
+    writeStdout: inputs.writeStdout,
+    writeStderr: inputs.writeStderr,
+  });
+  if ("status" in routed) return routed.status;
+  const { destination, shared } = routed;
+  const split = splitHostPort(destination, loadServices());
   if (!split.ok) {
     log(
       "CRITICAL",
-      `Invalid destination '${destination.value}': ${split.error}`,
+      `Invalid destination '${destination}': ${split.error}`,
     );
     return 1;
   }
@@ -228,6 +224,8 @@ async function proxy(
   const cancellation = new Cancellation(log);
   let recording: RecordedSession | undefined;
   try {
+    // Spec §6.3 (step 12): the connection key, kept alive until the end.
+    await shared?.register(destination, connection.sshdAddress);
     if (blockingArgv.length > 0) {
       const status = await runBlockingCommand(
         blockingArgv,
@@ -272,7 +270,7 @@ async function proxy(
       }
     }
     for (const line of command.debugLines) log("DEBUG", line);
-    log("INFO", `proxied to ${destination.value} (service: ${config.service})`);
+    log("INFO", `proxied to ${destination} (service: ${config.service})`);
     // Spec §5.14: inherited stdio, or recorded through pipes or script(1).
     recording = await startRecordedSsh({
       argv: command.argv,
@@ -285,6 +283,8 @@ async function proxy(
       config,
       log,
     });
+    // Spec §8.5: the recorder's bandwidth on the connection key.
+    if (recording.recorder) shared?.publishStats(recording.recorder);
     const ssh = recording.ssh;
     if ("error" in ssh) {
       log("ERROR", `error executing proxied ssh command: ${ssh.error}`);
@@ -301,6 +301,7 @@ async function proxy(
   } finally {
     await cancellation.end();
     await recording?.close();
+    await shared?.close();
     log("INFO", "disconnected");
   }
 }
@@ -334,36 +335,6 @@ function readUserAuth(path: string | undefined): Result<string> | undefined {
       : String(error);
     return fail(`open ${path}: ${reason}`);
   }
-}
-
-async function findDestination(
-  config: Config,
-  log: (level: Level, message: string) => void,
-) {
-  const ordering = orderWithoutState(
-    config.dest,
-    config.routeSelect,
-    Math.random,
-  );
-  return await chooseDestination(
-    {
-      service: config.service,
-      destinations: config.dest,
-      order: ordering.order,
-      orderDebug: ordering.debug,
-    },
-    {
-      log,
-      async check(destination): Promise<HostState> {
-        const split = splitHostPort(destination, loadServices());
-        if (!split.ok) return "down";
-        const probe = await tcpProbe(split.value.host, split.value.port, 1000);
-        if (probe.ok) return "up";
-        log("INFO", `cannot connect to ${destination}: ${probe.error}`);
-        return "down";
-      },
-    },
-  );
 }
 
 const SIGNAL_NAMES: [Deno.Signal, string][] = [["SIGHUP", "hangup"], [
