@@ -13,6 +13,7 @@ import {
   anonymousPrivateDirty,
   countBytes,
   countBytesTimed,
+  cpuTimes,
   descendantsRunning,
   type Memory,
   readText,
@@ -312,6 +313,8 @@ export interface ConcurrencyFigure {
   };
   /** Most proxies seen alive at once. */
   maxProxies: number;
+  /** Share of the machine's CPU time that was busy during the run (0..1). */
+  cpuBusy: number;
   sessionSeconds: Summary;
 }
 
@@ -328,6 +331,7 @@ export async function concurrency(
 ): Promise<ConcurrencyFigure> {
   await target.prepare?.();
   await syncPageCache();
+  const cpuBefore = await cpuTimes();
   const start = performance.now();
   let done = 0;
   const durations: number[] = [];
@@ -370,6 +374,12 @@ export async function concurrency(
   }
   const outcomes = await Promise.all(results);
   const wallSeconds = round((performance.now() - start) / 1000, 2);
+  const cpuAfter = await cpuTimes();
+  const cpuBusy = round(
+    (cpuAfter.busy - cpuBefore.busy) /
+      Math.max(1, cpuAfter.total - cpuBefore.total),
+    2,
+  );
   const succeeded = outcomes.filter((r) => r.ok && r.stdout.trim() === "ok")
     .length;
   const messages = new Map<string, number>();
@@ -387,6 +397,7 @@ export async function concurrency(
     failures: [...messages].map(([message, count]) => ({ message, count })),
     peak,
     maxProxies,
+    cpuBusy,
     sessionSeconds: summarize(durations),
   };
 }

@@ -73,6 +73,8 @@ export interface ImportCost {
   what: string;
   source: string;
   ms: Summary;
+  /** Memory of the process idling after the import (some cases only). */
+  idle?: { rss: number; privateDirty: number; anonymousPrivateDirty: number };
 }
 
 /** Memory of the proxy of one hand-run idle session, per variant. */
@@ -368,11 +370,49 @@ async function measureImports(
       samples[j].push(await timed(ctx.user, argv(file), env));
     }
   }
-  return cases.map(([what, source], j) => ({
+  const costs: ImportCost[] = cases.map(([what, source], j) => ({
     what,
     source,
     ms: summarize(samples[j]),
   }));
+  // Memory after loading, for the empty module and the two complete sets.
+  for (const cost of costs) {
+    if (
+      cost !== costs[0] && !cost.what.startsWith("today's") &&
+      !cost.what.startsWith("alternative")
+    ) continue;
+    const file = `${dir}/idle-${costs.indexOf(cost)}.js`;
+    await Deno.writeTextFile(
+      file,
+      `${cost.source}\nawait new Promise((resolve) => setTimeout(resolve, 4000));\n`,
+    );
+    await Deno.chmod(file, 0o644);
+    const { home, env: userEnv } = await userEnvironment(ctx.user);
+    const [cmd, ...args] = [...await asUser(ctx.user), ...argv(file)];
+    const child = new Deno.Command(cmd, {
+      args,
+      env: { ...userEnv, ...env },
+      clearEnv: true,
+      cwd: home,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await sleep(2500);
+    await syncPageCache();
+    const memory = await smapsRollup(child.pid);
+    const anonymous = await anonymousPrivateDirty(child.pid);
+    const status = await child.status;
+    if (!memory || anonymous === undefined || !status.success) {
+      throw new Error(`idle memory after importing ${cost.what} failed`);
+    }
+    cost.idle = {
+      rss: memory.rss,
+      privateDirty: memory.privateDirty,
+      anonymousPrivateDirty: anonymous,
+    };
+  }
+  return costs;
 }
 
 /**

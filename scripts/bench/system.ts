@@ -69,6 +69,15 @@ export async function syncPageCache(): Promise<void> {
   await new Deno.Command("sync").output().catch(() => {});
 }
 
+/** Busy and total CPU jiffies of the machine so far (from /proc/stat). */
+export async function cpuTimes(): Promise<{ busy: number; total: number }> {
+  const text = await Deno.readTextFile("/proc/stat");
+  const fields = text.split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, v) => sum + v, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
 /** Executable of a process ("" when gone or unreadable). */
 export async function exeOf(pid: number): Promise<string> {
   return await Deno.readLink(`/proc/${pid}/exe`).catch(() => "");
