@@ -29,6 +29,7 @@ import {
 import { lookupIdentity } from "../system/identity.ts";
 import { loadServices } from "../system/network_names.ts";
 import { VERSION } from "../version.ts";
+import { ctlNeeds, keepOnly } from "./permissions.ts";
 import type { Config } from "../config/types.ts";
 import { expandNodeset } from "../nodeset/expand.ts";
 import {
@@ -129,6 +130,7 @@ export async function run(args: string[], program: string): Promise<number> {
   if (!CTL_COMMANDS.some(([name]) => name === command)) {
     return usageError(`unknown command: ${command}`, mainUsage(program));
   }
+  if (command !== "show") await keepOnly(ctlNeeds(command, undefined, ""));
   switch (command) {
     case "help": {
       const topic = rest[0];
@@ -202,6 +204,9 @@ async function show(
   if (!SHOW_SUBCOMMANDS.includes(subcommand)) {
     return usageError(`unknown subcommand: ${subcommand}`, usage);
   }
+  await keepOnly(
+    ctlNeeds("show", subcommand, stringFlag(parsed.flags, "user")),
+  );
   if (subcommand === "config") {
     return await showConfig(parsed.flags, configPath, program);
   }

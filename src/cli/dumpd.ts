@@ -2,6 +2,7 @@
 // is src/record/dumpd.ts.
 import { runDumpd } from "../record/dumpd.ts";
 import { VERSION } from "../version.ts";
+import { dumpdNeeds, keepOnly } from "./permissions.ts";
 import {
   boolFlag,
   type FlagSpec,
@@ -53,6 +54,7 @@ export async function run(
     log("error: no output directory specified");
     return 1;
   }
+  await keepOnly(dumpdNeeds());
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);

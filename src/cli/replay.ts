@@ -3,6 +3,7 @@
 import { parseGoDuration } from "../format/duration.ts";
 import { replayFiles } from "../record/replay.ts";
 import { VERSION } from "../version.ts";
+import { keepOnly, replayNeeds } from "./permissions.ts";
 import {
   boolFlag,
   type FlagSpec,
@@ -100,6 +101,7 @@ export async function run(
   const asciicast = parsed.values.has("asciicast")
     ? stringFlag(parsed, "asciicast")
     : undefined;
+  await keepOnly(replayNeeds(asciicast ?? ""));
   if (asciicast !== undefined) {
     if (asciicast === "") {
       printErr(`-asciicast needs a file name (or - for stdout)\n${usage}`);
