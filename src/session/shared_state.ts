@@ -7,9 +7,11 @@
 // The state layer (and etcd3, 120-200 ms to import) is loaded only when
 // `etcd.endpoints` is set; without it nothing is logged (the reference logs
 // an ERROR on every session, spec §12.2 item 15). When etcd does not answer
-// the session goes on stateless, unless `etcd.mandatory`. After one failed
-// request etcd is left alone for the rest of the choice, so an etcd that
-// stops answering costs one timeout, not one per request.
+// the session goes on stateless, unless `etcd.mandatory`. A request that
+// fails is logged and the choice goes on without its answer (as the
+// reference); one that failed by timing out makes the session leave etcd
+// alone afterwards, so an etcd that stops answering costs one timeout, not
+// one per request.
 import type { Config } from "../config/types.ts";
 import { loadServices } from "../system/network_names.ts";
 import { splitHostPort } from "../config/host_port.ts";
@@ -17,6 +19,7 @@ import { nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
 import { fail, type Result } from "../result.ts";
 import { liveCheck } from "../route/live_check.ts";
+import type { RandomSource } from "../route/order.ts";
 import {
   chooseWithState,
   hostChecker,
@@ -126,25 +129,34 @@ export async function openSharedState(
   });
 }
 
+/** What chooseSessionDestination takes from the system (replaced by tests). */
+export interface ChoiceSystem {
+  /** The live probe of a destination (default: health_check within 1 s). */
+  live?: (destination: string) => Promise<Result<void>>;
+  random?: RandomSource;
+  now?: () => bigint;
+}
+
 /** The destination choice of spec §5.8, with or without shared state. */
 export function chooseSessionDestination(
   config: Config,
   user: string,
   shared: SharedState | undefined,
   log: Log,
+  system: ChoiceSystem = {},
 ): Promise<Result<string | undefined>> {
   const check = hostChecker({
     stored: (destination) =>
       shared?.storedHost(destination) ?? Promise.resolve(undefined),
     record: (destination, state, startedNs) =>
       shared?.recordHost(destination, state, startedNs) ?? Promise.resolve(),
-    live: (destination) => {
+    live: system.live ?? ((destination) => {
       const split = splitHostPort(destination, loadServices());
       if (!split.ok) return Promise.resolve(fail(split.error));
       return liveCheck(config.healthCheck, split.value.host, split.value.port);
-    },
+    }),
     checkIntervalNs: config.checkInterval,
-    now: nowNanoseconds,
+    now: system.now ?? nowNanoseconds,
     log,
   });
   return chooseWithState(
@@ -159,7 +171,7 @@ export function chooseSessionDestination(
       check,
       sticky: () => shared?.sticky() ?? Promise.resolve(undefined),
       loads: () => shared?.loads() ?? Promise.resolve(undefined),
-      random: Math.random,
+      random: system.random ?? Math.random,
       log,
     },
   );
@@ -229,6 +241,9 @@ export interface StateHelpers {
   localNow: typeof import("../state/store.ts")["localNow"];
 }
 
+// A failure that took this long was a timeout: etcd is not answering.
+const SLOW_FAILURE_MS = 1000;
+
 // Longest a session's end waits for etcd (deleting the connection key).
 const CLOSE_BUDGET_MS = 2500;
 
@@ -269,9 +284,16 @@ export class SharedState {
     return this.#registration;
   }
 
-  #failed(context: string, error: string): undefined {
-    this.#log("ERROR", `${context}: ${error}`);
-    this.#usable = false;
+  // A failed request is logged; one that took a timeout's worth of time
+  // means etcd stopped answering, so the rest of the session leaves it alone.
+  #failed(
+    context: string,
+    error: string,
+    startedMs: number,
+    level: Level = "ERROR",
+  ): undefined {
+    this.#log(level, `${context}: ${error}`);
+    if (Date.now() - startedMs >= SLOW_FAILURE_MS) this.#usable = false;
     return undefined;
   }
 
@@ -292,9 +314,14 @@ export class SharedState {
   /** The user's live connections (all services and gateways), or undefined. */
   async countUserConnections(): Promise<number | undefined> {
     if (!this.#usable) return undefined;
+    const started = Date.now();
     const counted = await this.#store.countUserConnections(this.#user);
     if (!counted.ok) {
-      return this.#failed("Getting user connections count", counted.error);
+      return this.#failed(
+        "Getting user connections count",
+        counted.error,
+        started,
+      );
     }
     this.#report(counted.value.problems);
     return counted.value.items.length;
@@ -303,12 +330,15 @@ export class SharedState {
   /** Spec §5.8.1: the live connection's destination, else (etcd_keyttl > 0) the persisted one. */
   async sticky(): Promise<string | undefined> {
     if (!this.#usable) return undefined;
+    const started = Date.now();
     const found = await this.#store.stickyDestination(
       this.#user,
       this.#config.service,
       { useHistory: this.#config.etcdKeyttl > 0 },
     );
-    if (!found.ok) return this.#failed("problem with etcd", found.error);
+    if (!found.ok) {
+      return this.#failed("problem with etcd", found.error, started);
+    }
     this.#report(found.value.problems);
     return found.value.dest;
   }
@@ -316,8 +346,11 @@ export class SharedState {
   /** Spec §5.8.2: the loads of the configured destinations. */
   async loads(): Promise<ReadonlyMap<string, DestinationLoad> | undefined> {
     if (!this.#usable) return undefined;
+    const started = Date.now();
     const listed = await this.#store.connections();
-    if (!listed.ok) return this.#failed("problem with etcd", listed.error);
+    if (!listed.ok) {
+      return this.#failed("problem with etcd", listed.error, started);
+    }
     this.#report(listed.value.problems);
     return this.#helpers.destinationLoads(
       listed.value.items,
@@ -330,8 +363,9 @@ export class SharedState {
   /** Spec §5.8.3: what /sshproxy/hosts/<dest> holds. */
   async storedHost(destination: string): Promise<StoredHost | undefined> {
     if (!this.#usable) return undefined;
+    const started = Date.now();
     const got = await this.#store.host(destination);
-    if (!got.ok) return this.#failed("problem with etcd", got.error);
+    if (!got.ok) return this.#failed("problem with etcd", got.error, started);
     if (got.value.problem) this.#report([got.value.problem]);
     const entry = got.value.entry;
     return entry && { state: entry.state, tsNs: entry.ts.ns };
@@ -344,12 +378,15 @@ export class SharedState {
     startedNs: bigint,
   ): Promise<void> {
     if (!this.#usable) return;
+    const started = Date.now();
     const written = await this.#store.setHostState(
       destination,
       state,
       this.#helpers.localNow(startedNs),
     );
-    if (!written.ok) this.#failed("setting host state in etcd", written.error);
+    if (!written.ok) {
+      this.#failed("setting host state in etcd", written.error, started);
+    }
   }
 
   /** etcd's error banner ("" when unset or unreadable). */
@@ -373,6 +410,7 @@ export class SharedState {
       return;
     }
     const log = this.#log;
+    const started = Date.now();
     const registered = await this.#store.register({
       user: this.#user,
       service: this.#config.service,
@@ -400,7 +438,12 @@ export class SharedState {
       },
     });
     if (!registered.ok) {
-      this.#failed("setting destination in etcd", registered.error);
+      this.#failed(
+        "setting destination in etcd",
+        registered.error,
+        started,
+        "WARNING",
+      );
       return;
     }
     this.#registration = registered.value;
