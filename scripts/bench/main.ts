@@ -124,6 +124,8 @@ interface Topology {
   etcd: Etcd;
   dumpDir: string;
   configs: { c: string; d: string; e: string };
+  /** The etcd part of (d)'s config, with its dest list (for the profile). */
+  etcdConfig: string;
   targets: Record<PathId, Target>;
 }
 
@@ -159,19 +161,16 @@ async function setUp(): Promise<Topology> {
   const dumpDir = await sharedWritableDir("sshproxy-bench-dumps-");
   cleanups.push(() => Deno.remove(dumpDir, { recursive: true }));
   const all = Object.values(gw.servers).map((s) => s.address);
+  const etcdLines = [
+    "etcd:",
+    `  endpoints: [${JSON.stringify(etcd.endpoint)}]`,
+    "  keyttl: 5",
+    "route_select: connections",
+    "mode: sticky",
+  ];
   const configs = {
     c: gw.basicConfig(),
-    d: gw.basicConfig({
-      dest: all,
-      extra: [
-        "etcd:",
-        `  endpoints: [${JSON.stringify(etcd.endpoint)}]`,
-        "  keyttl: 5",
-        "route_select: connections",
-        "mode: sticky",
-        "",
-      ].join("\n"),
-    }),
+    d: gw.basicConfig({ dest: all, extra: etcdLines.join("\n") + "\n" }),
     e: gw.basicConfig({
       extra: `dump: ${JSON.stringify(`${dumpDir}/{user}-{sid}.dump`)}\n`,
     }),
@@ -201,7 +200,18 @@ async function setUp(): Promise<Topology> {
       afterEach: () => emptyDir(dumpDir),
     },
   };
-  return { gw, floor, etcd, dumpDir, configs, targets };
+  return {
+    gw,
+    floor,
+    etcd,
+    dumpDir,
+    configs,
+    etcdConfig: [
+      ...etcdLines,
+      `dest: [${all.map((a) => JSON.stringify(a)).join(", ")}]`,
+    ].join("\n"),
+    targets,
+  };
 }
 
 async function emptyDir(dir: string): Promise<void> {
@@ -683,6 +693,8 @@ async function main(): Promise<number> {
   const profileOutcome = await attempt("profile", () =>
     profile({
       product: gw.product,
+      etcdConfig: has.d ? t.etcdConfig : undefined,
+      etcdEndpoint: has.d ? t.etcd.endpoint : undefined,
       user: USER,
       destination: {
         host: gw.servers.server1.host,
@@ -690,7 +702,7 @@ async function main(): Promise<number> {
       },
       sshArgs: gw.sshArgs,
       workDir,
-      repeats: options.quick ? 3 : 15,
+      repeats: options.quick ? 3 : 10,
       say,
     }));
   const gatewaySshd = await gatewaySshdSettings(gw);

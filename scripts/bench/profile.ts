@@ -28,6 +28,13 @@ export interface ProfileContext {
   destination: { host: string; port: number };
   /** ssh options for the gateway → destination hop (as the proxy gets them). */
   sshArgs: string[];
+  /**
+   * When path (d) works: YAML lines adding etcd to the config (etcd, mode,
+   * route_select, dest), to profile a session of (d) as well.
+   */
+  etcdConfig?: string;
+  /** etcd's client URL when (d) works (for the import-cost table). */
+  etcdEndpoint?: string;
   /** A temp dir every user can write (mode 1777). */
   workDir: string;
   /** Repetitions of each timing. */
@@ -93,7 +100,13 @@ export interface ProfileFigures {
   versionMs: Summary;
   sshAloneMs: Summary;
   session: SessionPhases;
-  cpu: { version: CpuBreakdown; session: CpuBreakdown };
+  /** The same with the etcd configuration of (d), when (d) works. */
+  etcdSession?: SessionPhases;
+  cpu: {
+    version: CpuBreakdown;
+    session: CpuBreakdown;
+    etcdSession?: CpuBreakdown;
+  };
   strace?: StraceFigures;
   importCosts: ImportCost[];
   memoryVariants: MemoryVariant[];
@@ -156,13 +169,16 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
   );
   await Deno.chmod(wrapper, 0o755);
   const config = `${workDir}/profile.yaml`;
+  const baseLines = [
+    `log: ${JSON.stringify(`${workDir}/profile-{user}.log`)}`,
+    "ssh:",
+    `  exe: ${JSON.stringify(wrapper)}`,
+    `  args: ${JSON.stringify(["-q", ...ctx.sshArgs])}`,
+  ];
   await Deno.writeTextFile(
     config,
     [
-      `log: ${JSON.stringify(`${workDir}/profile-{user}.log`)}`,
-      "ssh:",
-      `  exe: ${JSON.stringify(wrapper)}`,
-      `  args: ${JSON.stringify(["-q", ...ctx.sshArgs])}`,
+      ...baseLines,
       `dest: [${
         JSON.stringify(`${ctx.destination.host}:${ctx.destination.port}`)
       }]`,
@@ -170,6 +186,14 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
     ].join("\n"),
   );
   await Deno.chmod(config, 0o644);
+  const etcdConfig = ctx.etcdConfig ? `${workDir}/profile-etcd.yaml` : "";
+  if (ctx.etcdConfig) {
+    await Deno.writeTextFile(
+      etcdConfig,
+      [...baseLines, ctx.etcdConfig, ""].join("\n"),
+    );
+    await Deno.chmod(etcdConfig, 0o644);
+  }
   const scratch = () => `${workDir}/times-${crypto.randomUUID()}`;
 
   const product = ctx.product;
@@ -179,6 +203,7 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
   const version: number[] = [];
   const sshAlone: number[] = [];
   const phases: number[][] = [];
+  const etcdPhases: number[][] = [];
   for (let i = 0; i < n; i++) {
     emptyDeno.push(
       await timed(user, [
@@ -207,6 +232,9 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
       ]),
     );
     phases.push(await sessionPhases(ctx, product, config));
+    if (etcdConfig) {
+      etcdPhases.push(await sessionPhases(ctx, product, etcdConfig));
+    }
   }
 
   ctx.say("profile: start-up cost of single imports");
@@ -223,6 +251,15 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
       () => sessionEnv(scratch()),
       cpuRuns,
     ),
+    etcdSession: etcdConfig
+      ? await cpuProfile(
+        ctx,
+        product,
+        [etcdConfig],
+        () => sessionEnv(scratch()),
+        cpuRuns,
+      )
+      : undefined,
   };
 
   let strace: StraceFigures | undefined;
@@ -255,16 +292,21 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
     emptyDenoMs: summarize(emptyDeno),
     versionMs: summarize(version),
     sshAloneMs: summarize(sshAlone),
-    session: {
-      total: summarize(phases.map((r) => r[0])),
-      beforeSsh: summarize(phases.map((r) => r[1])),
-      ssh: summarize(phases.map((r) => r[2])),
-      afterSsh: summarize(phases.map((r) => r[3])),
-    },
+    session: phaseSummary(phases),
+    etcdSession: etcdPhases.length ? phaseSummary(etcdPhases) : undefined,
     cpu,
     strace,
     importCosts,
     memoryVariants,
+  };
+}
+
+function phaseSummary(rows: number[][]): SessionPhases {
+  return {
+    total: summarize(rows.map((r) => r[0])),
+    beforeSsh: summarize(rows.map((r) => r[1])),
+    ssh: summarize(rows.map((r) => r[2])),
+    afterSsh: summarize(rows.map((r) => r[3])),
   };
 }
 
@@ -336,6 +378,18 @@ async function measureImports(
       `import { parse } from ${yamlEsm};\nparse("a: 1");`,
     ],
     [
+      "`etcd3` (npm:, grpc-js; loaded by the proxy only with etcd)",
+      'const { Etcd3 } = await import("etcd3");\nvoid Etcd3;',
+    ],
+    ...(ctx.etcdEndpoint
+      ? [[
+        "instead: one `fetch` to etcd's JSON gateway (POST /v3/kv/range)",
+        `const response = await fetch(${
+          JSON.stringify(`${ctx.etcdEndpoint}/v3/kv/range`)
+        }, { method: "POST", body: JSON.stringify({ key: btoa("/sshproxy/"), range_end: btoa("/sshproxy0"), count_only: true }) });\nif (!response.ok) throw new Error(String(response.status));\nawait response.json();`,
+      ] as [string, string]]
+      : []),
+    [
       "today's set: the three node: modules + `yaml` via npm:",
       'import { isIP } from "node:net";\nimport { createHash } from "node:crypto";\nimport { lookup } from "node:dns/promises";\nimport { parse } from "yaml";\nvoid [isIP, createHash, lookup];\nparse("a: 1");',
     ],
@@ -379,7 +433,7 @@ async function measureImports(
   for (const cost of costs) {
     if (
       cost !== costs[0] && !cost.what.startsWith("today's") &&
-      !cost.what.startsWith("alternative")
+      !cost.what.startsWith("alternative") && !cost.what.startsWith("`etcd3`")
     ) continue;
     const file = `${dir}/idle-${costs.indexOf(cost)}.js`;
     await Deno.writeTextFile(

@@ -224,10 +224,18 @@ function whereTheTimeGoes(r: Results, p: ProfileFigures): string[] {
     `| \`deno run\` of an empty .js module (the runtime's own start-up) | ${p.emptyDenoMs.p50} |`,
     `| \`sshproxy -version\` (launcher + loading the proxy's whole module graph) | ${p.versionMs.p50} |`,
     `| \`ssh dest true\` alone (what the proxy's child does) | ${p.sshAloneMs.p50} |`,
-    `| one session by hand, in all | ${s.total.p50} |`,
+    `| one session of (c) by hand, in all | ${s.total.p50} |`,
     `| — start-up, until the ssh child starts | ${s.beforeSsh.p50} |`,
     `| — the ssh child | ${s.ssh.p50} |`,
     `| — after the ssh child exits, until the proxy has exited | ${s.afterSsh.p50} |`,
+    ...(p.etcdSession
+      ? [
+        `| one session of (d) (etcd, sticky, connections) by hand, in all | ${p.etcdSession.total.p50} |`,
+        `| — start-up, until the ssh child starts | ${p.etcdSession.beforeSsh.p50} |`,
+        `| — the ssh child | ${p.etcdSession.ssh.p50} |`,
+        `| — after the ssh child exits, until the proxy has exited | ${p.etcdSession.afterSsh.p50} |`,
+      ]
+      : []),
     "",
   );
   if (c) {
@@ -249,7 +257,22 @@ function whereTheTimeGoes(r: Results, p: ProfileFigures): string[] {
       p.cpu.session,
     ),
     "",
-    "Busiest functions (self time) in a session:",
+    ...(p.cpu.etcdSession
+      ? [
+        ...cpuTable(
+          `\`--cpu-prof\` of one session of (d), self time (mean of ${p.cpu.etcdSession.runs}; idle includes the ssh child)`,
+          p.cpu.etcdSession,
+        ),
+        "",
+        "Busiest functions (self time) in a session of (d):",
+        "",
+        ...p.cpu.etcdSession.topFunctions.map((f) =>
+          `- ${md(f.name)}: ${f.ms} ms`
+        ),
+        "",
+      ]
+      : []),
+    "Busiest functions (self time) in a session of (c):",
     "",
     ...p.cpu.session.topFunctions.map((f) => `- ${md(f.name)}: ${f.ms} ms`),
     "",
@@ -306,6 +329,16 @@ function idleMemoryText(p: ProfileFigures): string {
   } MB (the alternative) and ${kibToMb(empty.privateDirty)} MB (nothing).`;
 }
 
+/** Idle memory after importing etcd3, as a sentence (or ""). */
+function etcdMemoryText(p: ProfileFigures): string {
+  const etcd3 = p.importCosts.find((c) => c.what.startsWith("`etcd3`"))?.idle;
+  const empty = p.importCosts[0].idle;
+  if (!etcd3 || !empty) return "";
+  return ` Idle after importing \`etcd3\` alone, a process keeps ${
+    kibToMb(etcd3.privateDirty)
+  } MB private dirty (${kibToMb(empty.privateDirty)} MB for nothing).`;
+}
+
 /** The reading of the profile, computed from this run's figures. */
 function findings(p: ProfileFigures): string[] {
   const out = ["### Reading", ""];
@@ -352,6 +385,24 @@ function findings(p: ProfileFigures): string[] {
       cost("today's set") - cost("alternative")
     } ms of start-up by the table above. It cannot reach the ≤ 25 ms target under \`deno run\`: an empty module alone costs ${p.emptyDenoMs.p50} ms here, against a few ms for the floor's \`sh -c 'exec ssh'\`. A compiled binary (\`deno compile\`) starts differently and could not be measured here (no \`denort\`).`,
   );
+  if (p.etcdSession && p.cpu.etcdSession) {
+    const e = p.etcdSession;
+    const grpc = group(p.cpu.etcdSession, (g) => g.startsWith("npm:")) -
+      group(p.cpu.session, (g) => g.startsWith("npm:"));
+    out.push(
+      `- With etcd (d), the start-up until ssh is ${e.beforeSsh.p50} ms against ${s.beforeSsh.p50} ms for (c): ${
+        Math.round(e.beforeSsh.p50 - s.beforeSsh.p50)
+      } ms more, for loading the etcd client (\`etcd3\` alone costs ${
+        cost("`etcd3`")
+      } ms over an empty module; npm code's self time grows by ${grpc} ms in the profile) and the round trips to etcd before ssh starts (sticky lookup, connection counts, registration). After ssh exits, ${e.afterSsh.p50} ms (deleting the connection key, closing the client) against ${s.afterSsh.p50} ms.${
+        Number.isNaN(cost("instead: one `fetch`"))
+          ? ""
+          : ` A start-up that reaches etcd with one \`fetch\` to its JSON gateway (no grpc-js, no protobuf code generation) costs ${
+            cost("instead: one `fetch`")
+          } ms over an empty module, request included.`
+      }${etcdMemoryText(p)}`,
+    );
+  }
   const variant = (prefix: string) =>
     p.memoryVariants.find((v) => v.variant.startsWith(prefix));
   const base = variant("as installed");
