@@ -29,6 +29,8 @@ export type Role = 2022 | 2023 | 2024 | 2025;
 export interface ReferenceOptions {
   /** Top-level YAML lines added at the end of the top level. */
   extra?: string;
+  /** Override items (YAML `  - match: ...` lines) added after the reference's. */
+  overrides?: string;
   /** Settings of override O1 (service1 on the 2022 ports). */
   o1?: { etcdKeyttl?: number; routeSelect?: string; mode?: string };
   /** `etcd.keyttl` (default 1, as the reference suite). */
@@ -125,6 +127,7 @@ overrides:
       - sources: [${source(1, 2024)}]
     service: service3
     dest: [${JSON.stringify(servers.server2.address)}]
+${o.overrides ?? ""}
 `);
   };
   await configure();
