@@ -206,9 +206,23 @@ ${o.overrides ?? ""}
     },
     etcdctl,
     async until(what, probe, timeoutMs = 10_000) {
-      const value = await waitFor(probe, timeoutMs);
+      // A probe that fails (etcdctl timing out on a loaded machine) is
+      // "not yet"; its last error is reported on timeout.
+      let lastError: unknown;
+      const value = await waitFor(async () => {
+        try {
+          return await probe();
+        } catch (error) {
+          lastError = error;
+          return undefined;
+        }
+      }, timeoutMs);
       if (!value) {
-        throw new Error(`timed out (${timeoutMs} ms) waiting: ${what}`);
+        throw new Error(
+          `timed out (${timeoutMs} ms) waiting: ${what}${
+            lastError ? ` (last error: ${lastError})` : ""
+          }`,
+        );
       }
       return value as NonNullable<typeof value>;
     },
