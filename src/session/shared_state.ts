@@ -410,6 +410,8 @@ export class SharedState {
       return;
     }
     const log = this.#log;
+    // Retries are logged while their delay grows, not every few 100 ms.
+    let lastDelayMs = -1;
     const started = Date.now();
     const registered = await this.#store.register({
       user: this.#user,
@@ -425,11 +427,13 @@ export class SharedState {
             `lost contact with etcd, the session goes on unregistered until it answers: ${event.reason}`,
           );
         } else if (event.kind === "restored") {
+          lastDelayMs = -1;
           log(
             "INFO",
             `etcd answers again: connection registered again (lease ${event.lease})`,
           );
-        } else {
+        } else if (event.nextMs !== lastDelayMs) {
+          lastDelayMs = event.nextMs;
           log(
             "DEBUG",
             `etcd still unreachable (${event.reason}), next attempt in ${event.nextMs} ms`,
