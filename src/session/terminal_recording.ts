@@ -30,6 +30,12 @@
 //   before ssh is exec'd (script runs `$SHELL -c`, so SHELL is /bin/sh for
 //   it: the user's login shell may be anything on a gateway).
 //
+// Ending the session early (cancellation) signals ssh itself, whose pid
+// the wrapper writes to the private directory before exec'ing it: script
+// blocks SIGHUP and answers SIGTERM by sleeping 2 s before killing its
+// child, and Deno may not read /proc without --allow-all. script then
+// exits on its own, restoring the user's terminal and closing its logs.
+//
 // The session's bytes never pass through Deno: script writes them to the
 // user and a copy to us; a slow reader only slows script down, never loses
 // bytes. When script exits, the FIFOs are read to their end (bounded)
@@ -107,6 +113,7 @@ const RESTORED = ["TERM", "SHELL", "LC_ALL"] as const;
 export function scriptEnvironment(
   argv: readonly string[],
   env: (name: string) => string | undefined,
+  pidFile?: string,
 ): { env: Record<string, string>; command: string } {
   const restore = RESTORED.map((name) => {
     const value = env(name);
@@ -116,6 +123,8 @@ export function scriptEnvironment(
   });
   const command = [
     "unset SSHPROXY_SSH_COMMAND",
+    // ssh keeps the shell's pid through exec: terminate() signals it.
+    ...(pidFile === undefined ? [] : [`echo $$ > ${shellQuote(pidFile)}`]),
     ...restore,
     `exec ${argv.map(shellQuote).join(" ")}`,
   ].join("\n");
@@ -233,24 +242,6 @@ function readFifo(
   return reader;
 }
 
-/** pids whose parent is `pid` (the shell script runs, which exec'd ssh). */
-async function childrenOf(pid: number): Promise<number[]> {
-  const found: number[] = [];
-  try {
-    for await (const entry of Deno.readDir("/proc")) {
-      if (!/^[0-9]+$/.test(entry.name)) continue;
-      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(
-        () => "",
-      );
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === pid) found.push(Number(entry.name));
-    }
-  } catch {
-    // no /proc: script is signalled instead
-  }
-  return found;
-}
-
 function signal(pid: number, name: Deno.Signal): void {
   try {
     Deno.kill(pid, name);
@@ -330,7 +321,12 @@ export async function startScriptedSsh(
     else feed((d) => d.pushTiming(chunk));
   });
 
-  const environment = scriptEnvironment(argv, (name) => Deno.env.get(name));
+  const pidFile = `${dir}/pid`;
+  const environment = scriptEnvironment(
+    argv,
+    (name) => Deno.env.get(name),
+    pidFile,
+  );
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(script, {
@@ -412,10 +408,9 @@ export async function startScriptedSsh(
     status,
     async terminate(graceMs) {
       if (fallback !== undefined) return await fallback.terminate(graceMs);
-      // script blocks SIGHUP and answers SIGTERM by waiting 2 s before
-      // killing its child: signal ssh itself, script then exits normally
-      // (restoring the user's terminal and closing its logs).
-      const inner = exited ? [] : await childrenOf(child.pid);
+      // ssh itself (see the module comment); script only if the wrapper
+      // has not written the pid yet.
+      const inner = exited ? [] : await sshPid(pidFile);
       sent = "SIGTERM";
       if (inner.length === 0 && !exited) signal(child.pid, "SIGTERM");
       for (const pid of inner) signal(pid, "SIGTERM");
@@ -431,6 +426,13 @@ export async function startScriptedSsh(
       return await status;
     },
   };
+}
+
+/** The pid the wrapper shell wrote before exec'ing ssh, if it got that far. */
+async function sshPid(pidFile: string): Promise<number[]> {
+  const text = await Deno.readTextFile(pidFile).catch(() => "");
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 1 ? [pid] : [];
 }
 
 function describe(error: unknown): string {

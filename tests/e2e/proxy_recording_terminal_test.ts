@@ -10,6 +10,7 @@ import { runAs, sshArgv, USERS } from "../harness/mod.ts";
 import {
   e2e,
   type ProxyGateway,
+  sshdDescendantExes,
   startProxyGateway,
   waitFor,
 } from "./gateway.ts";
@@ -275,5 +276,85 @@ Deno.test({
       args: [gw.logDir, "-name", "*.dump*"],
     }).output();
     assert.equal(new TextDecoder().decode(listing.stdout), "");
+  },
+});
+
+Deno.test({
+  name:
+    "a recorded terminal session whose client vanishes ends cleanly: no script, ssh or remote command left, dump complete, stats logged",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    const dumps = `${gw.logDir}/dumps`;
+    await gw.writeConfig(
+      gw.basicConfig({ extra: `dump: "${dumps}/{user}/{sid}.dump"` }),
+    );
+    const socket = `${gw.logDir}/tmux-gone.sock`;
+    const seconds = 100_000 + Math.floor(Math.random() * 800_000);
+    const tmux = (...args: string[]) =>
+      runAs(user, ["tmux", "-S", socket, ...args], {
+        env: { TERM: "xterm-256color" },
+        timeoutMs: 10_000,
+      });
+    const started = await tmux(
+      "new-session",
+      "-d",
+      "-s",
+      "s",
+      ...sshArgv(user, {
+        port: gw.gateway.ports[2023],
+        host: gw.gateway.host,
+        tty: true,
+        command: `echo ready; sleep ${seconds}`,
+      }),
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const remoteSleep = async () => {
+      const found: number[] = [];
+      for await (const entry of Deno.readDir("/proc")) {
+        if (!/^\d+$/.test(entry.name)) continue;
+        const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`)
+          .catch(() => "");
+        if (cmdline === `sleep\0${seconds}\0`) found.push(Number(entry.name));
+      }
+      return found;
+    };
+    const gatewayExes = () => sshdDescendantExes(gw.gateway.sshd);
+    try {
+      const running = await waitFor(
+        async () =>
+          (await remoteSleep()).length === 1 &&
+          (await gatewayExes()).includes("/usr/bin/script"),
+        10_000,
+      );
+      assert.ok(running, `not running: ${await gatewayExes()}`);
+    } finally {
+      // The client's terminal goes away: its ssh dies with it.
+      await tmux("kill-server");
+    }
+    const ended = await waitFor(async () => {
+      const exes = await gatewayExes();
+      return !exes.includes("/usr/bin/script") &&
+        !exes.includes("/usr/bin/ssh") && (await remoteSleep()).length === 0;
+    }, 10_000);
+    assert.ok(ended, `left running: ${await gatewayExes()}`);
+    const log = await waitFor(async () => {
+      const text = await gw.readLog(user);
+      return text.endsWith(": disconnected\n") ? text : "";
+    }, 5_000);
+    assert.ok(log, await gw.readLog(user));
+    assert.equal(logLines(log, "bytes transferred (final step)").length, 1);
+    assert.equal(logLines(log, "recording").length, 0, log);
+    // As without recording: sshd's SIGHUP cancels the session and ssh gets
+    // SIGTERM (directly, not through script's 2 s grace), which it answers
+    // with status 255 (no SIGKILL after the grace period).
+    assert.match(log, /: Got signal hangup, exiting\n/);
+    assert.match(
+      log,
+      /: error executing proxied ssh command: exit status 255\n/,
+    );
+    const [file] = await findDumps(dumps);
+    const { records } = await readDump(file);
+    assert.match(new TextDecoder().decode(streamBytes(records, 1)), /ready/);
   },
 });
