@@ -177,6 +177,7 @@ async function setUp(): Promise<Topology> {
   };
   const gwPort = gw.gateway.ports[2022];
   const withConfig = (text: string) => () => gw.writeConfig(text);
+  const ours = () => proxyPids(gw.product);
   const targets: Record<PathId, Target> = {
     a: { id: "a", host: s1.host, port: s1.port },
     b: { id: "b", host: floorHost, port: floor.listen[0].port },
@@ -185,12 +186,14 @@ async function setUp(): Promise<Topology> {
       host: gw.gateway.host,
       port: gwPort,
       prepare: withConfig(configs.c),
+      proxyPids: ours,
     },
     d: {
       id: "d",
       host: gw.gateway.host,
       port: gwPort,
       prepare: withConfig(configs.d),
+      proxyPids: ours,
     },
     e: {
       id: "e",
@@ -198,6 +201,7 @@ async function setUp(): Promise<Topology> {
       port: gwPort,
       prepare: withConfig(configs.e),
       afterEach: () => emptyDir(dumpDir),
+      proxyPids: ours,
     },
   };
   return {
@@ -695,6 +699,7 @@ async function main(): Promise<number> {
       product: gw.product,
       etcdConfig: has.d ? t.etcdConfig : undefined,
       etcdEndpoint: has.d ? t.etcd.endpoint : undefined,
+      dumpDir: has.e ? t.dumpDir : undefined,
       user: USER,
       destination: {
         host: gw.servers.server1.host,

@@ -35,6 +35,29 @@ export interface Target {
   prepare?: () => Promise<void>;
   /** Called after each transfer (e.g. to delete dump files). */
   afterEach?: () => Promise<void>;
+  /** pids of the proxy processes serving this path (none for a and b). */
+  proxyPids?: () => Promise<number[]>;
+}
+
+/** CPU time (user + system) of a process so far, in seconds; undefined when gone. */
+async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 Hz).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One transfer's figures. */
+interface TransferRun {
+  totalSeconds: number;
+  dataSeconds: number;
+  dataBytes: number;
+  /** CPU the proxy process used during the transfer (s), when there is one. */
+  proxyCpuSeconds?: number;
 }
 
 /** One login: `ssh -T -p PORT user@host true`, timed; throws on failure. */
@@ -119,6 +142,8 @@ export interface ThroughputFigure {
   medianMbPerSecond: number;
   /** bytes / whole transfer time, median (MB/s): includes the login. */
   medianOverallMbPerSecond: number;
+  /** CPU seconds the proxy process used during each transfer (c, e). */
+  proxyCpuSeconds?: number[];
 }
 
 /** One transfer of `bytes` from the destination's /dev/zero. */
@@ -126,7 +151,7 @@ export async function transfer(
   user: TestUser,
   target: Target,
   bytes: number,
-): Promise<{ totalSeconds: number; dataSeconds: number; dataBytes: number }> {
+): Promise<TransferRun> {
   const argv = sshArgv(user, {
     host: target.host,
     port: target.port,
@@ -136,6 +161,24 @@ export async function transfer(
   const proc = await spawnStreamingAs(user, argv);
   await proc.child.stdin.close();
   const timer = setTimeout(() => proc.kill(), 180_000);
+  // The proxy's CPU: first and last readings of its /proc/PID/stat while it
+  // runs (it is gone once the transfer ends, so the last reading is at most
+  // 200 ms before its end).
+  let proxy: { pid: number; first: number; last: number } | undefined;
+  let ended = false;
+  const sampler = (async () => {
+    while (!ended && target.proxyPids) {
+      if (!proxy) {
+        const [pid] = await target.proxyPids();
+        const cpu = pid ? await cpuSeconds(pid) : undefined;
+        if (pid && cpu !== undefined) proxy = { pid, first: cpu, last: cpu };
+      } else {
+        const cpu = await cpuSeconds(proxy.pid);
+        if (cpu !== undefined) proxy.last = cpu;
+      }
+      await sleep(200);
+    }
+  })();
   try {
     const [count, errors, status] = await Promise.all([
       countBytesTimed(proc.child.stdout),
@@ -155,9 +198,12 @@ export async function transfer(
       // The first chunk's bytes arrived at firstAt: the rate counts the rest.
       dataSeconds: (count.lastAt - count.firstAt) / 1000,
       dataBytes: bytes - count.firstChunkBytes,
+      proxyCpuSeconds: proxy ? round(proxy.last - proxy.first, 2) : undefined,
     };
   } finally {
+    ended = true;
     clearTimeout(timer);
+    await sampler;
   }
 }
 
@@ -169,10 +215,7 @@ export async function throughput(
   repeats: number,
   say: (text: string) => void,
 ): Promise<Map<string, ThroughputFigure>> {
-  const runs = new Map<
-    string,
-    { totalSeconds: number; dataSeconds: number; dataBytes: number }[]
-  >(targets.map((t) => [t.id, []]));
+  const runs = new Map<string, TransferRun[]>(targets.map((t) => [t.id, []]));
   for (let r = 0; r < repeats; r++) {
     for (const target of targets) {
       await target.prepare?.();
@@ -182,7 +225,11 @@ export async function throughput(
       say(
         `throughput: (${target.id}) ${
           round(one.dataBytes / one.dataSeconds / 1e6)
-        } MB/s in the data phase (${round(one.totalSeconds, 2)} s in all)`,
+        } MB/s in the data phase (${round(one.totalSeconds, 2)} s in all${
+          one.proxyCpuSeconds !== undefined
+            ? `, proxy CPU ${one.proxyCpuSeconds} s`
+            : ""
+        })`,
       );
     }
   }
@@ -198,6 +245,9 @@ export async function throughput(
       medianOverallMbPerSecond: median(
         values.map((v) => round(bytes / v.totalSeconds / 1e6)),
       ),
+      proxyCpuSeconds: values.every((v) => v.proxyCpuSeconds !== undefined)
+        ? values.map((v) => v.proxyCpuSeconds!)
+        : undefined,
     });
   }
   return figures;

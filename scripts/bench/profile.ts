@@ -35,6 +35,8 @@ export interface ProfileContext {
   etcdConfig?: string;
   /** etcd's client URL when (d) works (for the import-cost table). */
   etcdEndpoint?: string;
+  /** When (e) works: a directory every user can write, for a profiled recording. */
+  dumpDir?: string;
   /** A temp dir every user can write (mode 1777). */
   workDir: string;
   /** Repetitions of each timing. */
@@ -106,6 +108,8 @@ export interface ProfileFigures {
     version: CpuBreakdown;
     session: CpuBreakdown;
     etcdSession?: CpuBreakdown;
+    /** Recording `bytes` of output, when (e) works. */
+    recording?: CpuBreakdown & { bytes: number; records?: DumpRecords };
   };
   strace?: StraceFigures;
   importCosts: ImportCost[];
@@ -131,6 +135,108 @@ async function timed(
 }
 
 const libOf = (p: Product) => `${p.prefix}/lib/sshproxy`;
+
+/** How a dump's records split the session's output. */
+export interface DumpRecords {
+  /** Records of the output stream (fd 1). */
+  count: number;
+  /** Their data bytes. */
+  bytes: number;
+  /** Mean and largest data length of one record. */
+  meanBytes: number;
+  maxBytes: number;
+}
+
+/**
+ * Reads the one dump file in `dir` (header, then records of a 13-byte frame
+ * — time, fd, length — and data): each record is one chunk the proxy read
+ * from ssh and relayed.
+ */
+export async function dumpRecords(
+  dir: string,
+): Promise<DumpRecords | undefined> {
+  const names = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(".dump")) names.push(entry.name);
+  }
+  if (names.length !== 1) return undefined;
+  const file = await Deno.open(`${dir}/${names[0]}`);
+  try {
+    const size = (await file.stat()).size;
+    const readExactly = async (n: number) => {
+      const buffer = new Uint8Array(n);
+      let got = 0;
+      while (got < n) {
+        const read = await file.read(buffer.subarray(got));
+        if (read === null) return undefined;
+        got += read;
+      }
+      return buffer;
+    };
+    const head = await readExactly(4);
+    if (!head) return undefined;
+    let offset = new DataView(head.buffer).getUint16(2);
+    const figures = { count: 0, bytes: 0, meanBytes: 0, maxBytes: 0 };
+    while (offset + 13 <= size) {
+      await file.seek(offset, Deno.SeekMode.Start);
+      const frame = await readExactly(13);
+      if (!frame) break;
+      const view = new DataView(frame.buffer);
+      const fd = view.getUint8(8);
+      const length = view.getUint32(9);
+      if (fd === 1) {
+        figures.count++;
+        figures.bytes += length;
+        figures.maxBytes = Math.max(figures.maxBytes, length);
+      }
+      offset += 13 + length;
+    }
+    figures.meanBytes = figures.count
+      ? Math.round(figures.bytes / figures.count)
+      : 0;
+    return figures;
+  } finally {
+    file.close();
+  }
+}
+
+/** As timed(), with the command's stdout on /dev/null (for bulk output). */
+async function timedQuiet(
+  user: TestUser,
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<number> {
+  const { home, env: userEnv } = await userEnvironment(user);
+  const [cmd, ...args] = [...await asUser(user), ...argv];
+  const start = performance.now();
+  const child = new Deno.Command(cmd, {
+    args,
+    env: { ...userEnv, ...env },
+    clearEnv: true,
+    cwd: home,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 120_000);
+  const output = await child.output();
+  clearTimeout(timer);
+  const ms = performance.now() - start;
+  if (!output.success) {
+    throw new Error(
+      `"${argv.join(" ")}" failed (status ${output.code}): ${
+        new TextDecoder().decode(output.stderr).trim().slice(0, 300)
+      }`,
+    );
+  }
+  return ms;
+}
 
 /** The proxy's environment for a session run by hand, not by sshd. */
 function sessionEnv(
@@ -260,7 +366,45 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
         cpuRuns,
       )
       : undefined,
+    recording: undefined as
+      | (CpuBreakdown & { bytes: number; records?: DumpRecords })
+      | undefined,
   };
+  if (ctx.dumpDir) {
+    const recordings = await Deno.makeTempDir({
+      dir: ctx.dumpDir,
+      prefix: "profile-",
+    });
+    await Deno.chmod(recordings, 0o1777);
+    const dumpConfig = `${workDir}/profile-dump.yaml`;
+    await Deno.writeTextFile(
+      dumpConfig,
+      [
+        ...baseLines,
+        `dest: [${
+          JSON.stringify(`${ctx.destination.host}:${ctx.destination.port}`)
+        }]`,
+        `dump: ${JSON.stringify(`${recordings}/{user}-{sid}.dump`)}`,
+        "",
+      ].join("\n"),
+    );
+    await Deno.chmod(dumpConfig, 0o644);
+    ctx.say("profile: --cpu-prof of a recorded session sending 128 MiB");
+    const bytes = 128 * 1024 * 1024;
+    cpu.recording = {
+      bytes,
+      ...await cpuProfile(
+        ctx,
+        product,
+        [dumpConfig],
+        () => sessionEnv(scratch(), `head -c ${bytes} /dev/zero`),
+        1,
+        timedQuiet,
+      ),
+      records: await dumpRecords(recordings),
+    };
+    await Deno.remove(recordings, { recursive: true });
+  }
 
   let strace: StraceFigures | undefined;
   if (await exists("/usr/bin/strace")) {
@@ -651,6 +795,7 @@ async function cpuProfile(
   args: string[],
   env: () => Record<string, string>,
   runs: number,
+  runner: typeof timed = timed,
 ): Promise<CpuBreakdown> {
   const lib = libOf(product);
   const entry = await profiledEntry(ctx);
@@ -670,7 +815,7 @@ async function cpuProfile(
       `--cpu-prof --cpu-prof-dir='${outDir}' --cpu-prof-interval=250`,
       entry,
     );
-    wall += await timed(ctx.user, [launcher, ...args], env());
+    wall += await runner(ctx.user, [launcher, ...args], env());
     const files = [];
     for await (const f of Deno.readDir(outDir)) {
       if (f.name.endsWith(".cpuprofile")) files.push(f.name);

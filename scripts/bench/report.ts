@@ -82,6 +82,7 @@ export function consoleTable(r: Results): string {
     "MB/s (data)",
     "ratio to (b)",
     "MB/s incl. login",
+    "proxy CPU s",
     "runs (MB/s, data)",
   ]];
   for (const id of ["b", "c", "e"] as PathId[]) {
@@ -96,6 +97,7 @@ export function consoleTable(r: Results): string {
       String(o.value.medianMbPerSecond),
       String(r.throughput.ratioToFloor[id] ?? ""),
       String(o.value.medianOverallMbPerSecond),
+      o.value.proxyCpuSeconds?.join(" ") ?? "",
       o.value.mbPerSecond.join(" "),
     ]);
   }
@@ -272,6 +274,23 @@ function whereTheTimeGoes(r: Results, p: ProfileFigures): string[] {
         "",
       ]
       : []),
+    ...(p.cpu.recording
+      ? [
+        ...cpuTable(
+          `\`--cpu-prof\` of a recorded session of (e) by hand sending ${
+            Math.round(p.cpu.recording.bytes / 2 ** 20)
+          } MiB (stdout on /dev/null), self time`,
+          p.cpu.recording,
+        ),
+        "",
+        "Busiest functions (self time) while recording:",
+        "",
+        ...p.cpu.recording.topFunctions.map((f) =>
+          `- ${md(f.name)}: ${f.ms} ms`
+        ),
+        "",
+      ]
+      : []),
     "Busiest functions (self time) in a session of (c):",
     "",
     ...p.cpu.session.topFunctions.map((f) => `- ${md(f.name)}: ${f.ms} ms`),
@@ -403,6 +422,32 @@ function findings(p: ProfileFigures): string[] {
       }${etcdMemoryText(p)}`,
     );
   }
+  if (p.cpu.recording) {
+    const rec = p.cpu.recording;
+    const rate = round(rec.bytes / (rec.wallMs / 1000) / 1e6);
+    const busy = rec.groups.filter((g) =>
+      !g.group.startsWith("(idle)") && !g.group.startsWith("(program)")
+    ).slice(0, 3).map((g) => `${md(g.group)} ${g.ms} ms`).join(", ");
+    out.push(
+      `- Recording (e), by hand without sshd: ${rate} MB/s for ${
+        Math.round(rec.bytes / 2 ** 20)
+      } MiB (the whole session, login included, with the profiler on). Where the JS thread's time goes: (idle) ${
+        rec.groups.find((g) => g.group.startsWith("(idle)"))?.ms ?? 0
+      } ms, (program) ${
+        rec.groups.find((g) => g.group.startsWith("(program)"))?.ms ?? 0
+      } ms; the busiest groups: ${busy}. The busiest functions are listed above.${
+        rec.records
+          ? ` Its dump holds ${rec.records.count} output records, one per chunk read from ssh and relayed: ${
+            round(rec.records.meanBytes / 1024)
+          } KiB on average, ${
+            round(rec.records.maxBytes / 1024)
+          } KiB at most, so every ${
+            round(rec.records.meanBytes / 1024)
+          } KiB costs a read, a record and an awaited write.`
+          : ""
+      }`,
+    );
+  }
   const variant = (prefix: string) =>
     p.memoryVariants.find((v) => v.variant.startsWith(prefix));
   const base = variant("as installed");
@@ -421,6 +466,38 @@ function findings(p: ProfileFigures): string[] {
     );
   }
   out.push("");
+  return out;
+}
+
+/** What the proxy's CPU during the transfers says, as paragraphs. */
+function throughputReading(r: Results): string[] {
+  const out: string[] = [];
+  const figure = (id: PathId) => {
+    const o = r.throughput.paths[id];
+    return o?.status === "measured" ? o.value : undefined;
+  };
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.ceil(values.length / 2) - 1];
+  const c = figure("c");
+  if (c?.proxyCpuSeconds) {
+    out.push(
+      `The proxy process itself used ${
+        median(c.proxyCpuSeconds)
+      } s of CPU during a transfer through (c) (median; from \`/proc/PID/stat\`, read every 200 ms while it ran): its ssh child inherits the session's stdio, so no byte passes through it, and a gap between (c) and (b) is this shared machine's noise rather than the proxy's work (compare the runs).`,
+      "",
+    );
+  }
+  const e = figure("e");
+  if (e?.proxyCpuSeconds) {
+    out.push(
+      `With recording (e) every byte passes through the proxy, which relays and records it: it used ${
+        median(e.proxyCpuSeconds)
+      } s of CPU per transfer of ${
+        round(r.throughput.bytes / 2 ** 30, 2)
+      } GiB, on a machine with ${r.machine.nproc} cores that the four SSH endpoints of the path already keep busy.`,
+      "",
+    );
+  }
   return out;
 }
 
@@ -489,8 +566,8 @@ export function markdown(r: Results, chartFile: string): string {
     "",
     `\`head -c ${r.throughput.bytes} /dev/zero\` on the destination, bytes counted by the bench on the client side; median of ${r.throughput.repeats} interleaved transfers per path. The rate is that of the data phase (first byte to end of stream), so that the login's latency, measured above, does not count twice; the rate over the whole command (login included) is given too.`,
     "",
-    "| path | MB/s (data phase) | ratio to (b) | MB/s incl. login | each run (MB/s, data phase) |",
-    "| --- | ---: | ---: | ---: | --- |",
+    "| path | MB/s (data phase) | ratio to (b) | MB/s incl. login | each run (MB/s, data phase) | CPU of the proxy process per run (s) |",
+    "| --- | ---: | ---: | ---: | --- | --- |",
   );
   for (const id of ["b", "c", "e"] as PathId[]) {
     const o = r.throughput.paths[id];
@@ -501,12 +578,12 @@ export function markdown(r: Results, chartFile: string): string {
           r.throughput.ratioToFloor[id] ?? ""
         } | ${o.value.medianOverallMbPerSecond} | ${
           o.value.mbPerSecond.join(", ")
-        } |`
-        : `| ${PATH_LABELS[id]} | ${o.status}: ${md(o.reason)} | | | |`,
+        } | ${o.value.proxyCpuSeconds?.join(", ") ?? "(no proxy)"} |`
+        : `| ${PATH_LABELS[id]} | ${o.status}: ${md(o.reason)} | | | | |`,
     );
   }
+  lines.push("", ...throughputReading(r));
   lines.push(
-    "",
     "## 3. Memory of an idle interactive session",
     "",
     "`ssh -tt` without a command (a login shell on the destination, the client's stdin held open and silent); after the proxy has had its ssh child for a few idle seconds, `/proc/PID/smaps_rollup` of the proxy (the `deno` process running `lib/sshproxy/main.ts`) and of its `ssh` child, after a `sync` (file pages still dirty in the page cache, such as a binary installed moments ago, count as private dirty otherwise); \"anonymous\" is the private dirty memory of the proxy's anonymous mappings alone (from `/proc/PID/smaps`). MB = 10^6 bytes.",
