@@ -329,6 +329,9 @@ export class Recorder {
         `session recording disabled: the dump target cannot keep up (more than ${this.#maxQueued} bytes waiting)`,
       );
       this.#stopDump();
+      // A write may be stuck on a stalled socket: close the target now so
+      // close() does not wait for it and report the dump twice.
+      this.#closeTargets();
       return;
     }
     this.#queue.push(item);
