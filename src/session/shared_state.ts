@@ -17,7 +17,7 @@ import { loadServices } from "../system/network_names.ts";
 import { splitHostPort } from "../config/host_port.ts";
 import { nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
-import { fail, type Result } from "../result.ts";
+import { fail, ok, type Result } from "../result.ts";
 import { liveCheck } from "../route/live_check.ts";
 import type { RandomSource } from "../route/order.ts";
 import {
@@ -258,6 +258,7 @@ export class SharedState {
   #reported = new Set<string>();
   #registration: Registration | undefined;
   #stopStats: (() => void) | undefined;
+  #registering: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -399,9 +400,15 @@ export class SharedState {
   /**
    * Spec §6.3: the connection key under a kept-alive lease and, with
    * `etcd_keyttl`, the history key. A failure is a WARNING; the session
-   * goes on unregistered.
+   * goes on unregistered. The session need not wait for it (ssh can start
+   * meanwhile): publishStats and close wait for it themselves.
    */
-  async register(destination: string, sshd: string): Promise<void> {
+  register(destination: string, sshd: string): Promise<void> {
+    this.#registering ??= this.#register(destination, sshd);
+    return this.#registering;
+  }
+
+  async #register(destination: string, sshd: string): Promise<void> {
     if (!this.#usable) {
       this.#log(
         "WARNING",
@@ -459,15 +466,23 @@ export class SharedState {
 
   /** Starts publishing the recorder's bandwidth every `etcd_stats_interval`. */
   publishStats(recorder: BandwidthSource): void {
-    if (this.#registration === undefined || this.#stopStats !== undefined) {
-      return;
-    }
-    this.#stopStats = publishStats(
-      recorder,
-      this.#registration,
-      this.#config.etcdStatsInterval,
-      this.#log,
-    );
+    const start = () => {
+      const registration = this.#registration;
+      if (
+        registration === undefined || this.#stopStats !== undefined ||
+        this.#closing !== undefined
+      ) {
+        return;
+      }
+      this.#stopStats = publishStats(
+        recorder,
+        registration,
+        this.#config.etcdStatsInterval,
+        this.#log,
+      );
+    };
+    if (this.#registering === undefined) start();
+    else this.#registering.then(start);
   }
 
   /**
@@ -477,11 +492,12 @@ export class SharedState {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopStats?.();
-      const registration = this.#registration;
-      if (registration !== undefined) {
+      if (this.#registering !== undefined) {
         let timer: number | undefined;
         const closed = await Promise.race([
-          registration.close(),
+          this.#registering.then(() =>
+            this.#registration?.close() ?? ok(undefined)
+          ),
           new Promise<"timeout">((resolve) => {
             timer = setTimeout(
               () => resolve("timeout"),
@@ -491,6 +507,8 @@ export class SharedState {
         ]);
         clearTimeout(timer);
         if (closed === "timeout") {
+          // A registration still under way stops renewing when it lands.
+          this.#registering.then(() => this.#registration?.close());
           this.#log(
             "WARNING",
             `removing the connection from etcd: no answer within ${

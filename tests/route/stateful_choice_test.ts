@@ -515,6 +515,19 @@ Deno.test("registration writes the connection key, close() deletes it and keeps 
   assert.ok(log);
 });
 
+Deno.test("close() right after an unawaited register() waits for it and deletes the key", async () => {
+  const etcd = new MemoryEtcd();
+  const { shared } = await setUp("alice", "dest: [a:22]\n", etcd);
+  shared!.register("a:22", "127.0.0.1:2022");
+  shared!.publishStats({ bandwidth: () => ({ In: 1, Out: 1 }) });
+  await shared!.close();
+  assert.deepEqual(
+    [...etcd.keys.keys()].filter((k) => k.startsWith(C)),
+    [],
+  );
+  assert.equal(etcd.leases.size, 0);
+});
+
 Deno.test("publishStats: first after the delay, then every interval, never doubled, failures logged once", async () => {
   let bandwidth = { In: 1, Out: 2 };
   const published: { bwIn: number; bwOut: number }[] = [];
