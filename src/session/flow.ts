@@ -224,8 +224,9 @@ async function proxy(
   const cancellation = new Cancellation(log);
   let recording: RecordedSession | undefined;
   try {
-    // Spec §6.3 (step 12): the connection key, kept alive until the end.
-    await shared?.register(destination, connection.sshdAddress);
+    // Spec §6.3 (step 12): the connection key, kept alive until the end;
+    // written while the session starts (close() waits for it).
+    shared?.register(destination, connection.sshdAddress);
     if (blockingArgv.length > 0) {
       const status = await runBlockingCommand(
         blockingArgv,
