@@ -52,6 +52,8 @@ const GATEWAY_EXTRA = ["MaxStartups 500", "MaxSessions 500"];
 interface Options {
   quick: boolean;
   out?: string;
+  /** Re-render the doc and chart from an earlier run's results.json. */
+  fromResults?: string;
 }
 
 function parseOptions(args: string[]): Options {
@@ -60,8 +62,12 @@ function parseOptions(args: string[]): Options {
     if (args[i] === "--quick") options.quick = true;
     else if (args[i] === "--out" && i + 1 < args.length) {
       options.out = args[++i];
+    } else if (args[i] === "--from-results" && i + 1 < args.length) {
+      options.fromResults = args[++i];
     } else {
-      console.error(`usage: scripts/bench/run.sh [--quick] [--out DIR]`);
+      console.error(
+        `usage: scripts/bench/run.sh [--quick] [--out DIR] | --from-results FILE [--out DIR]`,
+      );
       Deno.exit(2);
     }
   }
@@ -529,6 +535,7 @@ async function commitId(): Promise<string> {
 
 async function main(): Promise<number> {
   const options = parseOptions(Deno.args);
+  if (options.fromResults) return await rerender(options);
   const started = performance.now();
   const logins = options.quick ? 6 : 50;
   const rounds = options.quick ? 2 : 5;
@@ -768,6 +775,13 @@ async function main(): Promise<number> {
     (options.quick
       ? await Deno.makeTempDir({ prefix: "sshproxy-bench-quick-" })
       : ROOT);
+  const files = await writeOutputs(results, out);
+  say(`wrote ${files.join(", ")}`);
+  return 0;
+}
+
+/** Writes results.json, the doc and the chart under `out`; returns their paths. */
+async function writeOutputs(results: Results, out: string): Promise<string[]> {
   await Deno.mkdir(`${out}/bench`, { recursive: true });
   await Deno.mkdir(`${out}/docs`, { recursive: true });
   const files = [`${out}/bench/results.json`, `${out}/docs/benchmarks.md`];
@@ -783,7 +797,17 @@ async function main(): Promise<number> {
     ...files,
   ]);
   if (!fmt.ok) say(`deno fmt of the results failed: ${fmt.stderr.trim()}`);
-  say(`wrote ${files.join(", ")}, ${out}/docs/latency.svg`);
+  return [...files, `${out}/docs/latency.svg`];
+}
+
+/** --from-results: the same figures, rendered again (after a wording change). */
+async function rerender(options: Options): Promise<number> {
+  const results = JSON.parse(
+    await Deno.readTextFile(options.fromResults!),
+  ) as Results;
+  console.log(consoleTable(results));
+  const files = await writeOutputs(results, options.out ?? ROOT);
+  say(`rendered ${files.join(", ")} from ${options.fromResults}`);
   return 0;
 }
 

@@ -51,7 +51,9 @@ export function consoleTable(r: Results): string {
     `sshproxy benchmark — ${r.date}${
       r.quick ? " (QUICK run, not comparable)" : ""
     }`,
-    `machine: ${r.machine.nproc} cores, ${r.machine.memTotalMiB} MiB, kernel ${r.machine.kernel}, deno ${r.machine.deno}; load ${r.machine.loadAverage1m} → ${r.machine.loadAverage1mEnd}`,
+    `machine: ${r.machine.nproc} cores, ${r.machine.memTotalMiB} MiB, kernel ${r.machine.kernel}, deno ${r.machine.deno}; load ${
+      round(r.machine.loadAverage1m, 2)
+    } → ${round(r.machine.loadAverage1mEnd, 2)}`,
     "",
     `1. login latency, ${r.latency.logins} sequential logins per path (ms)`,
   );
@@ -208,9 +210,14 @@ function cpuTable(title: string, cpu: CpuBreakdown): string[] {
     "| --- | ---: |",
     `| wall time of a profiled run | ${cpu.wallMs} |`,
     `| of which covered by the profile | ${cpu.profiledMs} |`,
-    ...cpu.groups.filter((g) => g.ms >= 0.5).map((g) =>
+    ...cpu.groups.filter((g) => g.ms >= 1).map((g) =>
       `| ${md(g.group)} | ${g.ms} |`
     ),
+    `| everything else (groups under 1 ms each) | ${
+      round(
+        cpu.groups.filter((g) => g.ms < 1).reduce((t, g) => t + g.ms, 0),
+      )
+    } |`,
   ];
 }
 
@@ -244,7 +251,7 @@ function whereTheTimeGoes(r: Results, p: ProfileFigures): string[] {
     lines.push(
       `Through the gateway the proxy adds ${
         Math.round(c.p50)
-      } ms (p50) over the floor, against a start-up of ${s.beforeSsh.p50} ms until ssh starts when run by hand (the floor's own \`sh -c 'exec ssh'\` costs a few ms): the added latency is the proxy's start-up.`,
+      } ms (p50) over the floor; run by hand, the proxy needs ${s.beforeSsh.p50} ms until its ssh starts, where the floor's \`sh -c 'exec ssh'\` needs a few ms. The added latency is the proxy's start-up; the two figures differ by the machine's load, which changes between the minutes they are measured in, and by the CPU the proxy's start-up competes for with both sshds during a real login.`,
       "",
     );
   }
@@ -510,11 +517,21 @@ export function markdown(r: Results, chartFile: string): string {
     "",
     `How much the gateway costs a user, side by side with the floor any ForceCommand proxy pays. Latest run: ${r.date}${
       r.quick ? " — **QUICK run (fewer repetitions), not comparable**" : ""
-    }, commit \`${r.commit}\`, ${r.durationSeconds} s.`,
+    }, ${r.durationSeconds} s, on the working tree of commit \`${
+      r.commit.replace(/ \+ uncommitted changes$/, "")
+    }\`${
+      r.commit.endsWith("uncommitted changes")
+        ? " with uncommitted changes (the install copies the working tree)"
+        : ""
+    }.`,
     "",
     `Machine: ${r.machine.nproc} cores (${
       md(r.machine.cpuModel)
-    }), ${r.machine.memTotalMiB} MiB, Linux ${r.machine.kernel}, Deno ${r.machine.deno} (V8 ${r.machine.v8}), ${r.machine.openssh}, etcd ${r.machine.etcd}. Load average (1 min) ${r.machine.loadAverage1m} at the start and ${r.machine.loadAverage1mEnd} at the end: this machine is shared, so compare paths within one run, not across runs.`,
+    }), ${r.machine.memTotalMiB} MiB, Linux ${r.machine.kernel}, Deno ${r.machine.deno} (V8 ${r.machine.v8}), ${r.machine.openssh}, etcd ${r.machine.etcd}. Load average (1 min) ${
+      round(r.machine.loadAverage1m, 2)
+    } at the start and ${
+      round(r.machine.loadAverage1mEnd, 2)
+    } at the end: this machine is shared, so compare paths within one run, not across runs.`,
     "",
     "Everything runs on loopback: a gateway sshd (ForceCommand = the installed `sshproxy`), destination sshds, etcd, and the OpenSSH client logging in as a test account; see `scripts/bench/main.ts`.",
     "",
