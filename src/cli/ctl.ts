@@ -113,6 +113,12 @@ function parseAroundSubcommand(
 
 /** Runs the ctl face; returns the exit status. */
 export async function run(args: string[], program: string): Promise<number> {
+  // Every face answers -version; the reference's sshproxyctl only has the
+  // `version` command, so the flag is accepted without joining the usage.
+  if (args[0] === "-version" || args[0] === "--version") {
+    printErr(`${program} version ${VERSION}\n`);
+    return 0;
+  }
   const global = parseGoFlags(args, GLOBAL_FLAGS);
   if (!global.ok) {
     printErr(`${global.error}\n${mainUsage(program)}`);

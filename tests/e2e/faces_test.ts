@@ -33,9 +33,12 @@ Deno.test({
         );
       }
     }
-    const ctl = await runAs(USERS.fedora, [product.sshproxyctl, "version"]);
-    assert.equal(ctl.code, 0);
-    assert.match(ctl.stderr, /sshproxyctl version \d+\.\d+\.\d+\n$/);
+    for (const words of [["version"], ["-version"], ["--version"]]) {
+      const ctl = await runAs(USERS.fedora, [product.sshproxyctl, ...words]);
+      assert.equal(ctl.code, 0, ctl.stderr);
+      assert.equal(ctl.stdout, "");
+      assert.match(ctl.stderr, /sshproxyctl version \d+\.\d+\.\d+\n$/);
+    }
   },
 });
 
