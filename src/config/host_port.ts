@@ -2,8 +2,13 @@
 // §3.7: Go's net.SplitHostPort, a missing port means 22, service names are
 // looked up), plus IPv6 literals written in brackets, which the reference
 // cannot express (spec §12.5).
-import { isIP } from "node:net";
 import { fail, ok, type Result } from "../result.ts";
+import {
+  formatIp,
+  ipLiteralFamily,
+  ipv6Bytes,
+  parseIp,
+} from "../session/ip_address.ts";
 
 /** Looks up a TCP service name ("ssh" → 22); undefined when unknown. */
 export type PortLookup = (service: string) => number | undefined;
@@ -25,26 +30,15 @@ export function canonicalIp(text: string): string | undefined {
   const bare = percent < 0 ? unwrapped : unwrapped.slice(0, percent);
   const zone = percent < 0 ? "" : unwrapped.slice(percent);
   if (zone !== "") {
-    if (zone === "%" || isIP(bare) !== 6) return undefined;
-    const address = canonicalIp(bare);
-    return address === undefined || !address.includes(":")
-      ? undefined
-      : address + zone;
+    if (zone === "%") return undefined;
+    const address = ipv6Bytes(bare);
+    // An IPv4-mapped address prints as IPv4, which cannot carry a zone.
+    const printed = address === undefined ? undefined : formatIp(address);
+    return printed?.includes(":") ? printed + zone : undefined;
   }
-  const family = isIP(bare);
-  if (family === 4) {
-    return bare.split(".").map((part) => String(Number(part))).join(".");
-  }
-  if (family !== 6) return undefined;
-  // The WHATWG URL parser serialises IPv6 per RFC 5952 (what Go prints).
-  const host = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
-  if (mapped) {
-    const high = parseInt(mapped[1], 16);
-    const low = parseInt(mapped[2], 16);
-    return [high >> 8, high & 255, low >> 8, low & 255].join(".");
-  }
-  return host;
+  // Go's IP.String: RFC 5952 for IPv6, IPv4-mapped printed as dotted IPv4.
+  const address = parseIp(bare);
+  return address === undefined ? undefined : formatIp(address);
 }
 
 type Split = { host: string; port: string } | { missingPort: true } | {
@@ -89,7 +83,7 @@ export function splitHostPort(
     // `[::1]` alone: the reference keeps the brackets in the host and then
     // writes `[[::1]]:22`; an IPv6 literal is unwrapped instead.
     const unwrapped = input.startsWith("[") && input.endsWith("]") &&
-        isIP(input.slice(1, -1)) === 6
+        ipLiteralFamily(input.slice(1, -1)) === 6
       ? input.slice(1, -1)
       : input;
     return ok({ host: unwrapped, port: 22 });

@@ -4,10 +4,10 @@
 // keeps the last); an unknown key is an error (the reference lets it match
 // everyone); keys are evaluated in a fixed order, cheap ones first, so a
 // DNS lookup happens only when users and groups already matched.
-import { isIP } from "node:net";
 import type { GroupResolver } from "../nodeset/clustershell.ts";
 import { expandNodeset } from "../nodeset/expand.ts";
 import { fail, ok, type Result } from "../result.ts";
+import { ipLiteralFamily } from "../session/ip_address.ts";
 import {
   canonicalIp,
   type HostPort,
@@ -151,7 +151,7 @@ function parseSources(
   for (const text of expanded.value) {
     // A bare IPv6 literal (`::1`, `::ffff:10.0.0.1`) is an address on the
     // default port; Go's splitter would call it "too many colons".
-    const address = isIP(text) === 6
+    const address = ipLiteralFamily(text) === 6
       ? ok({ host: text, port: 22 })
       : splitHostPort(text, lookupPort);
     if (!address.ok) {

@@ -19,6 +19,37 @@ export function parseIp(text: string): IpBytes | undefined {
   return undefined;
 }
 
+/**
+ * Which IP literal the text is: 4, 6 or 0 (neither), with node:net's isIP
+ * rules, which the configuration engine has always used to tell an address
+ * from a name. They are Go's (parseIp) except that an IPv6 literal may carry
+ * a zone (`fe80::1%eth0`: `%` and at least one of `[0-9A-Za-z.:-]`), as sshd
+ * reports link-local clients. Our own code, so the session path does not
+ * start Deno's Node-compatibility layer for it.
+ */
+export function ipLiteralFamily(text: string): 0 | 4 | 6 {
+  const percent = text.indexOf("%");
+  if (percent >= 0) {
+    return /^%[0-9A-Za-z.:-]+$/.test(text.slice(percent)) &&
+        ipv6Bytes(text.slice(0, percent)) !== undefined
+      ? 6
+      : 0;
+  }
+  if (parseIpv4(text) !== undefined) return 4;
+  return ipv6Bytes(text) !== undefined ? 6 : 0;
+}
+
+/** The 16 bytes of a zone-less IPv6 literal (also `::ffff:1.2.3.4`), or undefined (IPv4 text included). */
+export function ipv6Bytes(text: string): IpBytes | undefined {
+  // Go's dispatch (parseIp): the first '.' or ':' decides the family.
+  const firstDot = text.indexOf(".");
+  const firstColon = text.indexOf(":");
+  if (firstColon < 0 || (firstDot >= 0 && firstDot < firstColon)) {
+    return undefined;
+  }
+  return parseIpv6(text);
+}
+
 /** Prints an IP like Go's IP.String: dotted IPv4 (also for IPv4-mapped IPv6), else RFC 5952 IPv6. */
 export function formatIp(ip: IpBytes): string {
   const v4 = asIpv4(ip);
