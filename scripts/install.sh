@@ -151,6 +151,12 @@ if [ -z "$binary" ]; then
     SSHPROXY_ARGV0=warm-up DENO_DIR="$lib/cache" "$lib/bin/deno" run --cached-only --no-prompt --quiet \
       --config "$lib/deno.json" --allow-all "$lib/main.ts" $words >/dev/null 2>&1 || true
   done
+  # The etcd client's modules too: sshproxyctl against a closed port loads
+  # them and fails at once.
+  printf 'etcd:\n  endpoints: ["http://127.0.0.1:1"]\n' > "$lib/cache/warm-up.yaml"
+  SSHPROXY_ARGV0=warm-up DENO_DIR="$lib/cache" timeout 20 "$lib/bin/deno" run --cached-only --no-prompt --quiet \
+    --config "$lib/deno.json" --allow-all "$lib/main.ts" ctl -c "$lib/cache/warm-up.yaml" show hosts >/dev/null 2>&1 || true
+  rm -f "$lib/cache/warm-up.yaml"
   chmod -R a+rX,go-w "$lib"
 fi
 for extra in "${extras[@]}"; do
