@@ -89,7 +89,7 @@ async function prepare(
     );
   }
   const user = identity.value.user;
-  const sessionId = computeSessionId(
+  const sessionId = await computeSessionId(
     user,
     connection.value.clientAddress,
     startNs,
