@@ -1,7 +1,6 @@
 // Name services the configuration engine needs: host names to addresses
 // through the system resolver (getaddrinfo: /etc/hosts, DNS, NSS, as Go's
 // resolver on a gateway), and TCP service names from /etc/services.
-import { lookup } from "node:dns/promises";
 import {
   canonicalIp,
   parseServices,
@@ -30,6 +29,10 @@ export function loadServices(path = "/etc/services"): PortLookup {
 /** Resolves a host name to all its addresses, in canonical text form. */
 export async function resolveHost(host: string): Promise<Result<string[]>> {
   try {
+    // Loaded only when a name must be resolved: node:dns starts Deno's
+    // Node-compatibility layer, which a login without names in `sources`
+    // does not pay for.
+    const { lookup } = await import("node:dns/promises");
     const answers = await lookup(host, { all: true, verbatim: true });
     const addresses = answers.map((answer) =>
       canonicalIp(answer.address) ?? answer.address
