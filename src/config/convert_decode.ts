@@ -6,6 +6,8 @@
 // fields) is not what the `yaml` package's toJS() gives, so we let the
 // package parse (syntax, anchors) and re-implement the decoding walk over its
 // node tree, following go-yaml v2.4.0's decode.go and resolve.go.
+// The ESM build of `yaml`: see src/config/yaml_tree.ts.
+// @ts-types="yaml"
 import {
   isAlias,
   isMap,
@@ -14,7 +16,7 @@ import {
   isSeq,
   type Node,
   parseAllDocuments,
-} from "yaml";
+} from "yaml/esm";
 import { parseGoDuration } from "../format/duration.ts";
 
 // ---------------------------------------------------------------------------

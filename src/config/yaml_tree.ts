@@ -3,6 +3,15 @@
 // key of a mapping (a match item's two `groups:` keys mean AND), the
 // source text of scalars (string keys take a scalar's text, as go-yaml
 // does) and the line of every node (for one-line error messages).
+// The `yaml` package's ESM build (deno.json's "yaml/esm", its "browser"
+// files), not the CommonJS one that "npm:yaml" resolves to under Deno's
+// "node" condition: loading CommonJS starts Deno's Node-compatibility layer,
+// which every login would pay for. Same code (the package builds both from
+// one source); the ESM build only never reads process.env (LOG_TOKENS,
+// LOG_STREAM debugging dumps) and decodes !!binary to a Uint8Array rather
+// than a Buffer (we read a string scalar's source text, never its value).
+// The types are the package's own.
+// @ts-types="yaml"
 import {
   type Document,
   isAlias,
@@ -14,7 +23,7 @@ import {
   type Node as YamlNode,
   parseDocument,
   type Tags,
-} from "yaml";
+} from "yaml/esm";
 import { fail, ok, type Result } from "../result.ts";
 
 /** The YAML 1.1 type a scalar resolved to. */

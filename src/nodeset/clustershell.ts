@@ -1,4 +1,6 @@
-import { parse } from "yaml";
+// The ESM build of `yaml`: see src/config/yaml_tree.ts.
+// @ts-types="yaml"
+import { parse } from "yaml/esm";
 import { fail, ok, type Result } from "../result.ts";
 
 /** Looks up a ClusterShell group: `source` undefined means the default source. */
