@@ -24,9 +24,12 @@ if [ "${1:-}" = "--services" ]; then
   fi
 fi
 
+# `npm install`, not `npm ci`: npm writes only this platform's optional
+# @deno/* entries into the lock, and `npm ci` then refuses it; the version is
+# pinned exactly in package.json, so the result is the same.
 if [ ! -x scripts/toolchain/node_modules/deno/deno ]; then
   command -v npm >/dev/null || { echo "setup: npm is needed to install Deno (apt-get install -y npm)" >&2; exit 1; }
-  (cd scripts/toolchain && npm ci --no-audit --no-fund --loglevel=error)
+  (cd scripts/toolchain && npm install --no-audit --no-fund --loglevel=error)
 fi
 deno=scripts/toolchain/node_modules/deno/deno
 "$deno" install --frozen --quiet 2>/dev/null || "$deno" install --frozen
