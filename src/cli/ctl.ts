@@ -89,26 +89,21 @@ function usageError(message: string, usage: string): number {
 }
 
 // The reference parses a command's flags before and again after its
-// subcommand (`show -json hosts` and `show hosts -json` both work).
+// subcommand (`show -json hosts` and `show hosts -json` both work). A flag
+// error or -h prints the usage and gives the exit status instead.
 function parseAroundSubcommand(
   args: string[],
   specs: FlagSpec[],
-): { flags: ParsedFlags; subcommand?: string } | { error: string } {
-  const before = parseGoFlags(args, specs);
-  if (!before.ok) return { error: before.error };
-  const subcommand = before.value.rest[0];
-  if (subcommand === undefined) return { flags: before.value };
-  const after = parseGoFlags(before.value.rest.slice(1), specs);
-  if (!after.ok) return { error: after.error };
-  const values = new Map([...before.value.values, ...after.value.values]);
-  return {
-    flags: {
-      values,
-      rest: after.value.rest,
-      helpRequested: after.value.helpRequested,
-    },
-    subcommand,
-  };
+  usage: string,
+): { flags: ParsedFlags; subcommand?: string } | number {
+  const before = parseCommandFlags(args, specs, usage);
+  if (typeof before === "number") return before;
+  const subcommand = before.rest[0];
+  if (subcommand === undefined) return { flags: before };
+  const after = parseCommandFlags(before.rest.slice(1), specs, usage);
+  if (typeof after === "number") return after;
+  const values = new Map([...before.values, ...after.values]);
+  return { flags: { ...after, values }, subcommand };
 }
 
 /** Runs the ctl face; returns the exit status. */
@@ -191,15 +186,8 @@ async function show(
   program: string,
 ): Promise<number> {
   const usage = commandUsage("show", program)!;
-  const parsed = parseAroundSubcommand(args, SHOW_FLAGS);
-  if ("error" in parsed) {
-    printErr(`${parsed.error}\n${usage}`);
-    return 2;
-  }
-  if (parsed.flags.helpRequested) {
-    printErr(usage);
-    return 2;
-  }
+  const parsed = parseAroundSubcommand(args, SHOW_FLAGS, usage);
+  if (typeof parsed === "number") return parsed;
   const subcommand = parsed.subcommand;
   if (subcommand === undefined) {
     return usageError(
@@ -542,7 +530,7 @@ async function nodesetExpander(texts: readonly string[]): Promise<Expand> {
 
 function parseCommandFlags(
   args: string[],
-  specs: typeof FORGET_FLAGS,
+  specs: FlagSpec[],
   usage: string,
 ): ParsedFlags | number {
   const parsed = parseGoFlags(args, specs);
@@ -627,15 +615,8 @@ async function forget(
   program: string,
 ): Promise<number> {
   const usage = commandUsage("forget", program)!;
-  const parsed = parseAroundSubcommand(args, FORGET_FLAGS);
-  if ("error" in parsed) {
-    printErr(`${parsed.error}\n${usage}`);
-    return 2;
-  }
-  if (parsed.flags.helpRequested) {
-    printErr(usage);
-    return 2;
-  }
+  const parsed = parseAroundSubcommand(args, FORGET_FLAGS, usage);
+  if (typeof parsed === "number") return parsed;
   const { flags, subcommand } = parsed;
   if (subcommand === undefined) {
     return usageError("missing 'host', 'error_banner' or 'persist'", usage);
