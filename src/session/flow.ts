@@ -1,5 +1,7 @@
-// One proxied session, start to end (spec §5.4), for the stateless case.
-// The order is the reference's except that every check that can refuse
+// One proxied session, start to end (spec §5.4): identity, configuration,
+// logging, routing (with etcd when configured, src/session/shared_state.ts),
+// ssh with or without a recorder, clean-up. The order is the reference's
+// except that every check that can refuse
 // the session (command_must_match, SSHPROXY_ARGS) runs before anything
 // with a side effect (blocking command, background command), where the
 // reference checks them last (spec §12.2 item 18).

@@ -15,6 +15,18 @@ const BUILT_IN_SERVICES =
 
 /** Reads /etc/services (falling back to Go's built-in list) into a port lookup. */
 export function loadServices(path = "/etc/services"): PortLookup {
+  // A login splits several host:port strings; read and parse the file once.
+  let lookup = loaded.get(path);
+  if (!lookup) {
+    lookup = readServices(path);
+    loaded.set(path, lookup);
+  }
+  return lookup;
+}
+
+const loaded = new Map<string, PortLookup>();
+
+function readServices(path: string): PortLookup {
   let text = "";
   try {
     text = Deno.readTextFileSync(path);
