@@ -227,8 +227,10 @@ Deno.test({
     const users = [USERS.fedora, USERS.user1, USERS.user2];
     const sessions = [];
     for (let i = 0; i < 50; i++) {
+      // Starting 50 etcd-backed proxies on 2 cores can take most of a
+      // minute: the sessions must outlive the start of the last one.
       sessions.push(
-        await env.start("sleep 60", {
+        await env.start("sleep 300", {
           user: users[i % users.length],
           gateway: (i % 2) + 1,
           role: 2022,
