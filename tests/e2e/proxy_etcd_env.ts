@@ -79,12 +79,19 @@ export interface EtcdGateways {
 
 /** Starts etcd and `gateways` gateways with the reference configuration. */
 export async function startEtcdGateways(
-  options: { gateways?: number; etcd?: EtcdOptions } = {},
+  options: {
+    gateways?: number;
+    etcd?: EtcdOptions;
+    gatewayExtraConfig?: string[];
+  } = {},
 ): Promise<EtcdGateways> {
   const etcd = await startEtcd(options.etcd ?? {});
   let gw: ProxyGateway;
   try {
-    gw = await startProxyGateway({ gateways: options.gateways ?? 1 });
+    gw = await startProxyGateway({
+      gateways: options.gateways ?? 1,
+      gatewayExtraConfig: options.gatewayExtraConfig,
+    });
   } catch (error) {
     await etcd.stop();
     throw error;

@@ -49,7 +49,11 @@ Deno.test({
     "20 concurrent sessions streamed to the installed sshproxy-dumpd give 20 files with each client's bytes",
   ...e2e,
   async fn() {
-    await using gw = await startProxyGateway();
+    // sshd's default MaxStartups (10:30:100) randomly drops connections
+    // once more than 10 are being authenticated at the same time.
+    await using gw = await startProxyGateway({
+      gatewayExtraConfig: ["MaxStartups 100"],
+    });
     const output = `${gw.logDir}/collected`;
     const port = await freePort();
     const dumpd = startService(
