@@ -14,6 +14,7 @@ import {
   startProxyGateway,
   waitFor,
 } from "./gateway.ts";
+import { tmuxAs } from "./tmux.ts";
 import {
   findDumps,
   logLines,
@@ -50,15 +51,7 @@ Deno.test({
     const dir = await userOwnedDir(gw.logDir, "client", user);
     const clientLog = `${dir}/client.log`;
     const socket = `${gw.logDir}/tmux.sock`;
-    const tmux = async (...args: string[]) => {
-      const result = await runAs(user, ["tmux", "-S", socket, ...args], {
-        env: { TERM: "xterm-256color" },
-        timeoutMs: 10_000,
-      });
-      assert.equal(result.code, 0, `tmux ${args[0]}: ${result.stderr}`);
-      return result.stdout;
-    };
-    const screen = () => tmux("capture-pane", "-p", "-t", "s");
+    const { tmux, screen } = tmuxAs(user, socket);
     const client = sshArgv(user, {
       port: gw.gateway.ports[2023],
       host: gw.gateway.host,
@@ -181,15 +174,7 @@ Deno.test({
 /** A short interactive login in tmux: waits for the prompt, runs `echo term-42`, exits. */
 async function shortLogin(gw: ProxyGateway): Promise<void> {
   const socket = `${gw.logDir}/tmux-short.sock`;
-  const tmux = async (...args: string[]) => {
-    const result = await runAs(user, ["tmux", "-S", socket, ...args], {
-      env: { TERM: "xterm-256color" },
-      timeoutMs: 10_000,
-    });
-    assert.equal(result.code, 0, `tmux ${args[0]}: ${result.stderr}`);
-    return result.stdout;
-  };
-  const screen = () => tmux("capture-pane", "-p", "-t", "s");
+  const { tmux, screen } = tmuxAs(user, socket);
   await tmux(
     "new-session",
     "-d",

@@ -5,20 +5,13 @@
 import assert from "node:assert/strict";
 import { runAs, sshArgv, USERS } from "../harness/mod.ts";
 import { e2e, startProxyGateway, waitFor } from "./gateway.ts";
+import { tmuxAs } from "./tmux.ts";
 
 const user = USERS.fedora;
 
 /** A test user's `ssh -tt` through the gateway inside a detached tmux. */
 async function startTerminal(port: number, host: string, socket: string) {
-  const tmux = async (...args: string[]) => {
-    const result = await runAs(user, ["tmux", "-S", socket, ...args], {
-      env: { TERM: "xterm-256color" },
-      timeoutMs: 10_000,
-    });
-    assert.equal(result.code, 0, `tmux ${args[0]}: ${result.stderr}`);
-    return result.stdout;
-  };
-  const screen = () => tmux("capture-pane", "-p", "-t", "s");
+  const { tmux, screen } = tmuxAs(user, socket);
   await tmux(
     "new-session",
     "-d",
