@@ -226,6 +226,8 @@ Deno.test({
     await using env = await startEtcdGateways({
       gateways: 2,
       gatewayExtraConfig: ["MaxStartups 200", "MaxSessions 200"],
+      // The gateways' ssh clients log in to the destinations just as fast.
+      destinationExtraConfig: ["MaxStartups 200", "MaxSessions 200"],
     });
     // keyttl 5 (the default): a loaded machine must not let leases lapse.
     await env.configure({ keyttl: 5 });

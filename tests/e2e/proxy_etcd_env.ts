@@ -83,6 +83,7 @@ export async function startEtcdGateways(
     gateways?: number;
     etcd?: EtcdOptions;
     gatewayExtraConfig?: string[];
+    destinationExtraConfig?: string[];
   } = {},
 ): Promise<EtcdGateways> {
   const etcd = await startEtcd(options.etcd ?? {});
@@ -91,6 +92,7 @@ export async function startEtcdGateways(
     gw = await startProxyGateway({
       gateways: options.gateways ?? 1,
       gatewayExtraConfig: options.gatewayExtraConfig,
+      destinationExtraConfig: options.destinationExtraConfig,
     });
   } catch (error) {
     await etcd.stop();
