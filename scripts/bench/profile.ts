@@ -498,7 +498,7 @@ async function measureImports(
       'import { isIP } from "node:net";\nisIP("127.0.0.1");',
     ],
     [
-      "node:crypto (`createHash`, src/session/session_id.ts)",
+      "node:crypto (`createHash`, src/log/session_id.ts)",
       'import { createHash } from "node:crypto";\ncreateHash("sha1").update("x").digest();',
     ],
     [

@@ -10,7 +10,8 @@ import {
   parseGoFlags,
   stringFlag,
 } from "./go_flags.ts";
-import { goLogPrefix, printErr } from "./output.ts";
+import { goLogPrefix } from "../log/format.ts";
+import { printErr } from "./output.ts";
 
 const FLAGS: FlagSpec[] = [
   {

@@ -19,15 +19,3 @@ export function printOut(text: string): void {
 export function printErr(text: string): void {
   writeAll(Deno.stderr, text);
 }
-
-function pad(value: number): string {
-  return String(value).padStart(2, "0");
-}
-
-/** Go's standard logger prefix, `YYYY/MM/DD HH:MM:SS `, in local time. */
-export function goLogPrefix(now = new Date()): string {
-  return `${now.getFullYear()}/${pad(now.getMonth() + 1)}/${
-    pad(now.getDate())
-  } ` +
-    `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())} `;
-}

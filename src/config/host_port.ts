@@ -8,7 +8,7 @@ import {
   ipLiteralFamily,
   ipv6Bytes,
   parseIp,
-} from "../session/ip_address.ts";
+} from "../net/ip_address.ts";
 
 /** Looks up a TCP service name ("ssh" → 22); undefined when unknown. */
 export type PortLookup = (service: string) => number | undefined;

@@ -7,7 +7,7 @@
 import type { GroupResolver } from "../nodeset/clustershell.ts";
 import { expandNodeset } from "../nodeset/expand.ts";
 import { fail, ok, type Result } from "../result.ts";
-import { ipLiteralFamily } from "../session/ip_address.ts";
+import { ipLiteralFamily } from "../net/ip_address.ts";
 import {
   canonicalIp,
   type HostPort,

@@ -50,3 +50,11 @@ export function formatSyslogLine(
     message.replaceAll("\n", " ")
   }\n`;
 }
+
+/** Go's standard logger prefix, `YYYY/MM/DD HH:MM:SS `, in local time. */
+export function goLogPrefix(now = new Date()): string {
+  return `${now.getFullYear()}/${pad(now.getMonth() + 1)}/${
+    pad(now.getDate())
+  } ` +
+    `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())} `;
+}

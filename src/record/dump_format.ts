@@ -7,7 +7,7 @@
 // Pure: no I/O. The incremental decoder is fed chunks as they arrive (from a
 // socket in sshproxy-dumpd, from a file in sshproxy-replay) and reports where
 // a truncated record starts.
-import { formatIp, joinHostPort, parseIp } from "../session/ip_address.ts";
+import { formatIp, joinHostPort, parseIp } from "../net/ip_address.ts";
 
 /** The fixed part of the file header (before the user name). */
 export const FIXED_HEADER_SIZE = 48;

@@ -24,8 +24,8 @@
 // * with `-listen` port 0, the chosen address is logged.
 import { formatRfc3339Nano, localOffsetMinutes } from "../format/time.ts";
 import { loadServices } from "../system/network_names.ts";
-import { formatIp, joinHostPort, parseIp } from "../session/ip_address.ts";
-import { sessionId } from "../session/session_id.ts";
+import { formatIp, joinHostPort, parseIp } from "../net/ip_address.ts";
+import { sessionId } from "../log/session_id.ts";
 import {
   clientAddress,
   type DecodeLimits,

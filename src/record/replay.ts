@@ -13,7 +13,7 @@
 //   reference repeats the previous record's arrow) and is never written in
 //   live mode (the reference writes it to the previous record's stream);
 // * `-speed`, `-max-wait` and `-asciicast` are new.
-import { goLogPrefix } from "../cli/output.ts";
+import { goLogPrefix } from "../log/format.ts";
 import { AsciicastBuilder, type CastOptions } from "./asciicast.ts";
 import { DumpDecoder, type DumpHeader } from "./dump_format.ts";
 import { geometryPath, parseGeometry } from "./geometry.ts";

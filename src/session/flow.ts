@@ -33,7 +33,7 @@ import {
 import { type RecordedSession, startRecordedSsh } from "./recorded_ssh.ts";
 import { buildSshCommand, type SshCommand } from "./ssh_command.ts";
 import { parseSshConnection, type SshConnection } from "./ssh_connection.ts";
-import { sessionId as computeSessionId } from "./session_id.ts";
+import { sessionId as computeSessionId } from "../log/session_id.ts";
 import { routeSession } from "./shared_state.ts";
 
 /** What a session reads from its process: passed in so the flow has no hidden inputs. */

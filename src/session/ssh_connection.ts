@@ -2,7 +2,7 @@
 // here are the client and sshd addresses used for the SID, etcd keys,
 // `sources` matching and the dump header, so they follow Go's printing.
 import { fail, ok, type Result } from "../result.ts";
-import { formatIp, joinHostPort, parseIp } from "./ip_address.ts";
+import { formatIp, joinHostPort, parseIp } from "../net/ip_address.ts";
 
 /** One end of the SSH connection, with its IP in canonical form. */
 export interface Endpoint {

@@ -16,7 +16,7 @@ import {
   headerFromFacts,
 } from "../../src/record/dump_format.ts";
 import { formatRfc3339Nano } from "../../src/format/time.ts";
-import { sessionId } from "../../src/session/session_id.ts";
+import { sessionId } from "../../src/log/session_id.ts";
 import { installed } from "./installed.ts";
 
 const e2e = { sanitizeOps: false, sanitizeResources: false };

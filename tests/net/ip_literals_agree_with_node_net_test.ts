@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { isIP } from "node:net";
 import { canonicalIp } from "../../src/config/host_port.ts";
-import { ipLiteralFamily } from "../../src/session/ip_address.ts";
+import { ipLiteralFamily } from "../../src/net/ip_address.ts";
 
 // The implementation canonicalIp had before it stopped using node:net.
 function formerCanonicalIp(text: string): string | undefined {

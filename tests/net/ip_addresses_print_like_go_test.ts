@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatIp, parseIp } from "../../src/session/ip_address.ts";
+import { formatIp, parseIp } from "../../src/net/ip_address.ts";
 
 function canonical(text: string): string | undefined {
   const ip = parseIp(text);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sessionId } from "../../src/session/session_id.ts";
+import { sessionId } from "../../src/log/session_id.ts";
 
 Deno.test("the SID of spec §5.3's example is C028E7684F", async () => {
   assert.equal(
