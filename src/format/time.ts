@@ -190,14 +190,53 @@ export function formatGoDefaultTime(
   }`;
 }
 
-/** The wall clock in nanoseconds: Date.now() milliseconds plus a sub-millisecond part. */
-export function nowNanoseconds(): bigint {
-  // performance.now() has a different origin; only its sub-millisecond digits
-  // are borrowed, so the result stays within [ms, ms + 1) of Date.now().
-  const subMillisecond = Math.floor((performance.now() % 1) * 1e6);
-  return BigInt(Date.now()) * NS_PER_MS +
-    BigInt(Math.min(Math.max(subMillisecond, 0), 999_999));
+/** Where a nanosecond clock reads time: the wall clock and a monotonic one, both in milliseconds. */
+export interface ClockSources {
+  /** Wall-clock milliseconds since the epoch (Date.now()). */
+  wallMs: () => number;
+  /** Milliseconds from any fixed origin that never decrease (performance.now()). */
+  monotonicMs: () => number;
 }
+
+/**
+ * A nanosecond wall clock that never goes backwards. Date.now() has only
+ * milliseconds and can step back (NTP, an admin); performance.now() has
+ * sub-millisecond digits but an origin of its own. So the clock is the wall
+ * time of an anchor plus the monotonic time elapsed since it, re-anchored
+ * forward whenever that falls behind the wall clock's millisecond (the
+ * first tick after start, a step forward, time spent suspended): never
+ * below the millisecond Date.now() reports, and never below a value it
+ * already returned, even when the wall clock steps back.
+ */
+export function monotonicNanosecondClock(sources: ClockSources): () => bigint {
+  let anchorNs = BigInt(sources.wallMs()) * NS_PER_MS;
+  let anchorMonotonicMs = sources.monotonicMs();
+  let last = anchorNs;
+  return () => {
+    const monotonicMs = sources.monotonicMs();
+    const wallNs = BigInt(sources.wallMs()) * NS_PER_MS;
+    // Rounded: the difference of two float readings is off by a hair.
+    const elapsedNs = Math.max(
+      Math.round((monotonicMs - anchorMonotonicMs) * 1e6),
+      0,
+    );
+    let now = anchorNs + BigInt(elapsedNs);
+    if (now < wallNs) {
+      anchorNs = wallNs;
+      anchorMonotonicMs = monotonicMs;
+      now = wallNs;
+    }
+    if (now < last) now = last;
+    last = now;
+    return now;
+  };
+}
+
+/** The wall clock in nanoseconds, monotonic for the life of the process (see monotonicNanosecondClock). */
+export const nowNanoseconds: () => bigint = monotonicNanosecondClock({
+  wallMs: () => Date.now(),
+  monotonicMs: () => performance.now(),
+});
 
 // ---------------------------------------------------------------------------
 // A port of the parts of Go's time.parse that sshproxy's layouts use.
