@@ -26,7 +26,7 @@ import {
   localOffsetMinutes,
   nowNanoseconds,
 } from "../format/time.ts";
-import { lookupIdentity } from "../system/identity.ts";
+import { lookupUserByName, unknownUserMessage } from "../system/identity.ts";
 import { loadServices } from "../system/network_names.ts";
 import { VERSION } from "../version.ts";
 import { ctlNeeds, keepOnly } from "./permissions.ts";
@@ -228,8 +228,10 @@ async function showConfig(
   const groups = new Set<string>();
   let known = false;
   if (user !== "") {
-    const identity = await lookupIdentity(user);
-    if (identity.ok) {
+    const identity = await lookupUserByName(user);
+    if (!identity.ok) {
+      printErr(`${name}: warning: ${identity.error}\n`);
+    } else if (identity.value !== undefined) {
       known = true;
       for (const group of identity.value.groups) groups.add(group);
     }
@@ -389,25 +391,30 @@ function outputFormat(flags: ParsedFlags, csvFirst: boolean): OutputFormat {
   return csv ? "csv" : json ? "json" : "table";
 }
 
-/** The space-separated, sorted group names of each user, looked up on this machine. */
+/**
+ * The space-separated, sorted group names of each user, looked up by name
+ * on this machine. A user unknown here (deleted since it connected) gets
+ * no groups and, once, the reference's own stderr line.
+ */
 async function groupsOfUsers(
   users: readonly string[],
   report: Reporter,
 ): Promise<Map<string, string>> {
   const result = new Map<string, string>();
   const unique = [...new Set(users)];
+  const problems = new Map<string, string>();
   let next = 0;
   const worker = async () => {
     while (next < unique.length) {
       const user = unique[next++];
-      const identity = await lookupIdentity(user);
-      if (identity.ok) {
+      const identity = await lookupUserByName(user);
+      if (identity.ok && identity.value !== undefined) {
         result.set(
           user,
           [...new Set(identity.value.groups)].sort(compareStrings).join(" "),
         );
       } else {
-        report.warning(identity.error);
+        problems.set(user, identity.ok ? "" : identity.error);
         result.set(user, "");
       }
     }
@@ -415,6 +422,12 @@ async function groupsOfUsers(
   await Promise.all(
     Array.from({ length: Math.min(8, unique.length) }, worker),
   );
+  // In the listing's user order, whichever lookup finished first.
+  for (const user of [...problems.keys()].sort(compareStrings)) {
+    const error = problems.get(user)!;
+    if (error === "") printErr(`${unknownUserMessage(user)}\n`);
+    else report.warning(error);
+  }
   return result;
 }
 

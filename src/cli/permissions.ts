@@ -37,8 +37,9 @@ export function dumpdNeeds(): Capability[] {
 
 /**
  * What `sshproxyctl` keeps: reading its configuration and TLS files, etcd,
- * the environment (YAML parsing reads it), and running id(1) only for the
- * commands that show users' groups (NSS). It never writes files.
+ * the environment (YAML parsing reads it), and running id(1) and groups(1)
+ * only for the commands that show users' groups (NSS). It never writes
+ * files.
  */
 export function ctlNeeds(
   command: string,

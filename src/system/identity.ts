@@ -1,6 +1,12 @@
-// The user and groups of a session, from NSS. Deno has no getpwuid or
-// getgrouplist and FFI is not allowed, so we ask `id`, which goes through
-// NSS (files, LDAP, SSSD) exactly as `id -Gn` does for an admin.
+// Users and their groups, from NSS. Deno has no getpwnam or getgrouplist
+// and FFI is not allowed, so we ask coreutils' `id`, which goes through NSS
+// (files, LDAP, SSSD) exactly as `id -Gn` does for an admin.
+//
+// A name is a name: `id 1001` answers for uid 1001 when no user is named
+// "1001", where the reference (Go's user.Lookup, getpwnam) says "unknown
+// user". So the name `id` reports back must be the one asked; when it is
+// not, `groups NAME` (getpwnam only, never a uid) tells a user sharing
+// another's uid from a name that is no user at all.
 import { fail, ok, type Result } from "../result.ts";
 
 /** A user and the names of all its groups (primary first). */
@@ -12,81 +18,132 @@ export interface UserIdentity {
   unnamedGroupIds: number[];
 }
 
+/** Go's user.UnknownUserError text, which the reference prints as is. */
+export function unknownUserMessage(name: string): string {
+  return `user: unknown user ${name}`;
+}
+
+// One `gid` or `gid(name)` of id's `groups=` list; a name may hold spaces
+// and commas (SSSD: "domain users@ad.example.org"), so it ends only at a
+// ")" followed by the next entry or the end of the list.
+const GROUP_ENTRY = /(\d+)(?:\((.*?)\))?(?=,\d|$)/y;
+
 /** Parses `id` output such as `uid=1000(alice) gid=1000(alice) groups=1000(alice),27(sudo)`. */
 export function parseIdOutput(text: string): Result<UserIdentity> {
-  const user = /uid=(\d+)\(([^)]*)\)/.exec(text);
+  const line = text.split("\n")[0];
+  const user = /^uid=(\d+)\(([^)]*)\)/.exec(line);
   if (!user) {
     return fail(`unexpected output of id: ${JSON.stringify(text.trim())}`);
   }
+  const primary = /\bgid=(\d+)(?:\(([^)]*)\))?/.exec(line);
+  const list = /\bgroups=(.*?)(?: context=.*)?$/.exec(line)?.[1] ?? "";
+  const entries: { gid: string; name?: string }[] = [];
+  GROUP_ENTRY.lastIndex = 0;
+  while (GROUP_ENTRY.lastIndex < list.length) {
+    const entry = GROUP_ENTRY.exec(list);
+    if (entry === null) {
+      return fail(`unexpected output of id: ${JSON.stringify(text.trim())}`);
+    }
+    entries.push({ gid: entry[1], name: entry[2] });
+    if (list[GROUP_ENTRY.lastIndex] === ",") GROUP_ENTRY.lastIndex++;
+  }
+  if (primary && !entries.some((entry) => entry.gid === primary[1])) {
+    entries.unshift({ gid: primary[1], name: primary[2] });
+  }
   const groups: string[] = [];
   const unnamedGroupIds: number[] = [];
-  const groupList = /groups=(\S*)/.exec(text)?.[1] ?? "";
-  const primary = /gid=(\d+)(?:\(([^)]*)\))?/.exec(text);
-  const entries = groupList === "" ? [] : groupList.split(",");
-  if (
-    primary &&
-    !entries.some((entry) =>
-      entry.startsWith(`${primary[1]}(`) || entry === primary[1]
-    )
-  ) {
-    entries.unshift(
-      primary[2] === undefined ? primary[1] : `${primary[1]}(${primary[2]})`,
-    );
-  }
   for (const entry of entries) {
-    const named = /^(\d+)\((.*)\)$/.exec(entry);
-    if (named) {
-      if (!groups.includes(named[2])) groups.push(named[2]);
-    } else if (/^\d+$/.test(entry)) {
-      unnamedGroupIds.push(Number(entry));
-    }
+    if (entry.name === undefined) unnamedGroupIds.push(Number(entry.gid));
+    else if (!groups.includes(entry.name)) groups.push(entry.name);
   }
   return ok({ user: user[2], uid: Number(user[1]), groups, unnamedGroupIds });
 }
 
-/** Runs `id [user]` and parses it; an unknown user is an error naming it. */
-export async function lookupIdentity(
-  user?: string,
-): Promise<Result<UserIdentity>> {
-  const args = user === undefined ? [] : ["--", user];
-  let output: Deno.CommandOutput;
+/** The identity of this process's user (`id` without argument). */
+export async function lookupIdentity(): Promise<Result<UserIdentity>> {
+  const output = await runTool(toolPath("id"), []);
+  if (!output.ok) return output;
+  if (!output.value.success) {
+    return fail(`id: ${stderrText(output.value).replace(/^id: /, "")}`);
+  }
+  return parseIdOutput(new TextDecoder().decode(output.value.stdout));
+}
+
+/**
+ * The user NAMED `name` and its groups, as Go's user.Lookup and the
+ * reference see it (a number is never taken for a uid); ok(undefined) when
+ * no user has that name.
+ */
+export async function lookupUserByName(
+  name: string,
+): Promise<Result<UserIdentity | undefined>> {
+  // id refuses an empty name without asking NSS; so does getpwnam.
+  if (name === "") return ok(undefined);
+  const output = await runTool(toolPath("id"), ["--", name]);
+  if (!output.ok) return output;
+  if (!output.value.success) return notFound(name, output.value);
+  const identity = parseIdOutput(new TextDecoder().decode(output.value.stdout));
+  if (!identity.ok || identity.value.user === name) return identity;
+  // id printed another name: either `name` was taken for a uid (no user has
+  // that name), or `name` shares its uid with an account listed first; only
+  // then did id look the name up, and its groups are that name's.
+  const named = await runTool(toolPath("groups"), ["--", name]);
+  if (!named.ok) return named;
+  if (!named.value.success) return notFound(name, named.value);
+  return ok({ ...identity.value, user: name });
+}
+
+// coreutils says "'NAME': no such user", followed by ": REASON" when NSS
+// failed (SSSD or LDAP unreachable): that is no answer, as in Go's
+// "user: lookup username NAME: REASON".
+function notFound(
+  name: string,
+  output: Deno.CommandOutput,
+): Result<undefined> {
+  const message = stderrText(output);
+  const reason = /: no such user(?:: (.*))?$/.exec(message);
+  if (reason === null) return fail(`user: lookup username ${name}: ${message}`);
+  if (reason[1] !== undefined) {
+    return fail(`user: lookup username ${name}: ${reason[1]}`);
+  }
+  return ok(undefined);
+}
+
+async function runTool(
+  path: string,
+  args: string[],
+): Promise<Result<Deno.CommandOutput>> {
   try {
-    output = await new Deno.Command(idPath(), {
-      args,
-      env: { LC_ALL: "C" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    return ok(
+      await new Deno.Command(path, {
+        args,
+        env: { LC_ALL: "C" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output(),
+    );
   } catch (error) {
     return fail(
-      `cannot run id: ${
+      `cannot run ${path}: ${
         error instanceof Error ? error.message : String(error)
       }`,
     );
   }
-  if (!output.success) {
-    const message = new TextDecoder().decode(output.stderr).trim().replace(
-      /^id: /,
-      "",
-    );
-    return fail(
-      user === undefined
-        ? `id: ${message}`
-        : `user: unknown user ${user}${message ? ` (${message})` : ""}`,
-    );
-  }
-  return parseIdOutput(new TextDecoder().decode(output.stdout));
 }
 
-function idPath(): string {
-  // sshd may give the ForceCommand a minimal PATH; id lives in /usr/bin.
-  for (const candidate of ["/usr/bin/id", "/bin/id"]) {
+function stderrText(output: Deno.CommandOutput): string {
+  return new TextDecoder().decode(output.stderr).trim();
+}
+
+function toolPath(name: "id" | "groups"): string {
+  // sshd may give the ForceCommand a minimal PATH; coreutils live in /usr/bin.
+  for (const candidate of [`/usr/bin/${name}`, `/bin/${name}`]) {
     try {
       if (Deno.statSync(candidate).isFile) return candidate;
     } catch {
       // try the next one
     }
   }
-  return "id";
+  return name;
 }

@@ -160,7 +160,8 @@ async function ensureAccount(name: TestUser): Promise<TestAccount> {
   return { name, uid, gid, group, home, privateKey, publicKey };
 }
 
-async function withAccountsLock<T>(fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` holding the lock that serialises account changes across test processes. */
+export async function withAccountsLock<T>(fn: () => Promise<T>): Promise<T> {
   const file = await Deno.open(LOCK_PATH, { create: true, write: true });
   try {
     await file.lock(true);
