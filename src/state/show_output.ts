@@ -4,7 +4,8 @@
 //
 // Departures: an empty listing is `[]` in JSON everywhere (the reference
 // prints `null` for `show connections`, spec §12.4 item 40); JSON arrays of
-// users and groups are sorted like the tables instead of in random order.
+// users and groups are sorted like the tables instead of in random order
+// (spec §7.4, §7.5).
 import { encodeGoJsonArrayLine, type JsonObject } from "../format/json.ts";
 import { renderTable } from "../format/table.ts";
 import { formatTableTime } from "../format/time.ts";
@@ -15,6 +16,7 @@ import {
 } from "../format/units.ts";
 import {
   aggregateConnections,
+  compareStrings,
   type Connection,
   type GroupRow,
   type HostRow,
@@ -269,12 +271,23 @@ export function renderUsers(
   });
 }
 
-/** `show groups` or `show groups -all` (tables have no footer). */
+/**
+ * `show groups` or `show groups -all` (tables have no footer). Rows are
+ * sorted on the group name as displayed, as the reference sorts them: in a
+ * table (and our JSON) the users without a group (❌) come after every
+ * ASCII name; in CSV their empty name comes first.
+ */
 export function renderGroups(
-  groups: readonly GroupRow[],
+  rows: readonly GroupRow[],
   options: { all: boolean; format: OutputFormat },
 ): string {
   const csv = options.format === "csv";
+  const shown = (row: GroupRow) =>
+    csv || row.group !== "" ? row.group : NO_GROUP;
+  const groups = [...rows].sort((a, b) =>
+    compareStrings(shown(a), shown(b)) ||
+    compareStrings(a.service ?? "", b.service ?? "")
+  );
   if (options.format === "json") {
     return json(groups.map((g) => ({
       Group: g.group,
@@ -285,15 +298,15 @@ export function renderGroups(
       BwOut: g.bwOut,
     })));
   }
-  const rows = groups.map((g) => [
-    csv || g.group !== "" ? g.group : NO_GROUP,
+  const cells = groups.map((g) => [
+    shown(g),
     ...(options.all ? [g.service ?? ""] : []),
     g.users,
     String(g.n),
     csv ? String(g.bwIn) : bw(g.bwIn),
     csv ? String(g.bwOut) : bw(g.bwOut),
   ]);
-  if (csv) return formatCsv(rows);
+  if (csv) return formatCsv(cells);
   return renderTable({
     header: [
       "Group",
@@ -303,7 +316,7 @@ export function renderGroups(
       "Bw in",
       "Bw out",
     ],
-    rows,
+    rows: cells,
   });
 }
 
