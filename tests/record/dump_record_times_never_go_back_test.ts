@@ -6,7 +6,11 @@ import { decodeDump } from "../../src/record/dump_format.ts";
 import { Recorder } from "../../src/record/recorder.ts";
 import { startPipedSsh } from "../../src/session/recorded_ssh.ts";
 
-const CHUNKS = 3000;
+// At least this many chunks, for at least this long (bounded), so that
+// the records cross many millisecond boundaries however fast the machine.
+const MIN_CHUNKS = 1000;
+const MIN_MS = 40;
+const MAX_CHUNKS = 100_000;
 
 Deno.test({
   name:
@@ -30,11 +34,14 @@ Deno.test({
         log: () => {},
       });
       let sent = 0;
+      const started = performance.now();
       // One small chunk per pull, so that the records spread over many
       // milliseconds instead of arriving as one read.
       const stdin = new ReadableStream<Uint8Array>({
         async pull(controller) {
-          if (sent === CHUNKS) {
+          const enough = sent >= MIN_CHUNKS &&
+            performance.now() - started >= MIN_MS;
+          if (enough || sent === MAX_CHUNKS) {
             controller.close();
             return;
           }
@@ -59,7 +66,7 @@ Deno.test({
       const dump = decodeDump(await Deno.readFile(`${dir}/session.dump`));
       assert.ok(echoed > 0);
       assert.ok(
-        dump.records.filter((r) => r.fd === 0).length > CHUNKS,
+        dump.records.filter((r) => r.fd === 0).length > sent,
         `${dump.records.length} records`,
       );
       let milliseconds = 0;
