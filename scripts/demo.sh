@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's "run" command: prepares the toolchain and Debian packages,
-# then runs scripts/demo.ts (as root: it creates users and starts sshd).
+# then runs scripts/demo.ts (as root: it creates two accounts and starts
+# etcd and sshd on loopback, and removes all of it at the end).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup.sh" --services >/dev/null

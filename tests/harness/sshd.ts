@@ -37,6 +37,10 @@ export interface SshdOptions {
   forceCommand?: string;
   /** `ExposeAuthInfo yes`, giving sessions `SSH_USER_AUTH`. */
   exposeAuthInfo?: boolean;
+  /** `X11Forwarding yes`, with `XAuthLocation` set to this machine's xauth. */
+  x11Forwarding?: boolean;
+  /** `AllowAgentForwarding` (sshd's default, yes, when not given). */
+  agentForwarding?: boolean;
   /** Raw sshd_config lines appended last (Match blocks go here). */
   extraConfig?: string[];
   /** How long to wait for the ports to accept connections (default 10 s). */
@@ -79,6 +83,18 @@ export async function findSftpServer(): Promise<string> {
     }
   }
   return await requireTool(SFTP_SERVER_CANDIDATES[0]);
+}
+
+/** xauth, which sshd runs to hand a forwarded display's cookie to the session. */
+async function xauthPath(): Promise<string> {
+  const path = "/usr/bin/xauth";
+  try {
+    return await requireTool(path);
+  } catch {
+    throw new Error(
+      `e2e harness: ${path} is missing; install it with "apt-get install -y xauth" (scripts/setup.sh --services does)`,
+    );
+  }
 }
 
 function quote(value: string): string {
@@ -134,6 +150,14 @@ async function writeConfig(
       `SetEnv ${k}=${quote(v)}`
     ),
     ...(options.exposeAuthInfo ? ["ExposeAuthInfo yes"] : []),
+    // sshd silently refuses X11 forwarding when xauth is missing, so its
+    // path is required (and named in the error) rather than assumed.
+    ...(options.x11Forwarding
+      ? ["X11Forwarding yes", `XAuthLocation ${await xauthPath()}`]
+      : []),
+    ...(options.agentForwarding !== undefined
+      ? [`AllowAgentForwarding ${options.agentForwarding ? "yes" : "no"}`]
+      : []),
     ...(options.forceCommand !== undefined
       ? [`ForceCommand ${options.forceCommand}`]
       : []),
@@ -260,6 +284,10 @@ export interface TopologyOptions {
   gatewayExtraConfig?: string[];
   /** Raw sshd_config lines for the destinations. */
   destinationExtraConfig?: string[];
+  /** `X11Forwarding yes` on gateways and destinations (see SshdOptions). */
+  x11Forwarding?: boolean;
+  /** `AllowAgentForwarding` on gateways and destinations (see SshdOptions). */
+  agentForwarding?: boolean;
 }
 
 /** A running topology: gateways in front of three destinations. */
@@ -315,6 +343,8 @@ export async function startTopology(
       setEnv: { SSHPROXY_TEST_HOST: name, ...options.gatewaySetEnv },
       sftp: sftpServer,
       forceCommand: options.forceCommand,
+      x11Forwarding: options.x11Forwarding,
+      agentForwarding: options.agentForwarding,
       extraConfig: options.gatewayExtraConfig,
     });
     return { name, host, ports, sshd };
@@ -328,6 +358,8 @@ export async function startTopology(
       acceptEnv: ACCEPT_ENV,
       setEnv: { SSHPROXY_TEST_HOST: name },
       sftp,
+      x11Forwarding: options.x11Forwarding,
+      agentForwarding: options.agentForwarding,
       extraConfig: options.destinationExtraConfig,
     });
     return { name, host, port, address: `${host}:${port}`, sftp, sshd };
