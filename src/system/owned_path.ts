@@ -23,8 +23,11 @@
 // Node-compatibility layer on every login. So a new file is created with
 // O_EXCL, which never follows a link; an existing one is opened after lstat
 // and the descriptor's device and inode are compared with what lstat saw,
-// so an entry swapped for a link in between is closed unwritten (in a
-// sticky directory nobody else can swap the user's entry at all). Missing
+// so an entry swapped for a link in between is closed unwritten. In a
+// sticky directory (1733) nobody else can swap the user's entry at all; in
+// a shared directory without the sticky bit, where others may delete the
+// user's files anyway, a FIFO swapped in during that window could still
+// make the open wait. Missing
 // directories are created one by one, each checked as it is reached.
 // Directories reached through a trusted symbolic link are followed; the
 // chain behind that link is the link owner's business.
