@@ -33,7 +33,7 @@ export function latencyChart(
   rows: ChartRow[],
   floorP50?: number,
 ): string {
-  const left = 300;
+  const left = 350;
   const right = 90;
   const plotWidth = 520;
   const top = 64;

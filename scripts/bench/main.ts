@@ -1,53 +1,65 @@
-// `deno task bench` (issue 7): in one run, on the real topology on
-// loopback, how much the gateway costs a user next to the floor any
-// ForceCommand proxy pays. Progress goes to stderr, the table to stdout;
-// bench/results.json, docs/benchmarks.md and docs/latency.svg are written
-// only when no measurement failed.
+// `deno task bench`: in one run, on the real topology on loopback, how much
+// the gateway costs a user next to the floor any ForceCommand proxy pays
+// (b) and next to the runtime's own floor (f), with etcd, recording, the
+// agent and hand-off when the product has them (issues 7, 10, 13, 14).
+// Progress goes to stderr, the table to stdout; bench/results.json,
+// docs/benchmarks.md and docs/latency.svg are written only when no
+// measurement failed.
 //
 //   scripts/bench/run.sh [--quick] [--out DIR]
-import {
-  type Etcd,
-  freePort,
-  run,
-  sleep,
-  SSH_OPTIONS,
-  sshAs,
-  type Sshd,
-  startEtcd,
-  startSshd,
-  USERS,
-} from "../../tests/harness/mod.ts";
-import {
-  type ProxyGateway,
-  proxyPids,
-  startProxyGateway,
-} from "../../tests/e2e/gateway.ts";
+//   scripts/bench/run.sh --from-results bench/results.json [--out DIR]
+import { run, USERS } from "../../tests/harness/mod.ts";
 import { sharedWritableDir } from "../../tests/e2e/installed.ts";
 import {
-  concurrency,
-  idleSessionMemory,
-  latency,
-  MeasureError,
-  type Target,
-  throughput,
-} from "./measure.ts";
-import { profile } from "./profile.ts";
-import { chartSvg, consoleTable, markdown } from "./report.ts";
+  agentFace,
+  type BenchAgent,
+  detectAgentRouting,
+  detectHandoff,
+  startAgent,
+} from "./agent.ts";
+import { ctlScale } from "./ctl_run.ts";
+import { detectEtcd, detectRecording } from "./features.ts";
+import { MeasureError } from "./measure.ts";
 import {
-  type CtlFigure,
-  kibToMb,
-  type Outcome,
-  PATH_LABELS,
-  type PathId,
-  type Results,
-  type TargetStatus,
-} from "./results.ts";
-import { round, summarize } from "./stats.ts";
+  agentConcurrencyPhase,
+  attempt,
+  burstPhase,
+  concurrencyPhase,
+  idleSessionsPhase,
+  latencyPhase,
+  logins50Phase,
+  memoryPhase,
+  type Phase,
+  plan,
+  throughputPhase,
+} from "./phases.ts";
+import { profile, sessionEnv } from "./profile.ts";
+import { chartSvg } from "./report.ts";
+import { consoleTable } from "./report_console.ts";
+import { markdown } from "./report_markdown.ts";
+import type { Outcome, PathId, Results } from "./results.ts";
+import {
+  captureInvocation,
+  type Invocation,
+  measureRuntimeFloor,
+  NoLauncherError,
+  type RuntimeFloor,
+  writeFloorFiles,
+} from "./runtime_floor.ts";
+import { round } from "./stats.ts";
 import { loadAverage, machineInfo } from "./system.ts";
+import { targets } from "./targets.ts";
+import {
+  addAgentPaths,
+  addRuntimeFloor,
+  Cleanups,
+  setUp,
+  SetupError,
+  type Topology,
+} from "./topology.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const USER = USERS.user1;
-const GATEWAY_EXTRA = ["MaxStartups 500", "MaxSessions 500"];
 
 interface Options {
   quick: boolean;
@@ -78,15 +90,7 @@ function say(text: string) {
   console.error(`bench: ${text}`);
 }
 
-/** Stops the run at set-up time: says what could not be set up, exits 2. */
-class SetupError extends Error {}
-
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanup() {
-  while (cleanups.length > 0) {
-    await cleanups.pop()!().catch((error) => say(`cleanup: ${error}`));
-  }
-}
+const cleanups = new Cleanups(say);
 
 async function preflight(): Promise<void> {
   if (Deno.uid() !== 0) {
@@ -112,407 +116,117 @@ async function preflight(): Promise<void> {
   }
 }
 
-async function step<T>(
-  what: string,
-  body: () => Promise<T>,
-): Promise<T> {
+/**
+ * How the launcher runs Deno, read from a session run by hand, then path
+ * (f) and the empty module's own figures.
+ */
+async function runtimeFloor(
+  t: Topology,
+  workDir: string,
+  repeats: number,
+): Promise<{ outcome: Outcome<RuntimeFloor>; invocation?: Invocation }> {
+  say("runtime floor: how the launcher runs Deno, and an empty module so");
+  const config = `${workDir}/capture.yaml`;
+  await Deno.writeTextFile(config, t.gw.basicConfig());
+  await Deno.chmod(config, 0o644);
+  let invocation: Invocation;
   try {
-    return await body();
+    invocation = await captureInvocation(
+      USER,
+      t.gw.product.sshproxy,
+      [config],
+      sessionEnv(`${workDir}/capture-times`),
+    );
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new SetupError(`cannot set up ${what}: ${message}`);
+    const reason = (error as Error).message;
+    say(`runtime floor: ${reason}`);
+    return {
+      outcome: error instanceof NoLauncherError
+        ? { status: "not measured", reason }
+        : { status: "failed", reason },
+    };
   }
-}
-
-interface Topology {
-  gw: ProxyGateway;
-  floor: Sshd;
-  etcd: Etcd;
-  dumpDir: string;
-  configs: { c: string; d: string; e: string };
-  /** The etcd part of (d)'s config, with its dest list (for the profile). */
-  etcdConfig: string;
-  targets: Record<PathId, Target>;
-}
-
-async function setUp(): Promise<Topology> {
-  say("setting up: install, gateway sshd + 3 destinations");
-  const gw = await step(
-    "the gateway topology (install.sh, gateway sshd, destinations)",
-    () => startProxyGateway({ gatewayExtraConfig: GATEWAY_EXTRA }),
+  const files = await writeFloorFiles(
+    await Deno.makeTempDir({ dir: workDir, prefix: "floor-" }),
   );
-  cleanups.push(() => gw.stop());
-  const s1 = gw.servers.server1;
-
-  say("setting up: floor gateway sshd (ForceCommand exec ssh)");
-  const floorHost = "127.0.0.5";
-  const floor = await step(
-    "the floor gateway sshd on 127.0.0.5",
-    async () =>
-      startSshd({
-        name: "bench-floor",
-        listen: [{ host: floorHost, port: await freePort(floorHost) }],
-        forceCommand: `exec /usr/bin/ssh -q ${
-          SSH_OPTIONS.join(" ")
-        } -e none -p ${s1.port} ${s1.host} -- "$SSH_ORIGINAL_COMMAND"`,
-        extraConfig: GATEWAY_EXTRA,
-      }),
+  await addRuntimeFloor(t, invocation, files, cleanups);
+  const outcome = await attempt(
+    say,
+    "runtime floor",
+    () => measureRuntimeFloor(USER, invocation, files, repeats),
   );
-  cleanups.push(() => floor.stop());
-
-  say("setting up: etcd");
-  const etcd = await step("etcd", () => startEtcd());
-  cleanups.push(() => etcd.stop());
-
-  const dumpDir = await sharedWritableDir("sshproxy-bench-dumps-");
-  cleanups.push(() => Deno.remove(dumpDir, { recursive: true }));
-  const all = Object.values(gw.servers).map((s) => s.address);
-  const etcdLines = [
-    "etcd:",
-    `  endpoints: [${JSON.stringify(etcd.endpoint)}]`,
-    "  keyttl: 5",
-    "route_select: connections",
-    "mode: sticky",
-  ];
-  const configs = {
-    c: gw.basicConfig(),
-    d: gw.basicConfig({ dest: all, extra: etcdLines.join("\n") + "\n" }),
-    e: gw.basicConfig({
-      extra: `dump: ${JSON.stringify(`${dumpDir}/{user}-{sid}.dump`)}\n`,
-    }),
-  };
-  const gwPort = gw.gateway.ports[2022];
-  const withConfig = (text: string) => () => gw.writeConfig(text);
-  const ours = () => proxyPids(gw.product);
-  const targets: Record<PathId, Target> = {
-    a: { id: "a", host: s1.host, port: s1.port },
-    b: { id: "b", host: floorHost, port: floor.listen[0].port },
-    c: {
-      id: "c",
-      host: gw.gateway.host,
-      port: gwPort,
-      prepare: withConfig(configs.c),
-      proxyPids: ours,
-    },
-    d: {
-      id: "d",
-      host: gw.gateway.host,
-      port: gwPort,
-      prepare: withConfig(configs.d),
-      proxyPids: ours,
-    },
-    e: {
-      id: "e",
-      host: gw.gateway.host,
-      port: gwPort,
-      prepare: withConfig(configs.e),
-      afterEach: () => emptyDir(dumpDir),
-      proxyPids: ours,
-    },
-  };
-  return {
-    gw,
-    floor,
-    etcd,
-    dumpDir,
-    configs,
-    etcdConfig: [
-      ...etcdLines,
-      `dest: [${all.map((a) => JSON.stringify(a)).join(", ")}]`,
-    ].join("\n"),
-    targets,
-  };
+  return { outcome, invocation };
 }
 
-async function emptyDir(dir: string): Promise<void> {
-  for await (const entry of Deno.readDir(dir)) {
-    await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
-  }
-}
+/** Features of the installed product, and the paths that cannot be measured. */
+async function features(
+  t: Topology,
+): Promise<{
+  features: Results["features"];
+  absent: Phase["absent"];
+  agent?: BenchAgent;
+}> {
+  say("detecting (d) etcd and (e) recording in the proxy");
+  const found: Results["features"] = {
+    etcd: await detectEtcd(t, USER),
+    recording: await detectRecording(t, USER),
+  };
+  const absent: Phase["absent"] = {};
+  if (found.etcd.status !== "measured") absent.d = found.etcd;
+  if (found.recording.status !== "measured") absent.e = found.recording;
 
-async function dumpFiles(
-  dir: string,
-): Promise<{ name: string; size: number }[]> {
-  const files = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.isFile) continue;
-    files.push({
-      name: entry.name,
-      size: (await Deno.stat(`${dir}/${entry.name}`)).size,
-    });
-  }
-  return files;
-}
-
-/** (d) is measured only when a session through it registers keys in etcd. */
-async function detectEtcd(t: Topology): Promise<Outcome<string>> {
-  await t.targets.d.prepare!();
-  let settled = false;
-  const session = sshAs(USER, {
-    host: t.targets.d.host,
-    port: t.targets.d.port,
-    command: "sleep 3; echo ok",
-  }, { timeoutMs: 30_000 }).finally(() => settled = true);
-  let keys: string[] = [];
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const listing = await t.etcd.etcdctl([
-      "get",
-      "--prefix",
-      "/sshproxy/",
-      "--keys-only",
-    ]);
-    keys = listing.stdout.split("\n").filter((k) => k.trim() !== "");
-    if (keys.length > 0 || settled) break;
-    await sleep(200);
-  }
-  const result = await session;
-  if (!result.ok || result.stdout.trim() !== "ok") {
-    return {
-      status: "failed",
-      reason:
-        `a session through the etcd configuration failed (status ${result.code}): ${
-          result.stderr.trim().slice(0, 200) || "no message"
-        }; log: ${
-          (await t.gw.readLog(USER)).trim().split("\n").slice(-3).join(" / ")
-        }`,
-    };
-  }
-  if (keys.length === 0) {
-    return {
+  say("detecting the agent face (g) and hand-off (h)");
+  let agent: BenchAgent | undefined;
+  found.agent = await agentFace(t.gw.product.prefix);
+  if (found.agent.status === "measured" && absent.d) {
+    found.agent = {
       status: "not measured",
-      reason:
-        "the proxy accepts the etcd configuration and the session runs, but registers nothing in etcd (no key under /sshproxy/ during a 3 s session): etcd is not integrated in the proxy yet",
+      reason: "the agent's paths build on (d), which is not measured",
     };
   }
-  return {
-    status: "measured",
-    value: `${keys.length} key(s) under /sshproxy/ during a session, e.g. ${
-      keys[0]
-    }`,
-  };
-}
-
-/** (e) is measured only when a session through it writes a dump file. */
-async function detectRecording(t: Topology): Promise<Outcome<string>> {
-  await t.targets.e.prepare!();
-  await emptyDir(t.dumpDir);
-  const result = await sshAs(USER, {
-    host: t.targets.e.host,
-    port: t.targets.e.port,
-    command: "echo recorded",
-  }, { timeoutMs: 30_000 });
-  if (!result.ok || result.stdout.trim() !== "recorded") {
-    return {
-      status: "failed",
-      reason:
-        `a session through the recording configuration failed (status ${result.code}): ${
-          result.stderr.trim().slice(0, 200) || "no message"
-        }`,
-    };
-  }
-  // The recorder may finish writing just after the session's output.
-  let files: { name: string; size: number }[] = [];
-  const deadline = Date.now() + 3000;
-  while (Date.now() < deadline) {
-    files = (await dumpFiles(t.dumpDir)).filter((f) => f.size > 0);
-    if (files.length > 0) break;
-    await sleep(100);
-  }
-  await emptyDir(t.dumpDir);
-  if (files.length === 0) {
-    return {
-      status: "not measured",
-      reason:
-        "the proxy accepts `dump: <file>` and the session runs, but no dump file is written: recording is not in the proxy yet",
-    };
-  }
-  return {
-    status: "measured",
-    value: `a session wrote ${files[0].name} (${files[0].size} bytes)`,
-  };
-}
-
-async function attempt<T>(
-  what: string,
-  body: () => Promise<T>,
-): Promise<Outcome<T>> {
-  try {
-    return { status: "measured", value: await body() };
-  } catch (error) {
-    if (error instanceof SetupError) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    say(`${what} FAILED: ${reason}`);
-    return { status: "failed", reason };
-  }
-}
-
-function notMeasured<T>(why: Outcome<unknown>): Outcome<T> {
-  return {
-    status: "not measured",
-    reason: why.status === "measured" ? "" : why.reason,
-  };
-}
-
-async function ctlScale(quick: boolean): Promise<Outcome<CtlFigure>> {
-  const script = `${ROOT}/scripts/bench/ctl_scale.ts`;
-  const present = await Deno.stat(script).then(() => true, () => false);
-  if (!present) {
-    return {
-      status: "not measured",
-      reason: "scripts/bench/ctl_scale.ts does not exist yet",
-    };
-  }
-  say("ctl: running scripts/bench/ctl_scale.ts");
-  const start = performance.now();
-  const result = await run(
-    [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--config",
-      `${ROOT}/deno.json`,
-      script,
-      ...(quick ? ["1000", "2"] : []),
-    ],
-    { cwd: ROOT, timeoutMs: 300_000 },
-  );
-  const seconds = round((performance.now() - start) / 1000, 1);
-  if (!result.ok) {
-    return {
-      status: "failed",
-      reason: `ctl_scale.ts exited with status ${result.code}${
-        result.timedOut ? " (killed after 300 s)" : ""
-      }: ${
-        result.stderr.trim().split("\n").slice(-3).join(" / ").slice(0, 300)
-      }`,
-    };
-  }
-  const output = result.stdout.trim();
-  let figures: Record<string, unknown> | undefined;
-  for (const line of output.split("\n").reverse()) {
+  if (found.agent.status === "measured") {
     try {
-      const parsed = JSON.parse(line);
-      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
-        figures = parsed;
-        break;
-      }
-    } catch {
-      // not a JSON line
+      agent = await startAgent(t.gw, (yaml) => `${t.configs.d}${yaml}`);
+      cleanups.push(() => agent!.stop());
+      addAgentPaths(t, agent.yaml);
+      found.agent = await detectAgentRouting(
+        USER,
+        t.targets.g!,
+        t.etcd.endpoint,
+      );
+    } catch (error) {
+      const reason = (error as Error).message;
+      found.agent = /no agent starter|exports no prepareAgent/.test(reason)
+        ? { status: "not measured", reason }
+        : { status: "failed", reason: `the agent did not start: ${reason}` };
     }
   }
-  return { status: "measured", value: { figures, output, seconds } };
-}
-
-/** Finds "show connections" seconds/ms in ctl_scale's figures, if it names them. */
-function showConnectionsSeconds(
-  figures: Record<string, unknown>,
-): number | undefined {
-  for (const [key, value] of Object.entries(figures)) {
-    if (!/connections/i.test(key)) continue;
-    if (typeof value === "number") {
-      if (/ms|millis/i.test(key)) return value / 1000;
-      if (/sec|_s$|seconds/i.test(key)) return value;
-    }
-    if (value && typeof value === "object") {
-      const inner = showConnectionsSeconds(value as Record<string, unknown>);
-      if (inner !== undefined) return inner;
-      const o = value as Record<string, unknown>;
-      for (const [k, v] of Object.entries(o)) {
-        if (typeof v !== "number") continue;
-        if (/ms|millis/i.test(k)) return v / 1000;
-        if (/sec|^s$|seconds/i.test(k)) return v;
-      }
-    }
+  if (found.agent.status === "measured") {
+    found.handoff = await detectHandoff(USER, t.targets.h!);
+  } else {
+    found.handoff = {
+      status: "not measured",
+      reason: "hand-off is measured through the agent (g)",
+    };
   }
-  return undefined;
+  if (found.agent.status !== "measured") absent.g = found.agent;
+  if (found.handoff.status !== "measured") absent.h = found.handoff;
+  for (const [name, outcome] of Object.entries(found)) {
+    say(
+      `${name}: ${
+        outcome.status === "measured" ? outcome.value : outcome.reason
+      }`,
+    );
+  }
+  return { features: found, absent, agent };
 }
 
-function targets(r: Results): TargetStatus[] {
-  const list: TargetStatus[] = [];
-  const added = (id: PathId, limit: number) => {
-    const o = r.latency.paths[id];
-    const a = r.latency.addedOverFloor[id];
-    list.push({
-      name: `added p50 login latency of ${PATH_LABELS[id]} over (b)`,
-      target: `≤ ${limit} ms`,
-      measured: a ? `${Math.round(a.p50)} ms` : o?.status ?? "—",
-      met: a ? a.p50 <= limit : null,
-    });
-  };
-  added("c", 25);
-  added("d", 60);
-  const ratio = (id: PathId, limit: number) => {
-    const v = r.throughput.ratioToFloor[id];
-    const o = r.throughput.paths[id];
-    list.push({
-      name: `throughput of ${PATH_LABELS[id]}`,
-      target: `≥ ${limit} × (b)`,
-      measured: v !== undefined ? `${v} × (b)` : o?.status ?? "—",
-      met: v !== undefined ? v >= limit : null,
-    });
-  };
-  ratio("c", 0.97);
-  ratio("e", 0.85);
-  const memory = (id: PathId, limit: number) => {
-    const o = r.memory[id];
-    const mb = o?.status === "measured"
-      ? kibToMb(o.value.proxy.privateDirty)
-      : undefined;
-    list.push({
-      name: `private dirty memory of an idle proxy, ${PATH_LABELS[id]}`,
-      target: `≤ ${limit} MB`,
-      measured: mb !== undefined ? `${mb} MB` : o?.status ?? "—",
-      met: mb !== undefined ? mb <= limit : null,
-    });
-  };
-  memory("c", 20);
-  memory("d", 30);
-  const c = r.concurrency;
-  list.push({
-    name: "concurrent sessions through (d)",
-    target: "200/200 succeed",
-    measured: c.status === "measured"
-      ? `${c.value.succeeded}/${c.value.sessions}${
-        c.value.path === "d"
-          ? ""
-          : ` through (${c.value.path}), (d) not available`
-      }`
-      : c.status,
-    met: c.status === "measured" && c.value.path === "d"
-      ? c.value.succeeded === 200 && c.value.sessions === 200
-      : null,
-  });
-  const figures = r.ctl.status === "measured" ? r.ctl.value.figures : undefined;
-  const text = r.ctl.status === "measured" ? r.ctl.value.output : "";
-  // ctl_scale.ts prints "  sshproxyctl show connections   NNN ms (...)".
-  const fromText = text.match(
-    /^\s*sshproxyctl show connections\s+(\d+(?:\.\d+)?) ms/m,
-  );
-  const seconds = figures
-    ? showConnectionsSeconds(figures)
-    : fromText
-    ? Number(fromText[1]) / 1000
-    : undefined;
-  list.push({
-    name: "`sshproxyctl show connections` over 10,000 keys",
-    target: "< 1 s",
-    measured: seconds !== undefined
-      ? `${round(seconds, 2)} s${r.quick ? " (quick: 1,000 keys)" : ""}`
-      : r.ctl.status === "measured"
-      ? "figure not found in ctl_scale.ts's output"
-      : r.ctl.status,
-    met: seconds !== undefined ? seconds < 1 : null,
-  });
-  return list;
-}
-
-async function gatewaySshdSettings(gw: ProxyGateway): Promise<string[]> {
+async function gatewaySshdSettings(t: Topology): Promise<string[]> {
   const result = await run([
     "/usr/sbin/sshd",
     "-T",
     "-f",
-    gw.gateway.sshd.configPath,
+    t.gw.gateway.sshd.configPath,
   ]);
   return result.stdout.split("\n").filter((l) =>
     /^(maxstartups|maxsessions) /.test(l)
@@ -533,198 +247,79 @@ async function commitId(): Promise<string> {
   return status.stdout.trim() ? `${id} + uncommitted changes` : id;
 }
 
+const PATH_SETUP: Record<PathId, string> = {
+  a: "`ssh` straight to the destination sshd (server1)",
+  b: 'a second gateway sshd whose ForceCommand is `exec ssh -q … -e none -p PORT server1 -- "$SSH_ORIGINAL_COMMAND"`',
+  f: "a third gateway sshd whose ForceCommand is a script running an empty module exactly as the installed launcher runs ours (same deno binary, flags, DENO_DIR and variables, as the user), then the same `exec ssh` as (b)",
+  c: "the gateway sshd whose ForceCommand is the installed `sshproxy`, config: per-user log file, one destination",
+  d: "as (c) with an `etcd` section (loopback etcd, keyttl 5), `mode: sticky`, `route_select: connections`, three destinations",
+  e: "as (c) with `dump: DIR/{user}-{sid}.dump`",
+  g: "as (d) with an `agent` section (socket, metrics on loopback, timeout 200ms), the agent running as its own account",
+  h: "as (g) with the hand-off key",
+};
+
 async function main(): Promise<number> {
   const options = parseOptions(Deno.args);
   if (options.fromResults) return await rerender(options);
   const started = performance.now();
-  const logins = options.quick ? 6 : 50;
-  const rounds = options.quick ? 2 : 5;
-  const bytes = options.quick ? 64 * 1024 * 1024 : 1024 * 1024 * 1024;
-  const repeats = options.quick ? 1 : 3;
-  const sessions = options.quick ? 20 : 200;
+  const sizes = plan(options.quick);
 
   await preflight();
   const machine = await machineInfo();
   const commit = await commitId();
-  const t = await setUp();
-  const { gw } = t;
-  const product = () => proxyPids(gw.product);
-
-  say("detecting (d) etcd and (e) recording in the proxy");
-  const features = {
-    etcd: await detectEtcd(t),
-    recording: await detectRecording(t),
-  };
-  say(
-    `(d): ${
-      features.etcd.status === "measured"
-        ? features.etcd.value
-        : features.etcd.reason
-    }`,
-  );
-  say(
-    `(e): ${
-      features.recording.status === "measured"
-        ? features.recording.value
-        : features.recording.reason
-    }`,
-  );
-  const has = {
-    d: features.etcd.status === "measured",
-    e: features.recording.status === "measured",
-  };
-
-  // 1. latency
-  const latencyIds: PathId[] = ["a", "b", "c"];
-  if (has.d) latencyIds.push("d");
-  if (has.e) latencyIds.push("e");
-  say(`latency: ${logins} logins per path: ${latencyIds.join(", ")}`);
-  const latencyPaths: Results["latency"]["paths"] = {};
-  const latencyOutcome = await attempt(
-    "latency",
-    () =>
-      latency(USER, latencyIds.map((id) => t.targets[id]), logins, rounds, say),
-  );
-  for (const id of ["a", "b", "c", "d", "e"] as PathId[]) {
-    if (id === "d" && !has.d) latencyPaths.d = notMeasured(features.etcd);
-    else if (id === "e" && !has.e) {
-      latencyPaths.e = notMeasured(features.recording);
-    } else if (latencyOutcome.status !== "measured") {
-      latencyPaths[id] = {
-        status: "failed",
-        reason: latencyOutcome.status === "failed" ? latencyOutcome.reason : "",
-      };
-    } else {
-      const samples = latencyOutcome.value.get(id)!;
-      latencyPaths[id] = {
-        status: "measured",
-        value: {
-          ...summarize(samples),
-          samplesMs: samples.map((v) => round(v)),
-        },
-      };
-    }
-  }
-  const addedOverFloor: Results["latency"]["addedOverFloor"] = {};
-  const floorLatency = latencyPaths.b;
-  for (const id of ["c", "d", "e"] as PathId[]) {
-    const o = latencyPaths[id];
-    if (o?.status === "measured" && floorLatency?.status === "measured") {
-      addedOverFloor[id] = {
-        p50: round(o.value.p50 - floorLatency.value.p50),
-        p95: round(o.value.p95 - floorLatency.value.p95),
-      };
-    }
-  }
-
-  // 2. throughput
-  const throughputIds: PathId[] = ["b", "c"];
-  if (has.e) throughputIds.push("e");
-  say(
-    `throughput: ${bytes} bytes × ${repeats} through ${
-      throughputIds.join(", ")
-    }`,
-  );
-  const throughputOutcome = await attempt(
-    "throughput",
-    () =>
-      throughput(
-        USER,
-        throughputIds.map((id) => t.targets[id]),
-        bytes,
-        repeats,
-        say,
-      ),
-  );
-  const throughputPaths: Results["throughput"]["paths"] = {};
-  const ratioToFloor: Results["throughput"]["ratioToFloor"] = {};
-  for (const id of ["b", "c", "e"] as PathId[]) {
-    if (id === "e" && !has.e) {
-      throughputPaths.e = notMeasured(features.recording);
-    } else if (throughputOutcome.status !== "measured") {
-      throughputPaths[id] = {
-        status: "failed",
-        reason: throughputOutcome.status === "failed"
-          ? throughputOutcome.reason
-          : "",
-      };
-    } else {
-      throughputPaths[id] = {
-        status: "measured",
-        value: throughputOutcome.value.get(id)!,
-      };
-    }
-  }
-  const floorRate = throughputOutcome.status === "measured"
-    ? throughputOutcome.value.get("b")!.medianMbPerSecond
-    : 0;
-  for (const id of ["c", "e"] as PathId[]) {
-    const o = throughputPaths[id];
-    if (o?.status === "measured" && floorRate > 0) {
-      ratioToFloor[id] = round(o.value.medianMbPerSecond / floorRate, 3);
-    }
-  }
-
-  // 3. memory
-  const memory: Results["memory"] = {};
-  const idleSeconds = options.quick ? 2 : 5;
-  say("memory: idle interactive session through (c)");
-  memory.c = await attempt(
-    "memory (c)",
-    () => idleSessionMemory(USER, t.targets.c, product, idleSeconds),
-  );
-  if (has.d) {
-    say("memory: idle interactive session through (d)");
-    memory.d = await attempt(
-      "memory (d)",
-      () => idleSessionMemory(USER, t.targets.d, product, idleSeconds),
-    );
-  } else {
-    memory.d = notMeasured(features.etcd);
-  }
-
-  // 4. concurrency
-  const concurrencyPath: PathId = has.d ? "d" : "c";
-  say(`concurrency: ${sessions} sessions through (${concurrencyPath})`);
-  const concurrencyOutcome = await attempt("concurrency", async () => ({
-    ...await concurrency(
-      USER,
-      t.targets[concurrencyPath],
-      sessions,
-      product,
-      say,
-    ),
-    path: concurrencyPath,
-  }));
-
-  // Profile (needs the destination up).
-  say("profile: where the added latency goes");
-  const workDir = await sharedWritableDir("sshproxy-bench-profile-");
+  const t = await setUp(say, cleanups);
+  const workDir = await sharedWritableDir("sshproxy-bench-work-");
   cleanups.push(() => Deno.remove(workDir, { recursive: true }));
-  const profileOutcome = await attempt("profile", () =>
+
+  const floor = await runtimeFloor(t, workDir, sizes.profileRepeats);
+  const detected = await features(t);
+  const absent = { ...detected.absent };
+  if (floor.outcome.status !== "measured" && !t.targets.f) {
+    absent.f = floor.outcome;
+  }
+  const phase: Phase = {
+    t,
+    user: USER,
+    plan: sizes,
+    say,
+    absent,
+    agent: detected.agent,
+  };
+
+  const latency = await latencyPhase(phase);
+  const throughput = await throughputPhase(phase);
+  const memory = await memoryPhase(phase);
+  const logins50 = await logins50Phase(phase);
+  const concurrency = await concurrencyPhase(phase);
+  const agentConcurrency = await agentConcurrencyPhase(phase);
+  const burst = await burstPhase(phase);
+  const idleSessions = await idleSessionsPhase(phase);
+
+  say("profile: where the added latency goes");
+  const profileOutcome = await attempt(say, "profile", () =>
     profile({
-      product: gw.product,
-      etcdConfig: has.d ? t.etcdConfig : undefined,
-      etcdEndpoint: has.d ? t.etcd.endpoint : undefined,
-      dumpDir: has.e ? t.dumpDir : undefined,
+      product: t.gw.product,
+      invocation: floor.invocation,
+      etcdConfig: absent.d ? undefined : t.etcdConfig,
+      dumpDir: absent.e ? undefined : t.dumpDir,
       user: USER,
       destination: {
-        host: gw.servers.server1.host,
-        port: gw.servers.server1.port,
+        host: t.gw.servers.server1.host,
+        port: t.gw.servers.server1.port,
       },
-      sshArgs: gw.sshArgs,
+      sshArgs: t.gw.sshArgs,
       workDir,
-      repeats: options.quick ? 3 : 10,
+      repeats: sizes.profileRepeats,
       say,
     }));
-  const gatewaySshd = await gatewaySshdSettings(gw);
+  const gatewaySshd = await gatewaySshdSettings(t);
   const etcdEndpoint = t.etcd.endpoint;
 
   say("tearing down the topology");
-  await cleanup();
+  await cleanups.run();
 
-  // 5. ctl at scale (after the teardown: it sets up its own etcd).
-  const ctl = await ctlScale(options.quick);
+  // sshproxyctl at scale (after the teardown: it sets up its own etcd).
+  const ctl = await ctlScale(ROOT, options.quick, say);
 
   const results: Results = {
     date: new Date().toISOString(),
@@ -732,23 +327,17 @@ async function main(): Promise<number> {
     durationSeconds: 0,
     commit,
     machine: { ...machine, loadAverage1mEnd: loadAverage() },
-    setup: {
-      user: USER,
-      paths: {
-        a: "`ssh` straight to the destination sshd (server1)",
-        b: 'a second gateway sshd whose ForceCommand is `exec ssh -q … -e none -p PORT server1 -- "$SSH_ORIGINAL_COMMAND"`',
-        c: "the gateway sshd whose ForceCommand is the installed `sshproxy` (launcher + Deno), config: per-user log file, one destination",
-        d: "as (c) with an `etcd` section (loopback etcd, keyttl 5), `mode: sticky`, `route_select: connections`, three destinations",
-        e: "as (c) with `dump: DIR/{user}-{sid}.dump`",
-      },
-      gatewaySshd,
-      etcdEndpoint,
-    },
-    features,
-    latency: { logins, rounds, paths: latencyPaths, addedOverFloor },
-    throughput: { bytes, repeats, paths: throughputPaths, ratioToFloor },
+    setup: { user: USER, paths: PATH_SETUP, gatewaySshd, etcdEndpoint },
+    features: detected.features,
+    runtime: floor.outcome,
+    latency,
+    throughput,
     memory,
-    concurrency: concurrencyOutcome,
+    concurrency,
+    logins50,
+    agentConcurrency,
+    burst,
+    idleSessions,
     ctl,
     profile: profileOutcome,
     targets: [],
@@ -758,16 +347,21 @@ async function main(): Promise<number> {
 
   console.log(consoleTable(results));
 
-  const failed = [
-    ...Object.values(features),
-    ...Object.values(latencyPaths),
-    ...Object.values(throughputPaths),
+  const outcomes: (Outcome<unknown> | undefined)[] = [
+    ...Object.values(results.features),
+    floor.outcome,
+    ...Object.values(latency.paths),
+    ...Object.values(throughput.paths),
     ...Object.values(memory),
-    concurrencyOutcome,
+    ...Object.values(logins50),
+    concurrency,
+    agentConcurrency,
+    ...Object.values(burst),
+    ...Object.values(idleSessions),
     ctl,
     profileOutcome,
-  ].some((o) => o?.status === "failed");
-  if (failed) {
+  ];
+  if (outcomes.some((o) => o?.status === "failed")) {
     say("some measurements FAILED (see above): no result file written");
     return 1;
   }
@@ -805,8 +399,11 @@ async function rerender(options: Options): Promise<number> {
   const results = JSON.parse(
     await Deno.readTextFile(options.fromResults!),
   ) as Results;
+  // Targets are computed from the figures: recompute them with today's list.
+  results.targets = targets(results);
   console.log(consoleTable(results));
-  const files = await writeOutputs(results, options.out ?? ROOT);
+  const out = options.out ?? ROOT;
+  const files = await writeOutputs(results, out);
   say(`rendered ${files.join(", ")} from ${options.fromResults}`);
   return 0;
 }
@@ -814,7 +411,7 @@ async function rerender(options: Options): Promise<number> {
 let status = 1;
 const interrupted = async () => {
   say("interrupted: tearing down");
-  await cleanup();
+  await cleanups.run();
   Deno.exit(130);
 };
 Deno.addSignalListener("SIGINT", interrupted);
@@ -833,6 +430,6 @@ try {
     status = 1;
   }
 } finally {
-  await cleanup();
+  await cleanups.run();
 }
 Deno.exit(status);

@@ -9,12 +9,12 @@ import {
   type TestUser,
 } from "../../tests/harness/mod.ts";
 import { round, summarize, type Summary } from "./stats.ts";
+import { type SessionProcesses, summedMemory, threadsOf } from "./processes.ts";
 import {
   anonymousPrivateDirty,
   countBytes,
   countBytesTimed,
   cpuTimes,
-  descendantsRunning,
   type Memory,
   readText,
   smapsRollup,
@@ -27,7 +27,7 @@ export class MeasureError extends Error {}
 
 /** Where a path's logins go and what must be in place first. */
 export interface Target {
-  /** Short id: a, b, c, d, e. */
+  /** Short id: a to h. */
   id: string;
   host: string;
   port: number;
@@ -35,8 +35,11 @@ export interface Target {
   prepare?: () => Promise<void>;
   /** Called after each transfer (e.g. to delete dump files). */
   afterEach?: () => Promise<void>;
-  /** pids of the proxy processes serving this path (none for a and b). */
-  proxyPids?: () => Promise<number[]>;
+  /**
+   * Our processes and the gateway's ssh clients serving this path's
+   * sessions (undefined for the paths without a proxy: a, b, f).
+   */
+  sessions?: () => Promise<SessionProcesses>;
 }
 
 /** CPU time (user + system) of a process so far, in seconds; undefined when gone. */
@@ -167,9 +170,9 @@ export async function transfer(
   let proxy: { pid: number; first: number; last: number } | undefined;
   let ended = false;
   const sampler = (async () => {
-    while (!ended && target.proxyPids) {
+    while (!ended && target.sessions) {
       if (!proxy) {
-        const [pid] = await target.proxyPids();
+        const [pid] = (await target.sessions()).ours;
         const cpu = pid ? await cpuSeconds(pid) : undefined;
         if (pid && cpu !== undefined) proxy = { pid, first: cpu, last: cpu };
       } else {
@@ -253,33 +256,56 @@ export async function throughput(
   return figures;
 }
 
-/** Memory of an idle interactive session's proxy and its ssh child (KiB). */
+/** Memory of an idle interactive session's processes (KiB). */
 export interface IdleMemory {
-  proxyPid: number;
+  /** Our processes during the idle session (none after a hand-off). */
+  proxyPids: number[];
+  /** Their summed memory (zero when none of ours stays). */
   proxy: Memory;
+  /** The gateway's ssh client to the destination. */
   ssh: Memory;
-  /** Private dirty of the proxy's anonymous mappings only (KiB). */
+  /** Private dirty of our processes' anonymous mappings only (KiB). */
   proxyAnonymousPrivateDirty: number;
+  /** Threads of our processes, summed. */
+  threads?: number;
   /** Seconds the session had been idle when sampled. */
   idleSeconds: number;
+}
+
+async function waitUntilGone(
+  sessions: () => Promise<SessionProcesses>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const now = await sessions();
+    if (now.ours.length === 0 && now.ssh.length === 0) return;
+    await sleep(100);
+  }
 }
 
 /**
  * Opens an interactive session (`ssh -tt`, no command: a login shell on the
  * destination, with our end of stdin held open and silent), waits until
- * the proxy has its ssh child and has been idle `idleSeconds`, then reads
- * both processes' smaps_rollup.
+ * the gateway's ssh to the destination runs and the session has been idle
+ * `idleSeconds`, then reads the smaps_rollup of our processes (summed) and
+ * of that ssh.
  */
 export async function idleSessionMemory(
   user: TestUser,
   target: Target,
-  proxyPids: () => Promise<number[]>,
   idleSeconds: number,
 ): Promise<IdleMemory> {
+  const sessions = target.sessions;
+  if (!sessions) {
+    throw new MeasureError(`memory: (${target.id}) has no processes of ours`);
+  }
   await target.prepare?.();
-  if ((await proxyPids()).length > 0) {
+  await waitUntilGone(sessions, 10_000);
+  const before = await sessions();
+  if (before.ours.length > 0 || before.ssh.length > 0) {
     throw new MeasureError(
-      "memory: a proxy process is still running before the idle session",
+      "memory: processes of an earlier session still run before the idle session",
     );
   }
   const argv = sshArgv(user, {
@@ -293,64 +319,67 @@ export async function idleSessionMemory(
     readText(proc.child.stderr),
   ]);
   try {
-    let proxyPid = 0;
-    let sshPid = 0;
+    let up: SessionProcesses | undefined;
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && sshPid === 0) {
-      const pids = await proxyPids();
-      if (pids.length > 1) {
+    while (Date.now() < deadline && !up) {
+      const now = await sessions();
+      if (now.ssh.length > 1) {
         throw new MeasureError(
-          `memory: ${pids.length} proxy processes for one session`,
+          `memory: ${now.ssh.length} gateway ssh clients for one session`,
         );
       }
-      if (pids.length === 1) {
-        proxyPid = pids[0];
-        sshPid = (await descendantsRunning(proxyPid, "/usr/bin/ssh"))[0] ?? 0;
-      }
-      if (sshPid === 0) await sleep(100);
+      if (now.ssh.length === 1) up = now;
+      else await sleep(100);
     }
-    if (sshPid === 0) {
+    if (!up) {
       const [, errors] = await Promise.race([
         drained,
         sleep(100).then(() => [0, "(still running)"] as const),
       ]);
       throw new MeasureError(
-        `memory: no proxy with an ssh child within 20 s for (${target.id}): ${errors}`,
+        `memory: no gateway ssh within 20 s for (${target.id}): ${errors}`,
       );
     }
     await sleep(idleSeconds * 1000);
     await syncPageCache();
-    const proxy = await smapsRollup(proxyPid);
-    const ssh = await smapsRollup(sshPid);
-    const anonymous = await anonymousPrivateDirty(proxyPid);
-    if (!proxy || !ssh || anonymous === undefined) {
+    const now = await sessions();
+    const ssh = now.ssh.length === 1
+      ? await smapsRollup(now.ssh[0])
+      : undefined;
+    const anonymous: number[] = [];
+    for (const pid of now.ours) {
+      const kib = await anonymousPrivateDirty(pid);
+      if (kib !== undefined) anonymous.push(kib);
+    }
+    if (!ssh || anonymous.length < now.ours.length) {
       throw new MeasureError(
         `memory: the session through (${target.id}) ended while idle`,
       );
     }
+    const threads = await Promise.all(now.ours.map(threadsOf));
     return {
-      proxyPid,
-      proxy,
+      proxyPids: now.ours,
+      proxy: await summedMemory(now.ours),
       ssh,
-      proxyAnonymousPrivateDirty: anonymous,
+      proxyAnonymousPrivateDirty: anonymous.reduce((t, a) => t + a, 0),
+      threads: threads.reduce((t, n) => t + n, 0),
       idleSeconds,
     };
   } finally {
     proc.kill("SIGKILL");
     await Promise.race([drained, sleep(5000)]);
     await proc.child.status;
-    // The gateway's sshd sends SIGHUP to the proxy; wait until it is gone
-    // so that the next measurement starts clean.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (await proxyPids()).length > 0) {
-      await sleep(100);
-    }
+    // The gateway's sshd hangs up on the session's processes; wait until
+    // they are gone so that the next measurement starts clean.
+    await waitUntilGone(sessions, 10_000);
   }
 }
 
 /** The concurrency figure. */
 export interface ConcurrencyFigure {
   sessions: number;
+  /** The remote command of each session. */
+  command?: string;
   succeeded: number;
   wallSeconds: number;
   /** Failed sessions grouped by status and first line of stderr. */
@@ -361,7 +390,7 @@ export interface ConcurrencyFigure {
     privateMiB: number;
     rssMiB: number;
   };
-  /** Most proxies seen alive at once. */
+  /** Most processes of ours seen alive at once. */
   maxProxies: number;
   /** Share of the machine's CPU time that was busy during the run (0..1). */
   cpuBusy: number;
@@ -369,15 +398,16 @@ export interface ConcurrencyFigure {
 }
 
 /**
- * `sessions` concurrent `sleep 5; echo ok` sessions; samples the summed
- * memory of every proxy process every 250 ms and keeps the peak.
+ * `sessions` concurrent sessions running `command`, all started at once;
+ * samples the summed memory of our processes every 250 ms and keeps the
+ * peak.
  */
 export async function concurrency(
   user: TestUser,
   target: Target,
   sessions: number,
-  proxyPids: () => Promise<number[]>,
   say: (text: string) => void,
+  command = "sleep 5; echo ok",
 ): Promise<ConcurrencyFigure> {
   await target.prepare?.();
   await syncPageCache();
@@ -390,7 +420,7 @@ export async function concurrency(
     const result = await sshAs(user, {
       host: target.host,
       port: target.port,
-      command: "sleep 5; echo ok",
+      command,
     }, { timeoutMs: 240_000 });
     durations.push((performance.now() - t0) / 1000);
     done++;
@@ -399,8 +429,10 @@ export async function concurrency(
   const peak = { proxies: 0, privateDirtyMiB: 0, privateMiB: 0, rssMiB: 0 };
   let maxProxies = 0;
   let lastReport = 0;
-  while (done < sessions && performance.now() - start < 250_000) {
-    const pids = await proxyPids();
+  while (
+    target.sessions && done < sessions && performance.now() - start < 250_000
+  ) {
+    const pids = (await target.sessions()).ours;
     const memories = (await Promise.all(pids.map(smapsRollup))).filter((
       m,
     ): m is Memory => m !== undefined);
@@ -417,7 +449,7 @@ export async function concurrency(
     if (performance.now() - lastReport > 5000) {
       lastReport = performance.now();
       say(
-        `concurrency: ${done}/${sessions} ended, ${memories.length} proxies alive, ${dirty} MiB private dirty`,
+        `concurrency (${target.id}): ${done}/${sessions} ended, ${memories.length} of our processes alive, ${dirty} MiB private dirty`,
       );
     }
     await sleep(250);
@@ -430,18 +462,22 @@ export async function concurrency(
       Math.max(1, cpuAfter.total - cpuBefore.total),
     2,
   );
-  const succeeded = outcomes.filter((r) => r.ok && r.stdout.trim() === "ok")
-    .length;
+  const expected = command.endsWith("echo ok") ? "ok" : undefined;
+  const good = (r: { ok: boolean; stdout: string }) =>
+    r.ok && (expected === undefined || r.stdout.trim() === expected);
+  const succeeded = outcomes.filter(good).length;
   const messages = new Map<string, number>();
   for (const r of outcomes) {
-    if (r.ok && r.stdout.trim() === "ok") continue;
+    if (good(r)) continue;
     const message = `status ${r.code}${r.timedOut ? " (timed out)" : ""}: ${
       r.stderr.trim().split("\n")[0]?.slice(0, 160) || "no message"
     }`;
     messages.set(message, (messages.get(message) ?? 0) + 1);
   }
+  if (target.sessions) await waitUntilGone(target.sessions, 30_000);
   return {
     sessions,
+    command,
     succeeded,
     wallSeconds,
     failures: [...messages].map(([message, count]) => ({ message, count })),

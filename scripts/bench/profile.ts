@@ -1,16 +1,27 @@
 // "Where the time goes": the proxy's own start-up, session and memory cost,
 // measured outside sshd so that nothing but sshproxy is timed. Nothing here
-// edits the product: CPU profiles and V8-flag variants run through modified
-// copies of the installed launcher in a temp dir.
-import { run, runAs, sleep, type TestUser } from "../../tests/harness/mod.ts";
+// edits the product: CPU profiles and V8-flag variants run through copies
+// of the launcher written from how it really runs Deno (runtime_floor.ts).
+import { run, sleep, type TestUser } from "../../tests/harness/mod.ts";
+import { type CpuBreakdown, cpuProfile } from "./cpu_profile.ts";
+import { type DumpRecords, dumpRecords } from "./dump_records.ts";
+import {
+  importCases,
+  type ImportCost,
+  measureImports,
+} from "./import_costs.ts";
+import { type ModuleGraph, moduleGraph } from "./module_graph.ts";
+import { descendantsOf, isOurs, summedMemory, threadsOf } from "./processes.ts";
 import { round, summarize, type Summary } from "./stats.ts";
+import { type Invocation, writeLauncherVariant } from "./runtime_floor.ts";
 import {
   anonymousPrivateDirty,
   asUser,
-  descendantsRunning,
+  exeOf,
   type Memory,
-  smapsRollup,
   syncPageCache,
+  timedAs,
+  timedQuietAs,
   userEnvironment,
 } from "./system.ts";
 
@@ -24,6 +35,8 @@ export interface Product {
 export interface ProfileContext {
   product: Product;
   user: TestUser;
+  /** How the launcher runs Deno (undefined: not under `deno run`). */
+  invocation?: Invocation;
   /** server1: host and port of a destination sshd. */
   destination: { host: string; port: number };
   /** ssh options for the gateway → destination hop (as the proxy gets them). */
@@ -33,8 +46,6 @@ export interface ProfileContext {
    * route_select, dest), to profile a session of (d) as well.
    */
   etcdConfig?: string;
-  /** etcd's client URL when (d) works (for the import-cost table). */
-  etcdEndpoint?: string;
   /** When (e) works: a directory every user can write, for a profiled recording. */
   dumpDir?: string;
   /** A temp dir every user can write (mode 1777). */
@@ -56,37 +67,19 @@ export interface SessionPhases {
   afterSsh: Summary;
 }
 
-/** Self time of CPU profiles, grouped, averaged over `runs` runs. */
-export interface CpuBreakdown {
-  runs: number;
-  /** Wall time of a profiled run (ms, mean). */
-  wallMs: number;
-  /** Span covered by the profile (ms, mean); the rest is Deno starting up. */
-  profiledMs: number;
-  /** Self time per group (ms, mean), largest first. */
-  groups: { group: string; ms: number }[];
-  /** Busiest functions outside idle/program/GC (ms, mean). */
-  topFunctions: { name: string; ms: number }[];
-}
+export type { CpuBreakdown, DumpRecords, ImportCost };
 
-/** Failed cache writes and retry sleeps seen by strace in one run. */
+/** What strace saw in one session: cache writes refused, sleeps, modules read. */
 export interface StraceFigures {
   wallMs: number;
   sleeps: number;
   sleptMs: number;
   deniedWrites: { what: string; count: number }[];
+  /** Files opened under the program's directory: our sources, npm packages. */
+  opened?: { ours: number; packages: { name: string; files: number }[] };
 }
 
-/** Start-up of a one-line module importing one thing, as the test user. */
-export interface ImportCost {
-  what: string;
-  source: string;
-  ms: Summary;
-  /** Memory of the process idling after the import (some cases only). */
-  idle?: { rss: number; privateDirty: number; anonymousPrivateDirty: number };
-}
-
-/** Memory of the proxy of one hand-run idle session, per variant. */
+/** Memory of our processes in one hand-run idle session, per variant. */
 export interface MemoryVariant {
   variant: string;
   proxy: Memory;
@@ -98,13 +91,14 @@ export interface MemoryVariant {
 /** Everything the profile measured. */
 export interface ProfileFigures {
   repeats: number;
-  emptyDenoMs: Summary;
+  /** `deno run --no-config` of an empty module (results before the runtime floor existed). */
+  emptyDenoMs?: Summary;
   versionMs: Summary;
   sshAloneMs: Summary;
   session: SessionPhases;
   /** The same with the etcd configuration of (d), when (d) works. */
   etcdSession?: SessionPhases;
-  cpu: {
+  cpu?: {
     version: CpuBreakdown;
     session: CpuBreakdown;
     etcdSession?: CpuBreakdown;
@@ -112,134 +106,18 @@ export interface ProfileFigures {
     recording?: CpuBreakdown & { bytes: number; records?: DumpRecords };
   };
   strace?: StraceFigures;
-  importCosts: ImportCost[];
-  memoryVariants: MemoryVariant[];
-}
-
-async function timed(
-  user: TestUser,
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<number> {
-  const start = performance.now();
-  const result = await runAs(user, argv, { env, timeoutMs: 30_000 });
-  const ms = performance.now() - start;
-  if (!result.ok) {
-    throw new Error(
-      `"${argv.join(" ")}" failed (status ${result.code}): ${
-        result.stderr.trim().slice(0, 300)
-      }`,
-    );
-  }
-  return ms;
+  /** What the session path loads, from the installed program's graph. */
+  graph?: ModuleGraph;
+  importCosts?: ImportCost[];
+  memoryVariants?: MemoryVariant[];
+  /** Parts not measured, and why. */
+  notes?: string[];
 }
 
 const libOf = (p: Product) => `${p.prefix}/lib/sshproxy`;
 
-/** How a dump's records split the session's output. */
-export interface DumpRecords {
-  /** Records of the output stream (fd 1). */
-  count: number;
-  /** Their data bytes. */
-  bytes: number;
-  /** Mean and largest data length of one record. */
-  meanBytes: number;
-  maxBytes: number;
-}
-
-/**
- * Reads the one dump file in `dir` (header, then records of a 13-byte frame
- * — time, fd, length — and data): each record is one chunk the proxy read
- * from ssh and relayed.
- */
-export async function dumpRecords(
-  dir: string,
-): Promise<DumpRecords | undefined> {
-  const names = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && entry.name.endsWith(".dump")) names.push(entry.name);
-  }
-  if (names.length !== 1) return undefined;
-  const file = await Deno.open(`${dir}/${names[0]}`);
-  try {
-    const size = (await file.stat()).size;
-    const readExactly = async (n: number) => {
-      const buffer = new Uint8Array(n);
-      let got = 0;
-      while (got < n) {
-        const read = await file.read(buffer.subarray(got));
-        if (read === null) return undefined;
-        got += read;
-      }
-      return buffer;
-    };
-    const head = await readExactly(4);
-    if (!head) return undefined;
-    let offset = new DataView(head.buffer).getUint16(2);
-    const figures = { count: 0, bytes: 0, meanBytes: 0, maxBytes: 0 };
-    while (offset + 13 <= size) {
-      await file.seek(offset, Deno.SeekMode.Start);
-      const frame = await readExactly(13);
-      if (!frame) break;
-      const view = new DataView(frame.buffer);
-      const fd = view.getUint8(8);
-      const length = view.getUint32(9);
-      if (fd === 1) {
-        figures.count++;
-        figures.bytes += length;
-        figures.maxBytes = Math.max(figures.maxBytes, length);
-      }
-      offset += 13 + length;
-    }
-    figures.meanBytes = figures.count
-      ? Math.round(figures.bytes / figures.count)
-      : 0;
-    return figures;
-  } finally {
-    file.close();
-  }
-}
-
-/** As timed(), with the command's stdout on /dev/null (for bulk output). */
-async function timedQuiet(
-  user: TestUser,
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<number> {
-  const { home, env: userEnv } = await userEnvironment(user);
-  const [cmd, ...args] = [...await asUser(user), ...argv];
-  const start = performance.now();
-  const child = new Deno.Command(cmd, {
-    args,
-    env: { ...userEnv, ...env },
-    clearEnv: true,
-    cwd: home,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 120_000);
-  const output = await child.output();
-  clearTimeout(timer);
-  const ms = performance.now() - start;
-  if (!output.success) {
-    throw new Error(
-      `"${argv.join(" ")}" failed (status ${output.code}): ${
-        new TextDecoder().decode(output.stderr).trim().slice(0, 300)
-      }`,
-    );
-  }
-  return ms;
-}
-
 /** The proxy's environment for a session run by hand, not by sshd. */
-function sessionEnv(
+export function sessionEnv(
   times: string,
   command = "true",
 ): Record<string, string> {
@@ -251,15 +129,15 @@ function sessionEnv(
   };
 }
 
-/** Runs every profile step; throws (with the step named) when one fails. */
-export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
-  const { workDir, user } = ctx;
-  const n = ctx.repeats;
+/** The files the hand-run sessions share: the timing ssh wrapper and configs. */
+interface ProfileConfigs {
+  base: string[];
+  stateless: string;
+  etcd?: string;
+}
 
-  // Files the runs share: an empty JS module, the timing ssh wrapper and
-  // the config of the hand-run sessions.
-  await Deno.writeTextFile(`${workDir}/empty.js`, "export {};\n");
-  const wrapper = `${workDir}/ssh-timed`;
+async function writeConfigs(ctx: ProfileContext): Promise<ProfileConfigs> {
+  const wrapper = `${ctx.workDir}/ssh-timed`;
   await Deno.writeTextFile(
     wrapper,
     [
@@ -274,57 +152,47 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
     ].join("\n"),
   );
   await Deno.chmod(wrapper, 0o755);
-  const config = `${workDir}/profile.yaml`;
-  const baseLines = [
-    `log: ${JSON.stringify(`${workDir}/profile-{user}.log`)}`,
+  const base = [
+    `log: ${JSON.stringify(`${ctx.workDir}/profile-{user}.log`)}`,
     "ssh:",
     `  exe: ${JSON.stringify(wrapper)}`,
     `  args: ${JSON.stringify(["-q", ...ctx.sshArgs])}`,
   ];
-  await Deno.writeTextFile(
-    config,
-    [
-      ...baseLines,
-      `dest: [${
-        JSON.stringify(`${ctx.destination.host}:${ctx.destination.port}`)
-      }]`,
-      "",
-    ].join("\n"),
-  );
-  await Deno.chmod(config, 0o644);
-  const etcdConfig = ctx.etcdConfig ? `${workDir}/profile-etcd.yaml` : "";
-  if (ctx.etcdConfig) {
-    await Deno.writeTextFile(
-      etcdConfig,
-      [...baseLines, ctx.etcdConfig, ""].join("\n"),
-    );
-    await Deno.chmod(etcdConfig, 0o644);
-  }
-  const scratch = () => `${workDir}/times-${crypto.randomUUID()}`;
+  const write = async (name: string, lines: string[]) => {
+    const path = `${ctx.workDir}/${name}`;
+    await Deno.writeTextFile(path, [...base, ...lines, ""].join("\n"));
+    await Deno.chmod(path, 0o644);
+    return path;
+  };
+  const dest = `dest: [${
+    JSON.stringify(`${ctx.destination.host}:${ctx.destination.port}`)
+  }]`;
+  return {
+    base: [...base, dest],
+    stateless: await write("profile.yaml", [dest]),
+    etcd: ctx.etcdConfig
+      ? await write("profile-etcd.yaml", [ctx.etcdConfig])
+      : undefined,
+  };
+}
 
-  const product = ctx.product;
-  const lib = libOf(product);
-  ctx.say("profile: deno run of an empty module, sshproxy -version, ssh alone");
-  const emptyDeno: number[] = [];
+/** Runs every profile step; throws (with the step named) when one fails. */
+export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
+  const { workDir, user, product } = ctx;
+  const n = ctx.repeats;
+  const configs = await writeConfigs(ctx);
+  const scratch = () => `${workDir}/times-${crypto.randomUUID()}`;
+  const notes: string[] = [];
+
+  ctx.say("profile: sshproxy -version, ssh alone, sessions by hand");
   const version: number[] = [];
   const sshAlone: number[] = [];
   const phases: number[][] = [];
   const etcdPhases: number[][] = [];
   for (let i = 0; i < n; i++) {
-    emptyDeno.push(
-      await timed(user, [
-        `${lib}/bin/deno`,
-        "run",
-        "--cached-only",
-        "--no-prompt",
-        "--quiet",
-        "--no-config",
-        `${workDir}/empty.js`,
-      ], { DENO_DIR: `${lib}/cache` }),
-    );
-    version.push(await timed(user, [product.sshproxy, "-version"]));
+    version.push(await timedAs(user, [product.sshproxy, "-version"]));
     sshAlone.push(
-      await timed(user, [
+      await timedAs(user, [
         "/usr/bin/ssh",
         "-q",
         ...ctx.sshArgs,
@@ -337,112 +205,150 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
         "true",
       ]),
     );
-    phases.push(await sessionPhases(ctx, product, config));
-    if (etcdConfig) {
-      etcdPhases.push(await sessionPhases(ctx, product, etcdConfig));
-    }
+    phases.push(await sessionPhases(ctx, configs.stateless));
+    if (configs.etcd) etcdPhases.push(await sessionPhases(ctx, configs.etcd));
   }
-
-  ctx.say("profile: start-up cost of single imports");
-  const importCosts = await measureImports(ctx, n);
-
-  const cpuRuns = Math.min(3, n);
-  ctx.say(`profile: --cpu-prof (${cpuRuns} runs each) via a launcher copy`);
-  const cpu = {
-    version: await cpuProfile(ctx, product, ["-version"], () => ({}), cpuRuns),
-    session: await cpuProfile(
-      ctx,
-      product,
-      [config],
-      () => sessionEnv(scratch()),
-      cpuRuns,
-    ),
-    etcdSession: etcdConfig
-      ? await cpuProfile(
-        ctx,
-        product,
-        [etcdConfig],
-        () => sessionEnv(scratch()),
-        cpuRuns,
-      )
-      : undefined,
-    recording: undefined as
-      | (CpuBreakdown & { bytes: number; records?: DumpRecords })
-      | undefined,
-  };
-  if (ctx.dumpDir) {
-    const recordings = await Deno.makeTempDir({
-      dir: ctx.dumpDir,
-      prefix: "profile-",
-    });
-    await Deno.chmod(recordings, 0o1777);
-    const dumpConfig = `${workDir}/profile-dump.yaml`;
-    await Deno.writeTextFile(
-      dumpConfig,
-      [
-        ...baseLines,
-        `dest: [${
-          JSON.stringify(`${ctx.destination.host}:${ctx.destination.port}`)
-        }]`,
-        `dump: ${JSON.stringify(`${recordings}/{user}-{sid}.dump`)}`,
-        "",
-      ].join("\n"),
-    );
-    await Deno.chmod(dumpConfig, 0o644);
-    ctx.say("profile: --cpu-prof of a recorded session sending 128 MiB");
-    const bytes = 128 * 1024 * 1024;
-    cpu.recording = {
-      bytes,
-      ...await cpuProfile(
-        ctx,
-        product,
-        [dumpConfig],
-        () => sessionEnv(scratch(), `head -c ${bytes} /dev/zero`),
-        1,
-        timedQuiet,
-      ),
-      records: await dumpRecords(recordings),
-    };
-    await Deno.remove(recordings, { recursive: true });
-  }
-
-  let strace: StraceFigures | undefined;
-  if (await exists("/usr/bin/strace")) {
-    ctx.say("profile: strace of one session (failed cache writes, sleeps)");
-    strace = await straceSession(ctx, product, config);
-  }
-
-  ctx.say("profile: idle proxy memory, as installed and with V8 flags");
-  const memoryVariants = [];
-  for (
-    const [variant, flags] of [
-      ["as installed", ""],
-      [
-        "with --v8-flags=--max-semi-space-size=1",
-        "--v8-flags=--max-semi-space-size=1",
-      ],
-      ["with --v8-flags=--lite-mode", "--v8-flags=--lite-mode"],
-      [
-        "with --v8-flags=--lite-mode,--max-semi-space-size=1",
-        "--v8-flags=--lite-mode,--max-semi-space-size=1",
-      ],
-    ]
-  ) {
-    memoryVariants.push(await idleMemory(ctx, config, variant, product, flags));
-  }
-
-  return {
+  const figures: ProfileFigures = {
     repeats: n,
-    emptyDenoMs: summarize(emptyDeno),
     versionMs: summarize(version),
     sshAloneMs: summarize(sshAlone),
     session: phaseSummary(phases),
     etcdSession: etcdPhases.length ? phaseSummary(etcdPhases) : undefined,
-    cpu,
-    strace,
-    importCosts,
-    memoryVariants,
+    notes,
   };
+
+  if (await exists("/usr/bin/strace")) {
+    ctx.say("profile: strace of one session (cache writes, sleeps, modules)");
+    figures.strace = await straceSession(ctx, configs.stateless);
+  } else notes.push("strace: /usr/bin/strace is not installed");
+
+  const invocation = ctx.invocation;
+  if (!invocation) {
+    notes.push(
+      "CPU profiles, import costs and V8-flag variants: the installed sshproxy does not run under `deno run`, so there is no launcher to copy",
+    );
+    return figures;
+  }
+  const lib = libOf(product);
+
+  ctx.say("profile: the session path's module graph and import costs");
+  const face = `${lib}/src/cli/proxy.ts`;
+  try {
+    figures.graph = await moduleGraph(
+      user,
+      invocation,
+      lib,
+      await exists(face) ? face : undefined,
+    );
+  } catch (error) {
+    notes.push(`module graph: ${(error as Error).message}`);
+  }
+  if (figures.graph) {
+    const dir = await Deno.makeTempDir({ dir: workDir, prefix: "imports-" });
+    figures.importCosts = await measureImports(
+      user,
+      invocation,
+      importCases(figures.graph, lib),
+      dir,
+      n,
+    );
+  }
+
+  const cpuRuns = Math.min(3, n);
+  ctx.say(`profile: --cpu-prof (${cpuRuns} runs each) via a launcher copy`);
+  const common = { user, workDir, invocation, programDir: lib, runs: cpuRuns };
+  figures.cpu = {
+    version: await cpuProfile({
+      ...common,
+      args: ["-version"],
+      env: () => ({}),
+    }),
+    session: await cpuProfile({
+      ...common,
+      args: [configs.stateless],
+      env: () => sessionEnv(scratch()),
+    }),
+    etcdSession: configs.etcd
+      ? await cpuProfile({
+        ...common,
+        args: [configs.etcd],
+        env: () => sessionEnv(scratch()),
+      })
+      : undefined,
+  };
+  if (ctx.dumpDir) {
+    figures.cpu.recording = await recordingProfile(ctx, configs, invocation);
+  }
+
+  ctx.say("profile: idle proxy memory, as installed and with V8 flags");
+  const variants: [string, string[]][] = [
+    ["as installed", []],
+    ["+ --single-threaded", ["--single-threaded"]],
+    ["+ --max-semi-space-size=1", ["--max-semi-space-size=1"]],
+    ["+ --lite-mode", ["--lite-mode"]],
+    ["+ all three", [
+      "--single-threaded",
+      "--max-semi-space-size=1",
+      "--lite-mode",
+    ]],
+  ];
+  figures.memoryVariants = [];
+  for (const [variant, v8Flags] of variants) {
+    const launcher = v8Flags.length
+      ? await writeLauncherVariant(workDir, invocation, { v8Flags })
+      : product.sshproxy;
+    figures.memoryVariants.push(
+      await idleMemory(ctx, configs.stateless, variant, launcher),
+    );
+  }
+  return figures;
+}
+
+/** `--cpu-prof` of a recorded session sending 128 MiB, and its dump's records. */
+async function recordingProfile(
+  ctx: ProfileContext,
+  configs: ProfileConfigs,
+  invocation: Invocation,
+): Promise<CpuBreakdown & { bytes: number; records?: DumpRecords }> {
+  const recordings = await Deno.makeTempDir({
+    dir: ctx.dumpDir,
+    prefix: "profile-",
+  });
+  await Deno.chmod(recordings, 0o1777);
+  const dumpConfig = `${ctx.workDir}/profile-dump.yaml`;
+  await Deno.writeTextFile(
+    dumpConfig,
+    [
+      ...configs.base,
+      `dump: ${JSON.stringify(`${recordings}/{user}-{sid}.dump`)}`,
+      "",
+    ].join("\n"),
+  );
+  await Deno.chmod(dumpConfig, 0o644);
+  ctx.say("profile: --cpu-prof of a recorded session sending 128 MiB");
+  const bytes = 128 * 1024 * 1024;
+  try {
+    return {
+      bytes,
+      ...await cpuProfile({
+        user: ctx.user,
+        workDir: ctx.workDir,
+        invocation,
+        programDir: libOf(ctx.product),
+        args: [dumpConfig],
+        env: () =>
+          sessionEnv(
+            `${ctx.workDir}/times-${crypto.randomUUID()}`,
+            `head -c ${bytes} /dev/zero`,
+          ),
+        runs: 1,
+        runner: timedQuietAs,
+      }),
+      records: await dumpRecords(recordings),
+    };
+  } finally {
+    await Deno.remove(recordings, { recursive: true });
+  }
 }
 
 function phaseSummary(rows: number[][]): SessionPhases {
@@ -461,12 +367,11 @@ async function exists(path: string): Promise<boolean> {
 /** [total, beforeSsh, ssh, afterSsh] of one hand-run session, in ms. */
 async function sessionPhases(
   ctx: ProfileContext,
-  product: Product,
   config: string,
 ): Promise<number[]> {
   const times = `${ctx.workDir}/times-${crypto.randomUUID()}`;
   const start = Date.now();
-  await timed(ctx.user, [product.sshproxy, config], sessionEnv(times));
+  await timedAs(ctx.user, [ctx.product.sshproxy, config], sessionEnv(times));
   const end = Date.now();
   const line = (await Deno.readTextFile(times)).trim().split("\n")[0];
   await Deno.remove(times);
@@ -476,381 +381,8 @@ async function sessionPhases(
   return [end - start, sshStart - start, sshEnd - sshStart, end - sshEnd];
 }
 
-/**
- * One-line modules, each importing one thing the proxy imports, run by the
- * installed Deno with its config (import map, node_modules) as the
- * test user; interleaved, medians.
- */
-async function measureImports(
-  ctx: ProfileContext,
-  n: number,
-): Promise<ImportCost[]> {
-  const lib = libOf(ctx.product);
-  const dir = await Deno.makeTempDir({ dir: ctx.workDir, prefix: "imports-" });
-  await Deno.chmod(dir, 0o755);
-  const yamlEsm = JSON.stringify(
-    `file://${lib}/node_modules/yaml/browser/index.js`,
-  );
-  const cases: [string, string][] = [
-    ["nothing (empty module)", "export {};"],
-    [
-      "node:net (`isIP`, src/config/host_port.ts)",
-      'import { isIP } from "node:net";\nisIP("127.0.0.1");',
-    ],
-    [
-      "node:crypto (`createHash`, src/log/session_id.ts)",
-      'import { createHash } from "node:crypto";\ncreateHash("sha1").update("x").digest();',
-    ],
-    [
-      "node:dns/promises (src/system/network_names.ts)",
-      'import { lookup } from "node:dns/promises";\nvoid lookup;',
-    ],
-    [
-      "the three node: modules together",
-      'import { isIP } from "node:net";\nimport { createHash } from "node:crypto";\nimport { lookup } from "node:dns/promises";\nvoid [isIP, createHash, lookup];',
-    ],
-    [
-      "Web Crypto SHA-1 instead of node:crypto",
-      'await crypto.subtle.digest("SHA-1", new TextEncoder().encode("x"));',
-    ],
-    [
-      "`yaml` as the proxy imports it (npm:, CommonJS build)",
-      'import { parse } from "yaml";\nparse("a: 1");',
-    ],
-    [
-      "`yaml`'s ESM build by file path",
-      `import { parse } from ${yamlEsm};\nparse("a: 1");`,
-    ],
-    [
-      "`etcd3` (npm:, grpc-js; loaded by the proxy only with etcd)",
-      'const { Etcd3 } = await import("etcd3");\nvoid Etcd3;',
-    ],
-    ...(ctx.etcdEndpoint
-      ? [[
-        "instead: one `fetch` to etcd's JSON gateway (POST /v3/kv/range)",
-        `const response = await fetch(${
-          JSON.stringify(`${ctx.etcdEndpoint}/v3/kv/range`)
-        }, { method: "POST", body: JSON.stringify({ key: btoa("/sshproxy/"), range_end: btoa("/sshproxy0"), count_only: true }) });\nif (!response.ok) throw new Error(String(response.status));\nawait response.json();`,
-      ] as [string, string]]
-      : []),
-    [
-      "today's set: the three node: modules + `yaml` via npm:",
-      'import { isIP } from "node:net";\nimport { createHash } from "node:crypto";\nimport { lookup } from "node:dns/promises";\nimport { parse } from "yaml";\nvoid [isIP, createHash, lookup];\nparse("a: 1");',
-    ],
-    [
-      "alternative: `yaml` ESM build + Web Crypto, no node:",
-      `import { parse } from ${yamlEsm};\nawait crypto.subtle.digest("SHA-1", new TextEncoder().encode("x"));\nparse("a: 1");`,
-    ],
-  ];
-  const files = await Promise.all(cases.map(async ([, source], i) => {
-    const file = `${dir}/case${i}.js`;
-    await Deno.writeTextFile(file, source + "\n");
-    await Deno.chmod(file, 0o644);
-    return file;
-  }));
-  const argv = (file: string) => [
-    `${lib}/bin/deno`,
-    "run",
-    "--cached-only",
-    "--no-prompt",
-    "--quiet",
-    "--allow-all",
-    "--config",
-    `${lib}/deno.json`,
-    file,
-  ];
-  const env = { DENO_DIR: `${lib}/cache` };
-  // Once unrecorded each (first-run effects), then n interleaved rounds.
-  for (const file of files) await timed(ctx.user, argv(file), env);
-  const samples = cases.map(() => [] as number[]);
-  for (let i = 0; i < n; i++) {
-    for (const [j, file] of files.entries()) {
-      samples[j].push(await timed(ctx.user, argv(file), env));
-    }
-  }
-  const costs: ImportCost[] = cases.map(([what, source], j) => ({
-    what,
-    source,
-    ms: summarize(samples[j]),
-  }));
-  // Memory after loading, for the empty module and the two complete sets.
-  for (const cost of costs) {
-    if (
-      cost !== costs[0] && !cost.what.startsWith("today's") &&
-      !cost.what.startsWith("alternative") && !cost.what.startsWith("`etcd3`")
-    ) continue;
-    const file = `${dir}/idle-${costs.indexOf(cost)}.js`;
-    await Deno.writeTextFile(
-      file,
-      `${cost.source}\nawait new Promise((resolve) => setTimeout(resolve, 4000));\n`,
-    );
-    await Deno.chmod(file, 0o644);
-    const { home, env: userEnv } = await userEnvironment(ctx.user);
-    const [cmd, ...args] = [...await asUser(ctx.user), ...argv(file)];
-    const child = new Deno.Command(cmd, {
-      args,
-      env: { ...userEnv, ...env },
-      clearEnv: true,
-      cwd: home,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    await sleep(2500);
-    await syncPageCache();
-    const memory = await smapsRollup(child.pid);
-    const anonymous = await anonymousPrivateDirty(child.pid);
-    const status = await child.status;
-    if (!memory || anonymous === undefined || !status.success) {
-      throw new Error(`idle memory after importing ${cost.what} failed`);
-    }
-    cost.idle = {
-      rss: memory.rss,
-      privateDirty: memory.privateDirty,
-      anonymousPrivateDirty: anonymous,
-    };
-  }
-  return costs;
-}
-
-/**
- * A copy of the product's launcher with extra Deno flags, optionally
- * running `entry` instead of main.ts (main.ts's URL is then passed in
- * BENCH_PROFILED_MAIN). Named sshproxy: the face is chosen by that name.
- */
-async function launcherCopy(
-  ctx: ProfileContext,
-  product: Product,
-  flags: string,
-  entry?: string,
-): Promise<string> {
-  const lib = libOf(product);
-  const original = await Deno.readTextFile(`${lib}/bin/sshproxy-launcher`);
-  let modified = original.replace(
-    "run --cached-only",
-    `run ${flags} --cached-only`,
-  );
-  if (entry) {
-    modified = modified
-      .replace(`'${lib}/main.ts'`, `'${entry}'`)
-      .replace(
-        "SSHPROXY_ARGV0=",
-        `BENCH_PROFILED_MAIN='file://${lib}/main.ts' SSHPROXY_ARGV0=`,
-      );
-  }
-  const derived = modified.includes(flags) &&
-    (!entry ||
-      (modified.includes(`'${entry}'`) &&
-        modified.includes("BENCH_PROFILED_MAIN")));
-  if (!derived) {
-    throw new Error(
-      `cannot derive a modified launcher from ${lib}/bin/sshproxy-launcher (its layout changed)`,
-    );
-  }
-  const dir = await Deno.makeTempDir({ dir: ctx.workDir, prefix: "launcher-" });
-  await Deno.chmod(dir, 0o755);
-  const launcher = `${dir}/sshproxy`;
-  await Deno.writeTextFile(launcher, modified);
-  await Deno.chmod(launcher, 0o755);
-  return launcher;
-}
-
-/** Entry module turning Deno.exit into a normal end (--cpu-prof writes its file only then). */
-async function profiledEntry(ctx: ProfileContext): Promise<string> {
-  const entry = `${ctx.workDir}/profiled_entry.js`;
-  await Deno.writeTextFile(
-    entry,
-    [
-      "// Runs main.ts; Deno.exit becomes a normal end so --cpu-prof can write its",
-      "// file, and timers still pending then are cleared (Deno.exit would not",
-      "// have waited for them).",
-      "class ProfiledExit extends Error {}",
-      "let status = 0;",
-      "const timers = new Set();",
-      "const { setTimeout: realTimeout, setInterval: realInterval } = globalThis;",
-      "globalThis.setTimeout = (...args) => {",
-      "  const id = realTimeout(...args);",
-      "  timers.add(id);",
-      "  return id;",
-      "};",
-      "globalThis.setInterval = (...args) => {",
-      "  const id = realInterval(...args);",
-      "  timers.add(id);",
-      "  return id;",
-      "};",
-      'Object.defineProperty(Deno, "exit", {',
-      "  value: (code = 0) => {",
-      "    status = code;",
-      "    throw new ProfiledExit();",
-      "  },",
-      "  configurable: true,",
-      "  writable: true,",
-      "});",
-      "try {",
-      '  await import(Deno.env.get("BENCH_PROFILED_MAIN"));',
-      "} catch (error) {",
-      "  if (!(error instanceof ProfiledExit)) throw error;",
-      "}",
-      "for (const id of timers) clearTimeout(id);",
-      "Deno.exitCode = status;",
-      "",
-    ].join("\n"),
-  );
-  await Deno.chmod(entry, 0o644);
-  return entry;
-}
-
-interface CpuProfileJson {
-  nodes: {
-    id: number;
-    callFrame: { functionName: string; url: string; lineNumber: number };
-  }[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-const LAZY_EXT =
-  "Deno runtime: loading lazily loaded internal modules (node: polyfills)";
-const CJS = "Node compat: CommonJS loader";
-
-/** The group a profile node's self time is counted in. */
-export function groupOf(
-  functionName: string,
-  url: string,
-  lib: string,
-): string {
-  if (
-    functionName === "loadExtScript" || functionName === "op_load_ext_script"
-  ) {
-    return LAZY_EXT;
-  }
-  if (
-    functionName.startsWith("op_require") ||
-    functionName === "op_compile_function" ||
-    (functionName === "compileFunction" && url.startsWith("ext:core"))
-  ) {
-    return CJS;
-  }
-  if (url === "") {
-    if (functionName === "(idle)") {
-      return "(idle): JS waits (module loading in Rust, I/O, the ssh child)";
-    }
-    if (functionName === "(program)") return "(program): native, not JS";
-    if (functionName === "(garbage collector)") return "(garbage collector)";
-    return `native: ${functionName}`;
-  }
-  if (url.includes("/node_modules/")) {
-    const pkg = url.split("/node_modules/").pop()!;
-    const name = pkg.startsWith("@")
-      ? pkg.split("/").slice(0, 2).join("/")
-      : pkg.split("/")[0];
-    return `npm: ${name}`;
-  }
-  if (url === "node:module") return CJS;
-  if (url.startsWith("node:") || url.startsWith("ext:deno_node")) {
-    return "Node compat: node: modules";
-  }
-  if (url.startsWith("ext:")) return "Deno runtime (ext:)";
-  const path = url.replace(/^file:\/\//, "");
-  if (path.startsWith(`${lib}/src/`)) {
-    return `ours: src/${path.slice(lib.length + 5).split("/")[0]}`;
-  }
-  if (path.startsWith(lib)) return "ours: main.ts";
-  return "other";
-}
-
-/** Self time per group and per function of one .cpuprofile (µs). */
-export function selfTimes(
-  json: CpuProfileJson,
-  lib: string,
-): { groups: Map<string, number>; functions: Map<string, number> } {
-  const nodes = new Map(json.nodes.map((n) => [n.id, n.callFrame]));
-  const groups = new Map<string, number>();
-  const functions = new Map<string, number>();
-  json.samples.forEach((id, i) => {
-    const frame = nodes.get(id);
-    if (!frame) return;
-    const us = json.timeDeltas[i] ?? 0;
-    const group = groupOf(frame.functionName, frame.url, lib);
-    groups.set(group, (groups.get(group) ?? 0) + us);
-    if (frame.url !== "" || frame.functionName.startsWith("op_")) {
-      const where = frame.url.replace(`file://${lib}/`, "").replace(
-        /^.*\/node_modules\/\.deno\/[^/]+\/node_modules\//,
-        "npm:",
-      );
-      const name = `${frame.functionName || "(anonymous)"} ${where}${
-        where ? `:${frame.lineNumber + 1}` : ""
-      }`.trim();
-      functions.set(name, (functions.get(name) ?? 0) + us);
-    }
-  });
-  return { groups, functions };
-}
-
-async function cpuProfile(
-  ctx: ProfileContext,
-  product: Product,
-  args: string[],
-  env: () => Record<string, string>,
-  runs: number,
-  runner: typeof timed = timed,
-): Promise<CpuBreakdown> {
-  const lib = libOf(product);
-  const entry = await profiledEntry(ctx);
-  const groups = new Map<string, number>();
-  const functions = new Map<string, number>();
-  let wall = 0;
-  let profiled = 0;
-  for (let i = 0; i < runs; i++) {
-    const outDir = await Deno.makeTempDir({
-      dir: ctx.workDir,
-      prefix: "cpuprof-",
-    });
-    await Deno.chmod(outDir, 0o1777);
-    const launcher = await launcherCopy(
-      ctx,
-      product,
-      `--cpu-prof --cpu-prof-dir='${outDir}' --cpu-prof-interval=250`,
-      entry,
-    );
-    wall += await runner(ctx.user, [launcher, ...args], env());
-    const files = [];
-    for await (const f of Deno.readDir(outDir)) {
-      if (f.name.endsWith(".cpuprofile")) files.push(f.name);
-    }
-    if (files.length !== 1) {
-      throw new Error(`--cpu-prof wrote ${files.length} profiles in ${outDir}`);
-    }
-    const json = JSON.parse(
-      await Deno.readTextFile(`${outDir}/${files[0]}`),
-    ) as CpuProfileJson;
-    profiled += json.endTime - json.startTime;
-    const self = selfTimes(json, lib);
-    for (const [k, v] of self.groups) groups.set(k, (groups.get(k) ?? 0) + v);
-    for (const [k, v] of self.functions) {
-      functions.set(k, (functions.get(k) ?? 0) + v);
-    }
-  }
-  const ms = (us: number) => round(us / 1000 / runs);
-  return {
-    runs,
-    wallMs: round(wall / runs),
-    profiledMs: ms(profiled),
-    groups: [...groups].sort((a, b) => b[1] - a[1]).map(([group, us]) => ({
-      group,
-      ms: ms(us),
-    })),
-    topFunctions: [...functions].sort((a, b) => b[1] - a[1]).slice(0, 8).map((
-      [name, us],
-    ) => ({ name, ms: ms(us) })),
-  };
-}
-
 async function straceSession(
   ctx: ProfileContext,
-  product: Product,
   config: string,
 ): Promise<StraceFigures> {
   const out = `${ctx.workDir}/strace-${crypto.randomUUID()}.txt`;
@@ -866,7 +398,7 @@ async function straceSession(
     "-e",
     "trace=clock_nanosleep,nanosleep,openat,mkdir,rename",
     ...await asUser(ctx.user),
-    product.sshproxy,
+    ctx.product.sshproxy,
     config,
   ], {
     clearEnv: true,
@@ -883,10 +415,20 @@ async function straceSession(
   const text = await Deno.readTextFile(out);
   await Deno.remove(out).catch(() => {});
   await Deno.remove(times).catch(() => {});
-  return straceFigures(text, libOf(product), wallMs);
+  return straceFigures(text, libOf(ctx.product), wallMs);
 }
 
-/** Sleeps and permission-denied writes under the product's lib dir. */
+/** The npm package a path under node_modules belongs to. */
+function packageOf(relative: string): string {
+  const inner = relative.split("/node_modules/").pop()!.replace(
+    /^node_modules\//,
+    "",
+  );
+  const parts = inner.split("/");
+  return parts[0].startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0];
+}
+
+/** Sleeps, permission-denied writes and files read under the program's dir. */
 export function straceFigures(
   text: string,
   lib: string,
@@ -895,6 +437,8 @@ export function straceFigures(
   let sleeps = 0;
   let sleptNs = 0;
   const denied = new Map<string, number>();
+  const ours = new Set<string>();
+  const packages = new Map<string, Set<string>>();
   for (const line of text.split("\n")) {
     const sleep = line.match(
       /(?:clock_nanosleep|nanosleep)\(.*?\{tv_sec=(\d+), tv_nsec=(\d+)\}/,
@@ -904,10 +448,19 @@ export function straceFigures(
       sleptNs += Number(sleep[1]) * 1e9 + Number(sleep[2]);
       continue;
     }
-    if (!line.includes("EACCES")) continue;
     const path = line.match(/"([^"]*)"/)?.[1] ?? "";
-    if (!path.startsWith(lib)) continue;
+    if (!path.startsWith(`${lib}/`)) continue;
     const rel = path.slice(lib.length + 1);
+    if (!line.includes("EACCES")) {
+      if (!/openat\(/.test(line) || / = -\d/.test(line)) continue;
+      if (!/\.(m|c)?(j|t)sx?$|\.json$/.test(rel)) continue;
+      if (rel.startsWith("node_modules/")) {
+        const name = packageOf(rel);
+        if (name.startsWith(".")) continue;
+        packages.set(name, (packages.get(name) ?? new Set()).add(rel));
+      } else if (!rel.startsWith("cache/")) ours.add(rel);
+      continue;
+    }
     const what = rel.startsWith("node_modules/.deno/.setup-cache")
       ? "node_modules/.deno/.setup-cache.*.tmp (npm set-up marker)"
       : rel.startsWith("node_modules/.deno/.deno.lock")
@@ -926,27 +479,31 @@ export function straceFigures(
     deniedWrites: [...denied].sort((a, b) => b[1] - a[1]).map((
       [what, count],
     ) => ({ what, count })),
+    opened: {
+      ours: ours.size,
+      packages: [...packages].map(([name, files]) => ({
+        name,
+        files: files.size,
+      })).sort((a, b) => b.files - a.files),
+    },
   };
 }
 
 /**
- * The proxy of one hand-run session whose remote command sleeps, sampled
- * after 4 idle seconds (the ssh child is up, nothing flows).
+ * Our processes in one hand-run session whose remote command sleeps,
+ * sampled after 4 idle seconds (the ssh child is up, nothing flows).
  */
 async function idleMemory(
   ctx: ProfileContext,
   config: string,
   variant: string,
-  product: Product,
-  flags: string,
+  launcher: string,
 ): Promise<MemoryVariant> {
-  const launcher = flags
-    ? await launcherCopy(ctx, product, flags)
-    : product.sshproxy;
   const times = `${ctx.workDir}/times-${crypto.randomUUID()}`;
   const { home, env } = await userEnvironment(ctx.user);
-  const child = new Deno.Command((await asUser(ctx.user))[0], {
-    args: [...(await asUser(ctx.user)).slice(1), launcher, config],
+  const [cmd, ...args] = [...await asUser(ctx.user), launcher, config];
+  const child = new Deno.Command(cmd, {
+    args,
     env: { ...env, ...sessionEnv(times, "sleep 7") },
     clearEnv: true,
     cwd: home,
@@ -955,28 +512,34 @@ async function idleMemory(
     stderr: "piped",
   }).spawn();
   const stderr = child.stderr.pipeTo(new WritableStream());
+  // Ours: the product's processes (not the timing wrapper around ssh).
+  const ours = async () => {
+    const tree = [child.pid, ...await descendantsOf(child.pid)];
+    const exes = await Promise.all(tree.map(exeOf));
+    const mine = await Promise.all(
+      tree.map((pid) => isOurs(pid, ctx.product.prefix)),
+    );
+    return {
+      ours: tree.filter((_, i) => mine[i]),
+      ssh: tree.filter((_, i) => exes[i] === "/usr/bin/ssh"),
+    };
+  };
   let measured: MemoryVariant | undefined;
-  // setpriv execs the launcher, which execs deno: one pid throughout.
   const deadline = Date.now() + 15_000;
-  while (
-    Date.now() < deadline &&
-    (await descendantsRunning(child.pid, "/usr/bin/ssh")).length === 0
-  ) {
+  while (Date.now() < deadline && (await ours()).ssh.length === 0) {
     await sleep(100);
   }
   await sleep(4000);
   await syncPageCache();
-  const memory = await smapsRollup(child.pid);
-  const anonymous = await anonymousPrivateDirty(child.pid);
-  const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(
-    () => "",
-  );
-  if (memory && status && anonymous !== undefined) {
+  const { ours: pids } = await ours();
+  const anonymous = await Promise.all(pids.map(anonymousPrivateDirty));
+  const threads = await Promise.all(pids.map(threadsOf));
+  if (pids.length > 0 && anonymous.every((a) => a !== undefined)) {
     measured = {
       variant,
-      proxy: memory,
-      anonymousPrivateDirty: anonymous,
-      threads: Number(status.match(/^Threads:\s+(\d+)/m)?.[1] ?? 0),
+      proxy: await summedMemory(pids),
+      anonymousPrivateDirty: anonymous.reduce((t, a) => t + a!, 0),
+      threads: threads.reduce((t, a) => t + a, 0),
     };
   }
   const result = await child.status;

@@ -2,7 +2,11 @@
 // process trees, machine facts, and commands run as a test user with
 // streamed output (the harness's runAs collects output in memory, which a
 // 1 GiB transfer must not do).
-import { ensureTestAccounts, type TestUser } from "../../tests/harness/mod.ts";
+import {
+  ensureTestAccounts,
+  runAs,
+  type TestUser,
+} from "../../tests/harness/mod.ts";
 import { descendants } from "../../tests/harness/process.ts";
 
 /** Memory figures of one process from /proc/PID/smaps_rollup, in KiB. */
@@ -259,4 +263,61 @@ export async function readText(
     if (text.length > 65536) text = text.slice(-65536);
   }
   return text + decoder.decode();
+}
+
+/** Runs `argv` as `user` (with `env` added) and returns its wall time in ms; throws on failure. */
+export async function timedAs(
+  user: TestUser,
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<number> {
+  const start = performance.now();
+  const result = await runAs(user, argv, { env, timeoutMs: 30_000 });
+  const ms = performance.now() - start;
+  if (!result.ok) {
+    throw new Error(
+      `"${argv.join(" ")}" failed (status ${result.code}): ${
+        result.stderr.trim().slice(0, 300)
+      }`,
+    );
+  }
+  return ms;
+}
+
+/** As timedAs, with the command's stdout on /dev/null (for bulk output). */
+export async function timedQuietAs(
+  user: TestUser,
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<number> {
+  const { home, env: userEnv } = await userEnvironment(user);
+  const [cmd, ...args] = [...await asUser(user), ...argv];
+  const start = performance.now();
+  const child = new Deno.Command(cmd, {
+    args,
+    env: { ...userEnv, ...env },
+    clearEnv: true,
+    cwd: home,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 120_000);
+  const output = await child.output();
+  clearTimeout(timer);
+  const ms = performance.now() - start;
+  if (!output.success) {
+    throw new Error(
+      `"${argv.join(" ")}" failed (status ${output.code}): ${
+        new TextDecoder().decode(output.stderr).trim().slice(0, 300)
+      }`,
+    );
+  }
+  return ms;
 }

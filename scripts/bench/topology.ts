@@ -1,0 +1,217 @@
+// The bench's topology on loopback: the gateway sshd whose ForceCommand is
+// the installed sshproxy (paths c, d, e, g, h by configuration), the floor
+// gateway (b: `exec ssh`), the runtime-floor gateway (f: an empty Deno
+// module run as the launcher runs ours, then `exec ssh`), three
+// destinations and etcd; and the targets the measurements log in to.
+import {
+  type Etcd,
+  freePort,
+  SSH_OPTIONS,
+  type Sshd,
+  startEtcd,
+  startSshd,
+} from "../../tests/harness/mod.ts";
+import {
+  type ProxyGateway,
+  startProxyGateway,
+} from "../../tests/e2e/gateway.ts";
+import { sharedWritableDir } from "../../tests/e2e/installed.ts";
+import { HANDOFF_YAML } from "./agent.ts";
+import type { Target } from "./measure.ts";
+import { type SessionProcesses, sessionProcesses } from "./processes.ts";
+import type { PathId } from "./results.ts";
+import {
+  type FloorFiles,
+  type Invocation,
+  writeFloorLauncher,
+} from "./runtime_floor.ts";
+
+/** Stops the run at set-up time: says what could not be set up, exits 2. */
+export class SetupError extends Error {}
+
+/** Runs a set-up step; a failure becomes a SetupError naming the step. */
+export async function step<T>(
+  what: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new SetupError(`cannot set up ${what}: ${message}`);
+  }
+}
+
+/** Tear-down actions, run last-in first-out. */
+export class Cleanups {
+  #actions: (() => Promise<void>)[] = [];
+  constructor(private readonly say: (text: string) => void) {}
+  /** Registers an action. */
+  push(action: () => Promise<void>): void {
+    this.#actions.push(action);
+  }
+  /** Runs every action registered so far, newest first. */
+  async run(): Promise<void> {
+    while (this.#actions.length > 0) {
+      await this.#actions.pop()!().catch((error) =>
+        this.say(`cleanup: ${error}`)
+      );
+    }
+  }
+}
+
+const GATEWAY_EXTRA = ["MaxStartups 500", "MaxSessions 500"];
+
+/** The running topology. */
+export interface Topology {
+  gw: ProxyGateway;
+  floor: Sshd;
+  etcd: Etcd;
+  dumpDir: string;
+  /** The YAML of (d)'s etcd settings, with its dest list (for the profile). */
+  etcdConfig: string;
+  /** The configuration text of each proxy path. */
+  configs: Partial<Record<PathId, string>>;
+  targets: Partial<Record<PathId, Target>>;
+  /** Our processes and the gateway's ssh clients, now. */
+  sessions(): Promise<SessionProcesses>;
+  /** The floor's ssh line, as (b) and (f) run it after their own part. */
+  floorSshCommand: string;
+}
+
+/** Starts the gateways, destinations and etcd; registers their tear-down. */
+export async function setUp(
+  say: (text: string) => void,
+  cleanups: Cleanups,
+): Promise<Topology> {
+  say("setting up: install, gateway sshd + 3 destinations");
+  const gw = await step(
+    "the gateway topology (install.sh, gateway sshd, destinations)",
+    () => startProxyGateway({ gatewayExtraConfig: GATEWAY_EXTRA }),
+  );
+  cleanups.push(() => gw.stop());
+  const s1 = gw.servers.server1;
+  const floorSshCommand = `exec /usr/bin/ssh -q ${
+    SSH_OPTIONS.join(" ")
+  } -e none -p ${s1.port} ${s1.host} -- "$SSH_ORIGINAL_COMMAND"`;
+
+  say("setting up: floor gateway sshd (ForceCommand exec ssh)");
+  const floorHost = "127.0.0.5";
+  const floor = await step(
+    "the floor gateway sshd on 127.0.0.5",
+    async () =>
+      startSshd({
+        name: "bench-floor",
+        listen: [{ host: floorHost, port: await freePort(floorHost) }],
+        forceCommand: floorSshCommand,
+        extraConfig: GATEWAY_EXTRA,
+      }),
+  );
+  cleanups.push(() => floor.stop());
+
+  say("setting up: etcd");
+  const etcd = await step("etcd", () => startEtcd());
+  cleanups.push(() => etcd.stop());
+
+  const dumpDir = await sharedWritableDir("sshproxy-bench-dumps-");
+  cleanups.push(() => Deno.remove(dumpDir, { recursive: true }));
+  const all = Object.values(gw.servers).map((s) => s.address);
+  const etcdLines = [
+    "etcd:",
+    `  endpoints: [${JSON.stringify(etcd.endpoint)}]`,
+    "  keyttl: 5",
+    "route_select: connections",
+    "mode: sticky",
+  ];
+  const configs: Partial<Record<PathId, string>> = {
+    c: gw.basicConfig(),
+    d: gw.basicConfig({ dest: all, extra: etcdLines.join("\n") + "\n" }),
+    e: gw.basicConfig({
+      extra: `dump: ${JSON.stringify(`${dumpDir}/{user}-{sid}.dump`)}\n`,
+    }),
+  };
+  const gwPort = gw.gateway.ports[2022];
+  const sessions = () =>
+    sessionProcesses(gw.gateway.sshd.dir, gw.product.prefix);
+  const proxyPath = (id: PathId): Target => ({
+    id,
+    host: gw.gateway.host,
+    port: gwPort,
+    prepare: () => gw.writeConfig(configs[id]!),
+    sessions,
+  });
+  const targets: Partial<Record<PathId, Target>> = {
+    a: { id: "a", host: s1.host, port: s1.port },
+    b: { id: "b", host: floorHost, port: floor.listen[0].port },
+    c: proxyPath("c"),
+    d: proxyPath("d"),
+    e: { ...proxyPath("e"), afterEach: () => emptyDir(dumpDir) },
+  };
+  return {
+    gw,
+    floor,
+    etcd,
+    dumpDir,
+    etcdConfig: [
+      ...etcdLines,
+      `dest: [${all.map((a) => JSON.stringify(a)).join(", ")}]`,
+    ].join("\n"),
+    configs,
+    targets,
+    sessions,
+    floorSshCommand,
+  };
+}
+
+/**
+ * Adds path (f): a third gateway sshd whose ForceCommand runs the empty
+ * module as the launcher runs ours, then the floor's `exec ssh`.
+ */
+export async function addRuntimeFloor(
+  t: Topology,
+  invocation: Invocation,
+  files: FloorFiles,
+  cleanups: Cleanups,
+): Promise<void> {
+  const launcher = await writeFloorLauncher(
+    files,
+    invocation,
+    t.floorSshCommand,
+  );
+  const host = "127.0.0.6";
+  const sshd = await step(
+    "the runtime-floor gateway sshd on 127.0.0.6",
+    async () =>
+      startSshd({
+        name: "bench-runtime-floor",
+        listen: [{ host, port: await freePort(host) }],
+        forceCommand: launcher,
+        extraConfig: GATEWAY_EXTRA,
+      }),
+  );
+  cleanups.push(() => sshd.stop());
+  t.targets.f = { id: "f", host, port: sshd.listen[0].port };
+}
+
+/**
+ * Adds paths (g) and (h): (d)'s configuration with the agent's section,
+ * and the same with hand-off.
+ */
+export function addAgentPaths(t: Topology, agentYaml: string): void {
+  t.configs.g = `${t.configs.d}${agentYaml}`;
+  t.configs.h = `${t.configs.g}${HANDOFF_YAML}\n`;
+  for (const id of ["g", "h"] as const) {
+    t.targets[id] = {
+      ...t.targets.d!,
+      id,
+      prepare: () => t.gw.writeConfig(t.configs[id]!),
+    };
+  }
+}
+
+/** Deletes everything in `dir`. */
+export async function emptyDir(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+  }
+}
