@@ -15,7 +15,31 @@ export function outcomeText<T>(
 ): string {
   if (!outcome) return "not measured in this run";
   if (outcome.status === "measured") return text(outcome.value);
-  return `${outcome.status}: ${outcome.reason}`;
+  return `${outcome.status}: ${display(outcome.reason)}`;
+}
+
+/** Replaces a temp install prefix by PREFIX in displayed text. */
+export function display(text: string): string {
+  return text.replace(/\/tmp\/sshproxy-prefix-[^/ ]+/g, "PREFIX");
+}
+
+/**
+ * The sentence under a table listing why its rows without figures have
+ * none ("" when every row has figures).
+ */
+export function reasonsBelow(
+  rows: [string, Outcome<unknown> | undefined][],
+): string[] {
+  const missing = rows.filter(([, o]) => o && o.status !== "measured");
+  if (missing.length === 0) return [];
+  return [
+    missing.map(([label, o]) =>
+      `${label}: ${o!.status}, ${
+        o!.status === "measured" ? "" : md(display(o!.reason))
+      }`
+    ).join("; ") + ".",
+    "",
+  ];
 }
 
 /** A signed, rounded number of ms ("+12", "-3"). */

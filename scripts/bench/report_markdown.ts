@@ -1,7 +1,14 @@
 // docs/benchmarks.md from one run's Results: where we stand against the
 // issues' targets, then each measurement with how it was taken.
 import type { ConcurrencyFigure } from "./measure.ts";
-import { md, mdTable, outcomeText, signed } from "./report.ts";
+import {
+  display,
+  md,
+  mdTable,
+  outcomeText,
+  reasonsBelow,
+  signed,
+} from "./report.ts";
 import { whereTheTimeGoes } from "./report_profile.ts";
 import {
   type ConcurrencyOnPath,
@@ -15,11 +22,6 @@ import {
 } from "./results.ts";
 import { round } from "./stats.ts";
 import { REFERENCE_BURST_SECONDS, REFERENCE_SESSION_MIB } from "./targets.ts";
-
-/** Replaces the temp install prefix by PREFIX in displayed text. */
-function display(text: string): string {
-  return text.replace(/\/tmp\/sshproxy-prefix-[^/ ]+/g, "PREFIX");
-}
 
 function header(r: Results): string[] {
   return [
@@ -116,6 +118,9 @@ function latencySection(r: Results, chartFile: string): string[] {
       rows,
     ),
     "",
+    ...reasonsBelow(
+      PATH_ORDER.map((id) => [PATH_LABELS[id], r.latency.paths[id]]),
+    ),
     ...(missing.length
       ? [
         `Not in this run's results: ${
@@ -139,9 +144,12 @@ function runtimeText(r: Results): string[] {
   if (!r.runtime) return [];
   return [
     outcomeText(r.runtime, (floor) => {
-      const argv = floor.invocation.argv.map((arg, i) =>
-        i === floor.invocation.moduleIndex ? "MODULE" : display(arg)
-      );
+      const { moduleIndex, programArgs } = floor.invocation;
+      const argv = [
+        ...floor.invocation.argv.slice(0, moduleIndex).map(display),
+        "MODULE",
+        ...programArgs.map(display),
+      ];
       const env = Object.entries(floor.invocation.env).map(([k, v]) =>
         `${k}=${display(v)}`
       );
@@ -170,7 +178,7 @@ function throughputSection(r: Results): string[] {
           o.value.mbPerSecond.join(", "),
           o.value.proxyCpuSeconds?.join(", ") ?? "(no proxy)",
         ]
-        : [PATH_LABELS[id], `${o.status}: ${md(o.reason)}`, "", "", "", ""],
+        : [PATH_LABELS[id], o.status, "", "", "", ""],
     );
   }
   const median = (values: number[]) =>
@@ -195,6 +203,12 @@ function throughputSection(r: Results): string[] {
       rows,
     ),
     "",
+    ...reasonsBelow(
+      (["b", "c", "e"] as PathId[]).map((id) => [
+        PATH_LABELS[id],
+        r.throughput.paths[id],
+      ]),
+    ),
     ...(c?.proxyCpuSeconds
       ? [
         `Our process used ${
@@ -294,6 +308,12 @@ function memorySection(r: Results): string[] {
       rows,
     ),
     "",
+    ...reasonsBelow(
+      (["c", "d", "g", "h"] as PathId[]).map((id) => [
+        PATH_LABELS[id],
+        r.memory[id],
+      ]),
+    ),
   ];
 }
 

@@ -122,6 +122,8 @@ export async function captureInvocation(
     const at = entry.indexOf("=");
     if (at <= 0) continue;
     const [name, value] = [entry.slice(0, at), entry.slice(at + 1)];
+    // The shell's own bookkeeping is not the launcher's doing.
+    if (["PWD", "OLDPWD", "SHLVL", "_"].includes(name)) continue;
     if (callerEnv[name] !== value) launcherEnv[name] = value;
   }
   // The module is the last argument before the caller's that names a
@@ -191,8 +193,9 @@ export function shellQuote(word: string): string {
 }
 
 /**
- * A launcher script running `argv` with the launcher's variables, as the
- * installed launcher does (argv[0] executed, not exec'd, when `then` follows).
+ * A launcher script running `argv` with the launcher's variables: exec'd
+ * with the caller's arguments appended, or, when `then` follows (a shell
+ * line), run as a child whose variables do not reach `then`.
  */
 export function launcherScript(
   invocation: Invocation,
@@ -202,13 +205,18 @@ export function launcherScript(
   const assignments = Object.entries(invocation.env).map(([name, value]) =>
     `${name}=${shellQuote(value)}`
   );
-  const command = [...assignments, ...argv.map(shellQuote)].join(" ");
+  const words = argv.map(shellQuote).join(" ");
+  const body = then
+    ? [`${[...assignments, words].join(" ")} || exit 125`, then]
+    : [
+      ...assignments.map((assignment) => `export ${assignment}`),
+      `exec ${words} "$@"`,
+    ];
   return [
     "#!/bin/sh",
     "# Written by scripts/bench/runtime_floor.ts: Deno run as the installed",
     "# launcher runs it (same binary, flags and variables).",
-    then ? `${command} || exit 125` : `exec ${command} "$@"`,
-    ...(then ? [then] : []),
+    ...body,
     "",
   ].join("\n");
 }

@@ -199,7 +199,11 @@ function burstTargets(r: Results): TargetStatus[] {
             : ""
         }`
         : why(r.burst?.d),
-      met: d ? d.wallSeconds <= REFERENCE_BURST_SECONDS : null,
+      // The reference's figure is for 100 sessions: a quick run's burst is
+      // not comparable.
+      met: d && d.sessions === 100
+        ? d.wallSeconds <= REFERENCE_BURST_SECONDS
+        : null,
     },
     {
       issue: 13,
