@@ -132,8 +132,11 @@ function mebibytesTable(r: Results, p: ProfileFigures): string[] {
   const c = proxy("c")?.proxy.privateDirty;
   const d = proxy("d")?.proxy.privateDirty;
   const mib = (kib?: number) => kib === undefined ? "—" : String(kibToMib(kib));
-  const over = (a?: number, b?: number) =>
-    a !== undefined && b !== undefined ? `+${kibToMib(a - b)}` : "—";
+  const over = (a?: number, b?: number) => {
+    if (a === undefined || b === undefined) return "—";
+    const value = kibToMib(a - b);
+    return `${value < 0 ? "" : "+"}${value}`;
+  };
   const rows: string[][] = [
     [
       `an idle empty Deno, ${
@@ -173,18 +176,6 @@ function mebibytesTable(r: Results, p: ProfileFigures): string[] {
       `ours during an idle session of (${id}) (${o.proxyPids.length} processes; the agent apart)`,
       mib(o.proxy.privateDirty),
       mib(o.proxyAnonymousPrivateDirty),
-    ]);
-  }
-  for (const cost of p.importCosts ?? []) {
-    if (cost.kind !== "on demand" || !cost.idle || empty === undefined) {
-      continue;
-    }
-    rows.push([
-      `(an empty module importing ${md(cost.what)}: ${
-        over(cost.idle.privateDirty, empty)
-      } over empty)`,
-      "",
-      "",
     ]);
   }
   return mdTable(
