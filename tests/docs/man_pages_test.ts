@@ -220,6 +220,7 @@ Deno.test("sshproxy(8) lists the environment and the SSHPROXY_ARGS allow-list", 
       buildSshCommand({
         config: {
           ssh: { exe: "ssh", args: [] },
+          sshConfig: "",
           forceCommand: "",
           commandMustMatch: false,
           translateCommands: new Map(),
