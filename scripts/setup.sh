@@ -2,7 +2,7 @@
 # One command for a fresh machine: the pinned Deno (from npm) and the
 # project's npm dependencies. With --services it also installs, as root,
 # what the end-to-end tests start: OpenSSH server and client, etcd, rsync,
-# tmux and man-db (Debian packages).
+# tmux, man-db and an X server with its tools (Debian packages).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,7 +11,7 @@ if [ "${1:-}" = "--services" ]; then
   missing=()
   for tool in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/etcd:etcd-server \
     /usr/bin/etcdctl:etcd-client /usr/bin/rsync:rsync /usr/bin/tmux:tmux /usr/bin/man:man-db \
-    /usr/bin/openssl:openssl; do
+    /usr/bin/openssl:openssl /usr/bin/Xvfb:xvfb /usr/bin/xdpyinfo:x11-utils /usr/bin/xauth:xauth; do
     [ -x "${tool%%:*}" ] || missing+=("${tool##*:}")
   done
   if [ "${#missing[@]}" -gt 0 ]; then

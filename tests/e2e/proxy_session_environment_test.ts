@@ -80,6 +80,27 @@ Deno.test({
 
 Deno.test({
   name:
+    "with ExposeAuthInfo yes (the guide's setting) sshd's own SSH_USER_AUTH wins over the client's",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway({
+      gatewayExtraConfig: [
+        "ExposeAuthInfo yes",
+        `AcceptEnv ${ACCEPTED.join(" ")}`,
+      ],
+    });
+    await gw.writeConfig(gw.basicConfig({ extra: "debug: true\n" }));
+    const result = await loginWith(gw, { SSH_USER_AUTH: "/dev/zero" });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "on-server1\n");
+    const log = await gw.readLog(user);
+    assert.doesNotMatch(log, /WARNING/);
+    assert.match(log, /original command = echo on-\$SSHPROXY_TEST_HOST\n/);
+  },
+});
+
+Deno.test({
+  name:
     "SSHPROXY_CLUSTERSHELL_CONFDIR sent by the user does not redefine @groups: they come from clustershell_dir",
   ...e2e,
   async fn() {
