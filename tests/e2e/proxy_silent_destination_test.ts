@@ -102,7 +102,8 @@ Deno.test({
         result.stderr,
         `sshproxy: destination ${silent.address} did not answer within 2s, please try again later\n`,
       );
-      assert.ok(result.elapsedMs < 8_000, `took ${result.elapsedMs} ms`);
+      // Under our default the login could not end before 10 s.
+      assert.ok(result.elapsedMs < 10_000, `took ${result.elapsedMs} ms`);
     } finally {
       await silent.close();
     }
@@ -125,7 +126,8 @@ Deno.test({
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, "on-server1\n");
       assert.equal(result.stderr, "");
-      assert.ok(result.elapsedMs < 8_000, `took ${result.elapsedMs} ms`);
+      // Skipped by the one-second check, not after ssh's 10 s.
+      assert.ok(result.elapsedMs < 10_000, `took ${result.elapsedMs} ms`);
     } finally {
       await silent.close();
     }
