@@ -76,14 +76,15 @@ export function parseConfig(
   }
   const top = parseSettings(root, ["overrides"]);
   if (!top.ok) return top;
-  dependencies = {
+  // The groups are known once the top level has named their directory.
+  const withGroups: ParseDependencies = {
     ...dependencies,
     groupResolver: dependencies.groupResolver ??
       dependencies.groupsIn?.(
         top.value.patch.clusterShellDir || DEFAULT_CLUSTERSHELL_CONFDIR,
       ),
   };
-  const dest = expandDest(top.value.patch, root, dependencies);
+  const dest = expandDest(top.value.patch, root, withGroups);
   if (!dest.ok) return dest;
   const unknownKeys = [...top.value.unknownKeys];
   const overrides: Override[] = [];
@@ -105,7 +106,7 @@ export function parseConfig(
       );
     }
     for (const element of list.items) {
-      const parsed = parseOverride(element, dependencies, unknownKeys);
+      const parsed = parseOverride(element, withGroups, unknownKeys);
       if (!parsed.ok) return parsed;
       overrides.push(parsed.value);
     }
