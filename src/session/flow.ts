@@ -211,10 +211,14 @@ async function proxy(
       "CRITICAL",
       `Invalid destination '${destination}': ${split.error}`,
     );
+    await shared?.close(); // registered already: withdraw
     return 1;
   }
   const built = buildSshCommand({ ...commandInput, destination: split.value });
-  if (!built.ok) return 1; // cannot happen: the same inputs passed above
+  if (!built.ok) {
+    await shared?.close();
+    return 1; // cannot happen: the same inputs passed above
+  }
   const command: SshCommand = built.value;
 
   const environment = sessionEnvironment(
