@@ -593,7 +593,11 @@ export class SharedState {
       "WARNING",
       "setting destination in etcd: etcd did not answer at login; the session goes on and registers as soon as etcd answers",
     );
-    this.#connectThenRegister(reconnect, destination, sshd);
+    this.#connectThenRegister(reconnect, destination, sshd).catch((error) => {
+      // Never a crash of the session for its registration.
+      this.#log("WARNING", `setting destination in etcd: ${error}`);
+      this.#announceRegistration();
+    });
     return Promise.resolve();
   }
 

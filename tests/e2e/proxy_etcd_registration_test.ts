@@ -120,10 +120,21 @@ Deno.test({
         new RegExp(`^${CONNECTIONS}sshproxy-(fedora|user1|user2)@burst/`),
       );
     }
+    let deferred = 0;
+    let late = 0;
+    for (const user of users) {
+      const log = await env.gw.readLog(user);
+      deferred += log.match(/ WARNING [^:]+: setting destination in etcd/g)
+        ?.length ?? 0;
+      late += log.match(/ INFO [^:]+: registered in etcd as \S+ \(lease/g)
+        ?.length ?? 0;
+    }
     console.log(
       `burst: all running after ${
         allUp - started
-      } ms, ${keys.size} registered ${landed - allUp} ms later`,
+      } ms, ${keys.size} registered ${
+        landed - allUp
+      } ms later; ${deferred} registrations deferred at login, ${late} landed later`,
     );
 
     for (const session of sessions) session.kill("SIGKILL");
