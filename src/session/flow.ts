@@ -194,13 +194,15 @@ async function proxy(
   const blockingArgv = blockingParsed.value;
   const backgroundArgv = backgroundParsed.value;
 
-  // Spec §5.4 steps 6-8: etcd, max_connections_per_user, the destination.
+  // Spec §5.4 steps 6-8 and 12: etcd, max_connections_per_user, the
+  // destination, the registration.
   const routed = await routeSession({
     config,
     user,
     log,
     writeStdout: inputs.writeStdout,
     writeStderr: inputs.writeStderr,
+    sshd: connection.sshdAddress,
   });
   if ("status" in routed) return routed.status;
   const { destination, shared } = routed;
@@ -210,10 +212,14 @@ async function proxy(
       "CRITICAL",
       `Invalid destination '${destination}': ${split.error}`,
     );
+    await shared?.close(); // registered already: withdraw
     return 1;
   }
   const built = buildSshCommand({ ...commandInput, destination: split.value });
-  if (!built.ok) return 1; // cannot happen: the same inputs passed above
+  if (!built.ok) {
+    await shared?.close();
+    return 1; // cannot happen: the same inputs passed above
+  }
   const command: SshCommand = built.value;
 
   const environment = sessionEnvironment(
@@ -227,9 +233,6 @@ async function proxy(
   const cancellation = new Cancellation(log);
   let recording: RecordedSession | undefined;
   try {
-    // Spec §6.3 (step 12): the connection key, kept alive until the end;
-    // written while the session starts (close() waits for it).
-    shared?.register(destination, connection.sshdAddress);
     if (blockingArgv.length > 0) {
       const status = await runBlockingCommand(
         blockingArgv,
