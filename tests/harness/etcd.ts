@@ -42,6 +42,12 @@ export interface EtcdOptions {
    * uses) refuses a client certificate that has one.
    */
   clientCommonName?: string;
+  /**
+   * Whether etcd's server certificate also allows client authentication
+   * (default true: with client certificates required, etcd's JSON gateway
+   * connects to etcd itself with it).
+   */
+  serverClientAuth?: boolean;
 }
 
 /** Client-side TLS material (all world-readable so test users' proxies can load it). */
@@ -94,6 +100,7 @@ const ROLE = "sshproxy";
 async function makeCertificates(
   dir: string,
   clientSubject: string,
+  serverClientAuth: boolean,
 ): Promise<{
   client: EtcdTlsFiles;
   serverCert: string;
@@ -155,7 +162,9 @@ async function makeCertificates(
     "server",
     "/CN=127.0.0.1",
     "subjectAltName=IP:127.0.0.1,DNS:localhost\n" +
-      "extendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n",
+      `extendedKeyUsage=serverAuth${
+        serverClientAuth ? ",clientAuth" : ""
+      }\nkeyUsage=digitalSignature\n`,
   );
   const client = await issue(
     "client",
@@ -198,6 +207,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<Etcd> {
       options.clientCommonName === undefined
         ? "/O=sshproxy-e2e"
         : `/CN=${options.clientCommonName}`,
+      options.serverClientAuth ?? true,
     )
     : undefined;
   const argv = [

@@ -379,6 +379,21 @@ Deno.test({
         );
       },
     );
+    await t.step(
+      "client certificates required, etcd's own certificate for servers only",
+      async () => {
+        await using etcd = await startEtcd({
+          tls: true,
+          serverClientAuth: false,
+        });
+        const put = await etcd.etcdctl(["put", "/sshproxy/x", "1"]);
+        assert.ok(put.ok, put.stderr);
+        assert.equal(
+          await openError(settingsFor(etcd)),
+          `cannot reach etcd at ${etcd.endpoint}: connection closed (etcd's JSON gateway cannot connect to etcd itself: with --client-cert-auth, etcd's server certificate must also allow client authentication, extendedKeyUsage clientAuth)`,
+        );
+      },
+    );
     await t.step("the gateway turned off", async () => {
       await using etcd = await startEtcd({
         extraArgs: ["--enable-grpc-gateway=false"],
