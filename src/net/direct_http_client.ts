@@ -16,7 +16,9 @@
 // is set is replaced by "" (which Deno ignores as an unparsable proxy URL)
 // rather than removed, so the C environment array is never resized while
 // another thread might read it: setenv on an existing name swaps one
-// pointer in place. Unset variables are not touched.
+// pointer in place. Unset variables are not touched. The whole exchange is
+// synchronous, so no child process can be spawned from JavaScript while
+// the variables are blank.
 
 /** The variables Deno's fetch reads a proxy from, exactly as spelt there. */
 export const PROXY_VARIABLES: readonly string[] = [
