@@ -205,6 +205,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a listing longer than one page (10,000 keys) comes whole and in order",
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd();
+    const client = await open(settingsFor(etcd));
+    try {
+      const total = 10_125;
+      const name = (i: number) =>
+        `/sshproxy/connections/u${String(i).padStart(5, "0")}`;
+      // etcd takes at most 128 operations per transaction.
+      for (let start = 0; start < total; start += 125) {
+        const ops = [];
+        for (let i = start; i < Math.min(start + 125, total); i++) {
+          ops.push({ put: { key: name(i), value: String(i) } });
+        }
+        unwrap(await client.txn(ops));
+      }
+      const listed = unwrap(await client.list("/sshproxy/connections/"));
+      assert.equal(listed.length, total);
+      assert.ok(
+        listed.every((kv, i) => kv.key === name(i) && kv.value === String(i)),
+      );
+      const keys = unwrap(
+        await client.list("/sshproxy/connections/", { keysOnly: true }),
+      );
+      assert.deepEqual(keys.map((kv) => kv.key), listed.map((kv) => kv.key));
+      const counted = await etcd.etcdctl([
+        "get",
+        "--prefix",
+        "--limit=1",
+        "-w",
+        "fields",
+        "/sshproxy/connections/",
+      ]);
+      assert.match(counted.stdout, new RegExp(`"Count" : ${total}\\b`));
+    } finally {
+      client.close();
+    }
+  },
+});
+
+Deno.test({
   name:
     "TLS with a CA and a client certificate, by name and by IP; a wrong password is one line",
   sanitizeResources: false,
