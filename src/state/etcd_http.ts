@@ -160,24 +160,20 @@ function clientOptions(material: TlsMaterial): Deno.CreateHttpClientOptions {
   };
 }
 
-// Which file a TLS set-up that Deno refused is at fault for, as one line.
-// Each part is tried alone so that the message names the right file.
-function explainTlsMaterial(
+// What is wrong with the TLS files that a look at them shows: a line
+// naming the file, or undefined.
+function checkTlsMaterial(
   settings: EtcdSettings,
   material: TlsMaterial,
 ): string | undefined {
   const { cafile, certfile, keyfile } = settings.tls;
-  if (material.ca !== undefined) {
-    if ((material.ca.match(PEM_CERTIFICATE) ?? []).length === 0) {
-      return `etcd.tls.cafile ${cafile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
-    }
-    try {
-      createDirectHttpClient(clientOptions({ ca: material.ca })).close();
-    } catch (error) {
-      return `etcd.tls.cafile ${cafile} holds an unreadable certificate: ${
-        errorText(error)
-      }`;
-    }
+  // Deno would take a CA file without certificates silently, and every
+  // handshake would then fail as "UnknownIssuer".
+  if (
+    material.ca !== undefined &&
+    (material.ca.match(PEM_CERTIFICATE) ?? []).length === 0
+  ) {
+    return `etcd.tls.cafile ${cafile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
   }
   if (material.cert !== undefined && material.key !== undefined) {
     if ((material.cert.match(PEM_CERTIFICATE) ?? []).length === 0) {
@@ -186,20 +182,39 @@ function explainTlsMaterial(
     if (!PEM_PRIVATE_KEY.test(material.key)) {
       return `etcd.tls.keyfile ${keyfile} is not a PEM private key: no -----BEGIN PRIVATE KEY-----`;
     }
-    try {
-      createDirectHttpClient(clientOptions(material)).close();
-    } catch (error) {
-      const text = errorText(error);
-      if (/KeyMismatch|keys may not be consistent/i.test(text)) {
-        return `etcd.tls.keyfile ${keyfile} is not the key of etcd.tls.certfile ${certfile}`;
-      }
-      if (/key/i.test(text)) {
-        return `etcd.tls.keyfile ${keyfile} is not a PEM private key: ${text}`;
-      }
-      return `etcd.tls.certfile ${certfile} is not a PEM certificate: ${text}`;
-    }
   }
   return undefined;
+}
+
+// Which file a TLS set-up that Deno refused (`error`) is at fault for, as
+// one line: each part is tried alone so that the message names the right
+// file.
+function explainTlsRefusal(
+  settings: EtcdSettings,
+  material: TlsMaterial,
+  error: unknown,
+): string {
+  const { cafile, certfile, keyfile } = settings.tls;
+  if (material.ca !== undefined) {
+    try {
+      createDirectHttpClient(clientOptions({ ca: material.ca })).close();
+    } catch (caError) {
+      return `etcd.tls.cafile ${cafile} holds an unreadable certificate: ${
+        errorText(caError)
+      }`;
+    }
+  }
+  const text = errorText(error);
+  if (material.cert !== undefined && material.key !== undefined) {
+    if (/KeyMismatch|keys may not be consistent/i.test(text)) {
+      return `etcd.tls.keyfile ${keyfile} is not the key of etcd.tls.certfile ${certfile}`;
+    }
+    if (/key/i.test(text)) {
+      return `etcd.tls.keyfile ${keyfile} is not a PEM private key: ${text}`;
+    }
+    return `etcd.tls.certfile ${certfile} is not a PEM certificate: ${text}`;
+  }
+  return `cannot configure the etcd client: ${text}`;
 }
 
 /**
@@ -237,14 +252,18 @@ export async function openHttpEtcd(
     const read = await readTlsFiles(settings);
     if (!read.ok) return read;
     material = read.value;
-    const wrong = explainTlsMaterial(settings, material);
+    const wrong = checkTlsMaterial(settings, material);
     if (wrong !== undefined) return fail(wrong);
   }
   let client: Deno.HttpClient;
   try {
     client = createDirectHttpClient(clientOptions(material));
   } catch (error) {
-    return fail(`cannot configure the etcd client: ${errorText(error)}`);
+    return fail(
+      useTls
+        ? explainTlsRefusal(settings, material, error)
+        : `cannot configure the etcd client: ${errorText(error)}`,
+    );
   }
   const backend = new HttpEtcd(client, {
     shown,

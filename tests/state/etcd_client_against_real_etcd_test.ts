@@ -311,6 +311,65 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a TLS file at fault is named in one line, before any connection",
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd({ tls: true });
+    const tls = settingsFor(etcd).tls;
+    const other = `${etcd.dir}/other.key`;
+    const made = await new Deno.Command("/usr/bin/openssl", {
+      args: ["genpkey", "-algorithm", "ed25519", "-out", other],
+      stderr: "piped",
+    }).output();
+    assert.ok(made.success, new TextDecoder().decode(made.stderr));
+    const garbage = `${etcd.dir}/garbage.crt`;
+    await Deno.writeTextFile(
+      garbage,
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    const cases: [Partial<typeof tls>, string | RegExp][] = [
+      [
+        { keyfile: other },
+        `etcd.tls.keyfile ${other} is not the key of etcd.tls.certfile ${tls.certfile}`,
+      ],
+      [
+        { certfile: tls.keyfile },
+        `etcd.tls.certfile ${tls.keyfile} is not a PEM certificate: no -----BEGIN CERTIFICATE-----`,
+      ],
+      [
+        { keyfile: tls.certfile },
+        `etcd.tls.keyfile ${tls.certfile} is not a PEM private key: no -----BEGIN PRIVATE KEY-----`,
+      ],
+      [
+        { cafile: tls.keyfile },
+        `etcd.tls.cafile ${tls.keyfile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      ],
+      [
+        { cafile: garbage },
+        new RegExp(
+          `^etcd\\.tls\\.cafile ${garbage} holds an unreadable certificate: \\S`,
+        ),
+      ],
+      [
+        { certfile: "", keyfile: tls.keyfile },
+        `etcd.tls.keyfile ${tls.keyfile} is set but etcd.tls.certfile is not: a client certificate needs both`,
+      ],
+      [
+        { cafile: `${etcd.dir}/missing.crt` },
+        `cannot read etcd.tls.cafile ${etcd.dir}/missing.crt: no such file`,
+      ],
+    ];
+    for (const [change, expected] of cases) {
+      const error = await openError(
+        settingsFor(etcd, { tls: { ...tls, ...change } }),
+      );
+      if (typeof expected === "string") assert.equal(error, expected);
+      else assert.match(error, expected);
+    }
+  },
+});
+
+Deno.test({
   name:
     "a token etcd no longer knows is renewed by the client itself; etcd killed and restarted under it",
   sanitizeResources: false,
