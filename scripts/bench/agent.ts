@@ -28,6 +28,7 @@ interface HarnessAgent {
   pid(): number | undefined;
   stop(): Promise<void>;
   log(): Promise<string>;
+  scrape?: () => Promise<string>;
   [Symbol.asyncDispose]?: () => Promise<void>;
 }
 
@@ -35,12 +36,16 @@ interface AgentEnvModule {
   prepareAgent?: (gw: ProxyGateway) => Promise<HarnessAgent>;
 }
 
-/** A running agent for the bench's gateway. */
+/** A running agent serving one configuration file. */
 export interface BenchAgent {
-  /** The `agent:` section for the gateway's configuration. */
-  yaml: string;
+  /** The configuration it serves (the gateway's sessions must read this file). */
+  configPath: string;
+  /** That file's text. */
+  config: string;
   pid(): number | undefined;
   log(): Promise<string>;
+  /** Its metrics text, when the harness can read it. */
+  scrape?: () => Promise<string>;
   /** Stops the agent and removes what the harness made for it. */
   stop(): Promise<void>;
 }
@@ -71,12 +76,16 @@ export async function agentFace(prefix: string): Promise<Outcome<string>> {
 }
 
 /**
- * Starts the agent on a configuration of its own (`config` + its `agent:`
- * section) through the harness's starter; throws with the reason when the
- * harness has none or the agent does not start.
+ * Writes `configPath` (`config` given the agent's `agent:` section) and
+ * starts an agent on it through the harness's starter. The agent serves
+ * only sessions reading that same file (others it leaves to route
+ * themselves), so the gateway of its path must run `sshproxy configPath`.
+ * Throws with the reason when the harness has no starter or the agent
+ * does not start.
  */
 export async function startAgent(
   gw: ProxyGateway,
+  configPath: string,
   config: (agentYaml: string) => string,
 ): Promise<BenchAgent> {
   const module = new URL("../../tests/e2e/agent_env.ts", import.meta.url);
@@ -93,9 +102,8 @@ export async function startAgent(
     throw new Error("tests/e2e/agent_env.ts exports no prepareAgent(gw)");
   }
   const agent = await env.prepareAgent(gw);
-  const yaml = agent.agentYaml({ timeout: AGENT_TIMEOUT });
-  const configPath = `${gw.logDir}/agent.yaml`;
-  await Deno.writeTextFile(configPath, config(yaml));
+  const text = config(agent.agentYaml({ timeout: AGENT_TIMEOUT }));
+  await Deno.writeTextFile(configPath, text);
   await Deno.chmod(configPath, 0o644);
   const dispose = async () => {
     await agent.stop().catch(() => {});
@@ -108,11 +116,32 @@ export async function startAgent(
     throw error;
   }
   return {
-    yaml,
+    configPath,
+    config: text,
     pid: () => agent.pid(),
     log: () => agent.log(),
+    scrape: agent.scrape ? () => agent.scrape!() : undefined,
     stop: dispose,
   };
+}
+
+/** The agent's login counters from its metrics text (issue 14's names). */
+export function agentCounters(text: string): Record<string, number> {
+  const counters: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const login = line.match(
+      /^sshproxy_logins_total\{[^}]*outcome="([^"]+)"[^}]*\} (\S+)$/,
+    );
+    if (login) {
+      counters[`logins ${login[1]}`] = (counters[`logins ${login[1]}`] ?? 0) +
+        Number(login[2]);
+    }
+    const fallback = line.match(
+      /^sshproxy_agent_fallbacks_total(?:\{\})? (\S+)$/,
+    );
+    if (fallback) counters.fallbacks = Number(fallback[1]);
+  }
+  return counters;
 }
 
 /**
@@ -194,6 +223,7 @@ export async function detectHandoff(
   let settled = false;
   session.finally(() => settled = true);
   let seen: { ours: number[]; ssh: number[] } | undefined;
+  let exes: string[] = [];
   const deadline = Date.now() + 10_000;
   while (!settled && Date.now() < deadline) {
     const now = await probe();
@@ -201,6 +231,15 @@ export async function detectHandoff(
       // Let a launcher or wrapper that outlives the ssh start settle.
       await sleep(1000);
       seen = await probe();
+      exes = await Promise.all(
+        seen.ours.map(async (pid) => {
+          const exe = await Deno.readLink(`/proc/${pid}/exe`).catch(() => "?");
+          const argv = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(
+            () => "",
+          );
+          return `${exe} ${argv.split("\0").slice(1, 3).join(" ")}`.trim();
+        }),
+      );
       break;
     }
     await sleep(100);
@@ -222,11 +261,6 @@ export async function detectHandoff(
     };
   }
   if (seen.ours.length > 0) {
-    const exes = await Promise.all(
-      seen.ours.map((pid) =>
-        Deno.readLink(`/proc/${pid}/exe`).catch(() => "?")
-      ),
-    );
     return {
       status: "not measured",
       reason:

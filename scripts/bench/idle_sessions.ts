@@ -3,7 +3,8 @@
 // measured just before) and what of ours stays resident per session (our
 // processes under the gateway sshd, plus what the agent grew by).
 import { sleep, sshArgv, type TestUser } from "../../tests/harness/mod.ts";
-import { etcdMessages, messageRates } from "./etcd_observe.ts";
+import { CONNECTIONS_PREFIX } from "./burst.ts";
+import { etcdKeyLeases, etcdMessages, messageRates } from "./etcd_observe.ts";
 import type { Target } from "./measure.ts";
 import { descendantsOf, summedMemory } from "./processes.ts";
 import { round } from "./stats.ts";
@@ -27,6 +28,12 @@ export interface IdleSessionsFigure {
     /** Per method ("Service/Method"): rate with none and with all. */
     byMethod: { method: string; idle: number; loaded: number }[];
   };
+  /**
+   * The connection keys with every session live, and how many share the
+   * most common lease (the agent's, when it routes them; 1 when each
+   * session keeps its own).
+   */
+  leases?: { keys: number; largestShare: number };
   /** Our processes under the gateway sshd with every session live. */
   ours: { processes: number; memory: Memory };
   /** The agent (its process tree), before the sessions and with them. */
@@ -79,6 +86,9 @@ export async function idleSessions(
     throw new Error(`(${target.id}) has no gateway sessions to count`);
   }
   await target.prepare?.();
+  // What an earlier phase left to etcd (revocations, expiring leases)
+  // must not count as this path's idle rate.
+  await sleep(3000);
   const idle = await rateOver(etcdEndpoint, windowSeconds);
   await syncPageCache();
   const agentBefore = agent ? await treeMemory(agent.pid()) : undefined;
@@ -136,6 +146,11 @@ export async function idleSessions(
       );
     }
     const ours = await summedMemory(live.ours);
+    const keys = await etcdKeyLeases(etcdEndpoint, CONNECTIONS_PREFIX);
+    const perLease = new Map<string, number>();
+    for (const { lease } of keys) {
+      perLease.set(lease, (perLease.get(lease) ?? 0) + 1);
+    }
     const agentLoaded = agent ? await treeMemory(agent.pid()) : undefined;
     const growth = agentBefore && agentLoaded
       ? Math.max(0, agentLoaded.privateDirty - agentBefore.privateDirty)
@@ -152,6 +167,10 @@ export async function idleSessions(
           idle: round(idle.get(method) ?? 0, 2),
           loaded: round(loaded.get(method) ?? 0, 2),
         })),
+      },
+      leases: {
+        keys: keys.length,
+        largestShare: Math.max(0, ...perLease.values()),
       },
       ours: { processes: live.ours.length, memory: ours },
       agent: agentBefore && agentLoaded

@@ -11,11 +11,11 @@
 import { run, USERS } from "../../tests/harness/mod.ts";
 import { sharedWritableDir } from "../../tests/e2e/installed.ts";
 import {
+  agentCounters,
   agentFace,
-  type BenchAgent,
   detectAgentRouting,
   detectHandoff,
-  startAgent,
+  HANDOFF_YAML,
 } from "./agent.ts";
 import { ctlScale } from "./ctl_run.ts";
 import { detectEtcd, detectRecording } from "./features.ts";
@@ -50,7 +50,7 @@ import { round } from "./stats.ts";
 import { loadAverage, machineInfo } from "./system.ts";
 import { targets } from "./targets.ts";
 import {
-  addAgentPaths,
+  addAgentPath,
   addRuntimeFloor,
   Cleanups,
   setUp,
@@ -158,13 +158,21 @@ async function runtimeFloor(
   return { outcome, invocation };
 }
 
+/** The outcome of an agent that could not be started for a path. */
+function agentNotStarted(error: unknown): Outcome<string> {
+  const reason = error instanceof Error ? error.message : String(error);
+  return /no agent starter|exports no prepareAgent/.test(reason)
+    ? { status: "not measured", reason }
+    : { status: "failed", reason: `the agent did not start: ${reason}` };
+}
+
 /** Features of the installed product, and the paths that cannot be measured. */
 async function features(
   t: Topology,
 ): Promise<{
   features: Results["features"];
   absent: Phase["absent"];
-  agent?: BenchAgent;
+  agents: Phase["agents"];
 }> {
   say("detecting (d) etcd and (e) recording in the proxy");
   const found: Results["features"] = {
@@ -176,7 +184,7 @@ async function features(
   if (found.recording.status !== "measured") absent.e = found.recording;
 
   say("detecting the agent face (g) and hand-off (h)");
-  let agent: BenchAgent | undefined;
+  const agents: Phase["agents"] = {};
   found.agent = await agentFace(t.gw.product.prefix);
   if (found.agent.status === "measured" && absent.d) {
     found.agent = {
@@ -186,28 +194,29 @@ async function features(
   }
   if (found.agent.status === "measured") {
     try {
-      agent = await startAgent(t.gw, (yaml) => `${t.configs.d}${yaml}`);
-      cleanups.push(() => agent!.stop());
-      addAgentPaths(t, agent.yaml);
+      agents.g = await addAgentPath(t, "g", "", cleanups);
       found.agent = await detectAgentRouting(
         USER,
         t.targets.g!,
         t.etcd.endpoint,
       );
     } catch (error) {
-      const reason = (error as Error).message;
-      found.agent = /no agent starter|exports no prepareAgent/.test(reason)
-        ? { status: "not measured", reason }
-        : { status: "failed", reason: `the agent did not start: ${reason}` };
+      if (error instanceof SetupError) throw error;
+      found.agent = agentNotStarted(error);
     }
   }
+  found.handoff = {
+    status: "not measured",
+    reason: "hand-off is measured through the agent (g)",
+  };
   if (found.agent.status === "measured") {
-    found.handoff = await detectHandoff(USER, t.targets.h!);
-  } else {
-    found.handoff = {
-      status: "not measured",
-      reason: "hand-off is measured through the agent (g)",
-    };
+    try {
+      agents.h = await addAgentPath(t, "h", `${HANDOFF_YAML}\n`, cleanups);
+      found.handoff = await detectHandoff(USER, t.targets.h!);
+    } catch (error) {
+      if (error instanceof SetupError) throw error;
+      found.handoff = agentNotStarted(error);
+    }
   }
   if (found.agent.status !== "measured") absent.g = found.agent;
   if (found.handoff.status !== "measured") absent.h = found.handoff;
@@ -218,7 +227,20 @@ async function features(
       }`,
     );
   }
-  return { features: found, absent, agent };
+  return { features: found, absent, agents };
+}
+
+/** Each agent's login counters over the whole run, when it has metrics. */
+async function agentCounterReadings(
+  agents: Phase["agents"],
+): Promise<NonNullable<Results["agentCounters"]>> {
+  const readings: NonNullable<Results["agentCounters"]> = {};
+  for (const [id, agent] of Object.entries(agents)) {
+    if (!agent?.scrape) continue;
+    const text = await agent.scrape().catch(() => "");
+    if (text) readings[id as PathId] = agentCounters(text);
+  }
+  return readings;
 }
 
 async function gatewaySshdSettings(t: Topology): Promise<string[]> {
@@ -254,8 +276,8 @@ const PATH_SETUP: Record<PathId, string> = {
   c: "the gateway sshd whose ForceCommand is the installed `sshproxy`, config: per-user log file, one destination",
   d: "as (c) with an `etcd` section (loopback etcd, keyttl 5), `mode: sticky`, `route_select: connections`, three destinations",
   e: "as (c) with `dump: DIR/{user}-{sid}.dump`",
-  g: "as (d) with an `agent` section (socket, metrics on loopback, timeout 200ms), the agent running as its own account",
-  h: "as (g) with the hand-off key",
+  g: "a gateway sshd of its own whose sshproxy reads (d)'s configuration plus an `agent` section (socket, metrics on loopback, timeout 200ms), served by an agent running as its own account",
+  h: `as (g), with a gateway, a file and an agent of its own, and \`${HANDOFF_YAML}\``,
 };
 
 async function main(): Promise<number> {
@@ -283,7 +305,7 @@ async function main(): Promise<number> {
     plan: sizes,
     say,
     absent,
-    agent: detected.agent,
+    agents: detected.agents,
   };
 
   const latency = await latencyPhase(phase);
@@ -313,6 +335,7 @@ async function main(): Promise<number> {
       say,
     }));
   const gatewaySshd = await gatewaySshdSettings(t);
+  const agentReadings = await agentCounterReadings(detected.agents);
   const etcdEndpoint = t.etcd.endpoint;
 
   say("tearing down the topology");
@@ -338,6 +361,7 @@ async function main(): Promise<number> {
     agentConcurrency,
     burst,
     idleSessions,
+    agentCounters: agentReadings,
     ctl,
     profile: profileOutcome,
     targets: [],

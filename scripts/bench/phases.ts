@@ -84,7 +84,8 @@ export interface Phase {
   say(text: string): void;
   /** Why each path that cannot be measured is not (absent: measurable). */
   absent: Partial<Record<PathId, Outcome<unknown>>>;
-  agent?: BenchAgent;
+  /** The agent serving each agent path. */
+  agents: Partial<Record<PathId, BenchAgent>>;
 }
 
 /** Runs `body`; a failure (not a set-up error) becomes a "failed" outcome. */
@@ -324,7 +325,7 @@ export async function idleSessionsPhase(
         p.t.etcd.endpoint,
         p.plan.etcdWindowSeconds,
         p.say,
-        target.id === "d" ? undefined : p.agent,
+        p.agents[target.id as PathId],
       ),
   );
 }

@@ -79,7 +79,7 @@ function latencySection(r: Results, chartFile: string): string[] {
     if (o.status !== "measured") {
       rows.push([
         PATH_LABELS[id],
-        `${o.status}: ${md(o.reason)}`,
+        o.status,
         "",
         "",
         "",
@@ -129,6 +129,7 @@ function latencySection(r: Results, chartFile: string): string[] {
         "",
       ]
       : []),
+    ...agentCountersText(r),
     `![login latency per path](${chartFile})`,
     "",
     "Paths: " +
@@ -137,6 +138,25 @@ function latencySection(r: Results, chartFile: string): string[] {
     ).join("; ") + ".",
     "",
     ...runtimeText(r),
+  ];
+}
+
+function agentCountersText(r: Results): string[] {
+  const entries = Object.entries(r.agentCounters ?? {});
+  if (entries.length === 0) return [];
+  return [
+    `What the agents counted themselves over the whole run (their metrics; a session the agent does not serve in time routes itself): ${
+      entries.map(([id, counters]) =>
+        `(${id}) ${
+          Object.entries(counters).filter(([, value]) => value !== 0)
+            .map(([name, value]) =>
+              `${name} ${value}`
+            ).join(", ") ||
+          "all counters at 0"
+        }`
+      ).join("; ")
+    }.`,
+    "",
   ];
 }
 
@@ -251,7 +271,7 @@ function memorySection(r: Results): string[] {
     if (o.status !== "measured") {
       rows.push([
         PATH_LABELS[id],
-        `${o.status}: ${md(o.reason)}`,
+        o.status,
         "",
         "",
         "",
@@ -398,7 +418,7 @@ function idleSessionsSection(r: Results): string[] {
     if (o.status !== "measured") {
       rows.push([
         PATH_LABELS[id],
-        `${o.status}: ${md(o.reason)}`,
+        o.status,
         "",
         "",
         "",
@@ -410,7 +430,9 @@ function idleSessionsSection(r: Results): string[] {
     const s = o.value;
     rows.push([
       PATH_LABELS[id],
-      String(s.sessions),
+      s.leases
+        ? `${s.sessions} (${s.leases.keys} keys, at most ${s.leases.largestShare} under one lease)`
+        : String(s.sessions),
       `${s.etcd.loadedRate} (${s.etcd.idleRate})`,
       String(round((s.etcd.loadedRate - s.etcd.idleRate) / s.sessions, 3)),
       String(s.ours.processes),
@@ -455,6 +477,12 @@ function idleSessionsSection(r: Results): string[] {
         : [["not measured in this run", "", "", "", "", "", ""]],
     ),
     "",
+    ...reasonsBelow(
+      (["d", "g", "h"] as PathId[]).map((id) => [
+        PATH_LABELS[id],
+        r.idleSessions?.[id],
+      ]),
+    ),
     ...(methods.length
       ? ["Messages per second by method, all live (none):", "", ...methods, ""]
       : []),

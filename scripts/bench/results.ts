@@ -116,6 +116,8 @@ export interface Results {
   burst?: Partial<Record<PathId, Outcome<BurstFigure>>>;
   /** Many idle sessions: etcd requests per second and our memory (issue 14). */
   idleSessions?: Partial<Record<PathId, Outcome<IdleSessionsFigure>>>;
+  /** Each agent's own login counters over the whole run (its metrics). */
+  agentCounters?: Partial<Record<PathId, Record<string, number>>>;
   ctl: Outcome<CtlFigure>;
   profile: Outcome<ProfileFigures>;
   targets: TargetStatus[];

@@ -228,7 +228,11 @@ function etcdTargets(r: Results): TargetStatus[] {
     } idle sessions through the agent (g): independent of the number of sessions`,
     target: "≤ +1 req/s over none",
     measured: g
-      ? `${g.etcd.loadedRate} req/s against ${g.etcd.idleRate} with no session`
+      ? `${g.etcd.loadedRate} req/s against ${g.etcd.idleRate} with no session${
+        g.leases
+          ? ` (${g.leases.largestShare} of ${g.leases.keys} keys under the agent's lease)`
+          : ""
+      }`
       : why(r.idleSessions?.g),
     met: g ? g.etcd.loadedRate - g.etcd.idleRate <= 1 : null,
   }];

@@ -16,7 +16,7 @@ import {
   startProxyGateway,
 } from "../../tests/e2e/gateway.ts";
 import { sharedWritableDir } from "../../tests/e2e/installed.ts";
-import { HANDOFF_YAML } from "./agent.ts";
+import { type BenchAgent, startAgent } from "./agent.ts";
 import type { Target } from "./measure.ts";
 import { type SessionProcesses, sessionProcesses } from "./processes.ts";
 import type { PathId } from "./results.ts";
@@ -194,19 +194,44 @@ export async function addRuntimeFloor(
 }
 
 /**
- * Adds paths (g) and (h): (d)'s configuration with the agent's section,
- * and the same with hand-off.
+ * Adds path (g) or (h): a gateway sshd of its own whose ForceCommand is the
+ * installed sshproxy reading a file that an agent of its own serves, with
+ * (d)'s configuration, the agent's section and `extra` (hand-off for h).
+ * An agent serves only the sessions reading its own file, so each path
+ * has its gateway, file and agent, and no file changes during the run.
  */
-export function addAgentPaths(t: Topology, agentYaml: string): void {
-  t.configs.g = `${t.configs.d}${agentYaml}`;
-  t.configs.h = `${t.configs.g}${HANDOFF_YAML}\n`;
-  for (const id of ["g", "h"] as const) {
-    t.targets[id] = {
-      ...t.targets.d!,
-      id,
-      prepare: () => t.gw.writeConfig(t.configs[id]!),
-    };
-  }
+export async function addAgentPath(
+  t: Topology,
+  id: "g" | "h",
+  extra: string,
+  cleanups: Cleanups,
+): Promise<BenchAgent> {
+  const agent = await startAgent(
+    t.gw,
+    `${t.gw.logDir}/sshproxy-${id}.yaml`,
+    (agentYaml) => `${t.configs.d}${agentYaml}${extra}`,
+  );
+  cleanups.push(() => agent.stop());
+  t.configs[id] = agent.config;
+  const host = id === "g" ? "127.0.0.7" : "127.0.0.8";
+  const sshd = await step(
+    `the gateway sshd of (${id}) on ${host}`,
+    async () =>
+      startSshd({
+        name: `bench-agent-${id}`,
+        listen: [{ host, port: await freePort(host) }],
+        forceCommand: `${t.gw.product.sshproxy} ${agent.configPath}`,
+        extraConfig: GATEWAY_EXTRA,
+      }),
+  );
+  cleanups.push(() => sshd.stop());
+  t.targets[id] = {
+    id,
+    host,
+    port: sshd.listen[0].port,
+    sessions: () => sessionProcesses(sshd.dir, t.gw.product.prefix),
+  };
+  return agent;
 }
 
 /** Deletes everything in `dir`. */
