@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# deno task bench (issue 7): sets up the real topology on loopback (gateway
-# sshd + destinations + etcd, as the e2e harness does) and measures, in one
-# run, login latency, throughput, memory and concurrency of sshproxy next to
-# the floor any ForceCommand proxy pays. As root; about 10 minutes.
+# deno task bench (issues 7, 10, 13, 14): sets up the real topology on
+# loopback (gateway sshds, destinations, etcd, the agent when the product has
+# one, as the e2e harness does) and measures, in one run, login latency,
+# throughput, memory and concurrency of sshproxy next to the floor any
+# ForceCommand proxy pays and the runtime's own floor. As root; about 15 to
+# 20 minutes (--quick: a few minutes, to check the harness).
 #
 #   scripts/bench/run.sh [--quick] [--out DIR]
 #   scripts/bench/run.sh --from-results bench/results.json   (re-render the doc)
