@@ -372,12 +372,12 @@ function findings(r: Results, p: ProfileFigures): string[] {
     const e = p.etcdSession;
     out.push(
       `- With etcd (d), logins take ${
-        Math.round(d - c)
-      } ms more than stateless through sshd; by hand, ${
-        round(e.beforeSsh.p50 - p.session.beforeSsh.p50)
-      } ms more until ssh starts and ${
-        round(e.afterSsh.p50 - p.session.afterSsh.p50)
-      } ms more after it exits.${
+        signed(d - c)
+      } ms against stateless through sshd; by hand, ${
+        signed(e.beforeSsh.p50 - p.session.beforeSsh.p50)
+      } ms until ssh starts and ${
+        signed(e.afterSsh.p50 - p.session.afterSsh.p50)
+      } ms after it exits.${
         p.cpu?.etcdSession
           ? ` The busiest groups of its profile: ${
             p.cpu.etcdSession.groups.filter((g) =>
