@@ -87,7 +87,13 @@ export async function setUp(
   say("setting up: install, gateway sshd + 3 destinations");
   const gw = await step(
     "the gateway topology (install.sh, gateway sshd, destinations)",
-    () => startProxyGateway({ gatewayExtraConfig: GATEWAY_EXTRA }),
+    // Destinations too: a burst reaches them all at once, and sshd's default
+    // MaxStartups (10:30:100) would drop connections the bench asked for.
+    () =>
+      startProxyGateway({
+        gatewayExtraConfig: GATEWAY_EXTRA,
+        destinationExtraConfig: GATEWAY_EXTRA,
+      }),
   );
   cleanups.push(() => gw.stop());
   const s1 = gw.servers.server1;
