@@ -61,6 +61,9 @@ export function configListing(config: Config): string[] {
     `config.etcd_keyttl = ${config.etcdKeyttl}`,
     `config.max_connections_per_user = ${config.maxConnectionsPerUser}`,
     `config.health_check = ${config.healthCheck}`,
+    `config.agent = {Socket:${config.agent.socket} Metrics:${config.agent.metrics} Timeout:${
+      formatGoDuration(config.agent.timeout)
+    }}`,
   );
   return lines;
 }
@@ -121,5 +124,10 @@ export function configAsJson(config: Config): Record<string, unknown> {
     etcd_keyttl: config.etcdKeyttl,
     max_connections_per_user: config.maxConnectionsPerUser,
     health_check: config.healthCheck,
+    agent: {
+      socket: config.agent.socket,
+      metrics: config.agent.metrics,
+      timeout: formatGoDuration(config.agent.timeout),
+    },
   };
 }

@@ -14,6 +14,7 @@ import {
   parseMatchList,
 } from "./match.ts";
 import {
+  AGENT_DEFAULTS,
   describe,
   parseSettings,
   problem,
@@ -259,6 +260,7 @@ function defaults(): Config {
     etcdKeyttl: 0,
     maxConnectionsPerUser: 0,
     healthCheck: "tcp",
+    agent: { ...AGENT_DEFAULTS },
   };
 }
 
@@ -301,6 +303,9 @@ export function applyPatch(config: Config, patch: SettingsPatch): void {
     config.maxConnectionsPerUser = patch.maxConnectionsPerUser;
   }
   if (patch.healthCheck !== undefined) config.healthCheck = patch.healthCheck;
+  if (patch.agent !== undefined) {
+    config.agent = { ...config.agent, ...patch.agent };
+  }
   // Kept from the reference so existing files mean the same: an empty
   // `dest` list, an empty `ssh.exe` and empty/zero etcd values do not clear.
   if (patch.dest !== undefined && patch.dest.length > 0) {

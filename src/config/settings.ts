@@ -4,8 +4,10 @@
 // here both go through the same checks and give one-line errors with the
 // line number (spec §3.1, §3.5, §3.9).
 import { type Nanoseconds, parseGoDuration } from "../format/duration.ts";
+import { ipLiteralFamily } from "../net/ip_address.ts";
 import { fail, ok, type Result } from "../result.ts";
 import {
+  type AgentSettings,
   type HealthCheck,
   type Mode,
   MODES,
@@ -54,6 +56,7 @@ export interface SettingsPatch {
   etcdKeyttl?: number;
   maxConnectionsPerUser?: number;
   healthCheck?: HealthCheck;
+  agent?: Partial<AgentSettings>;
 }
 
 /**
@@ -312,6 +315,7 @@ export const SETTINGS_KEYS: readonly string[] = [
   "etcd_keyttl",
   "max_connections_per_user",
   "health_check",
+  "agent",
 ];
 
 // `health_check` (our key; the reference ignores it): how a destination is
@@ -511,6 +515,118 @@ function parseEnvironment(
   return done;
 }
 
+/** The `agent` section's defaults: no agent, metrics on loopback, 200 ms. */
+export const AGENT_DEFAULTS: Readonly<AgentSettings> = {
+  socket: "",
+  metrics: "127.0.0.1:9649",
+  timeout: 200_000_000n,
+};
+
+// A session must never wait long for an optional helper.
+const MAX_AGENT_TIMEOUT: Nanoseconds = 10_000_000_000n;
+
+// `agent.metrics`: an IP literal (or localhost) and a port, or "" for none.
+// An address without host would listen on every interface: that must be
+// written (0.0.0.0, [::]), never implied.
+function metricsAddress(node: TreeNode, key: string): Result<string> {
+  const text = scalarText(node, key);
+  if (!text.ok || text.value === "") return text;
+  const expected =
+    'an address and port such as "127.0.0.1:9649", or "" for no endpoint';
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.value);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || !(port >= 1 && port <= 65535)) {
+    return fail(
+      problem(
+        node.line,
+        key,
+        `${JSON.stringify(text.value)} is not host:port`,
+        expected,
+      ),
+    );
+  }
+  if (host === "") {
+    return fail(
+      problem(
+        node.line,
+        key,
+        `${JSON.stringify(text.value)} would listen on every interface`,
+        `"0.0.0.0:${port}" or "[::]:${port}" to mean it, or "127.0.0.1:${port}"`,
+      ),
+    );
+  }
+  const family = ipLiteralFamily(host);
+  if (
+    host !== "localhost" &&
+    (family === 0 || (family === 6) !== (match?.[1] !== undefined))
+  ) {
+    return fail(
+      problem(
+        node.line,
+        key,
+        `${JSON.stringify(host)} is not an IP address`,
+        "an IPv4 address, an IPv6 address in brackets, or localhost",
+      ),
+    );
+  }
+  return text;
+}
+
+function parseAgent(
+  node: TreeNode,
+  patch: SettingsPatch,
+  unknown: UnknownKey[],
+): Result<void> {
+  const section = mapping(node, "agent");
+  if (!section.ok) return section;
+  const agent: Partial<AgentSettings> = patch.agent ?? {};
+  for (const entry of lastOfEach(section.value, "agent.", unknown)) {
+    if (isNull(entry.value)) continue;
+    const key = `agent.${entry.key}`;
+    let result: Result<void>;
+    if (entry.key === "socket") {
+      const text = scalarText(entry.value, key);
+      result = text.ok && text.value !== "" && !text.value.startsWith("/")
+        ? fail(
+          problem(
+            entry.value.line,
+            key,
+            `${JSON.stringify(text.value)} is not an absolute path`,
+            'a path such as "/run/sshproxy-agent/agent.sock", or "" for no agent',
+          ),
+        )
+        : assign(text, (v) => agent.socket = v);
+    } else if (entry.key === "metrics") {
+      result = assign(
+        metricsAddress(entry.value, key),
+        (v) => agent.metrics = v,
+      );
+    } else if (entry.key === "timeout") {
+      const parsed = duration(entry.value, key);
+      result = parsed.ok &&
+          (parsed.value === 0n || parsed.value > MAX_AGENT_TIMEOUT)
+        ? fail(
+          problem(
+            entry.value.line,
+            key,
+            `${entry.value.kind === "scalar" ? entry.value.text : ""} is ${
+              parsed.value === 0n ? "zero" : "longer than 10s"
+            }`,
+            'a duration between 1ms and 10s, e.g. "200ms"',
+          ),
+        )
+        : assign(parsed, (v) => agent.timeout = v);
+    } else {
+      unknown.push({ key, line: entry.line });
+      result = done;
+    }
+    if (!result.ok) return result;
+  }
+  patch.agent = agent;
+  return done;
+}
+
 const HANDLERS: Record<string, Handler> = {
   debug: (n, p) => assign(boolean(n, "debug"), (v) => p.debug = v),
   log: (n, p) => assign(scalarText(n, "log"), (v) => p.log = v),
@@ -586,6 +702,8 @@ const HANDLERS: Record<string, Handler> = {
       oneOf(n, "health_check", HEALTH_CHECKS, "tcp"),
       (v) => p.healthCheck = v,
     ),
+  // Our section (sshproxy-agent(8)); the reference ignores it.
+  agent: parseAgent,
 };
 
 /**

@@ -57,6 +57,20 @@ export interface TranslateCommand {
   disableDump: boolean;
 }
 
+/**
+ * The `agent` section (our addition, see sshproxy-agent(8)): where sessions
+ * ask the gateway's agent for their route, and where the agent serves its
+ * metrics. The agent itself takes `socket` and `metrics` from the top level.
+ */
+export interface AgentSettings {
+  /** The agent's Unix socket; "" = sessions never ask an agent. */
+  socket: string;
+  /** `host:port` of the metrics endpoint; "" = none. */
+  metrics: string;
+  /** How long a session waits for the agent, whole exchange. */
+  timeout: Nanoseconds;
+}
+
 /** The effective configuration for one (user, groups, sshd address). */
 export interface Config {
   debug: boolean;
@@ -83,4 +97,6 @@ export interface Config {
   etcdKeyttl: number;
   maxConnectionsPerUser: number;
   healthCheck: HealthCheck;
+  /** The `agent` section (our key). */
+  agent: AgentSettings;
 }

@@ -44,6 +44,7 @@ Deno.test("config.yaml for alice (groups foo, bar; sshd 127.0.0.1:22) lists as t
     "config.etcd_keyttl = 0",
     "config.max_connections_per_user = 0",
     "config.health_check = tcp",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
   assert.equal(
     groupsListing(["foo", "bar"]),
@@ -83,6 +84,7 @@ Deno.test("config.yaml for notalice: only override 1, top-level values elsewhere
     "config.etcd_keyttl = 3600",
     "config.max_connections_per_user = 50",
     "config.health_check = tcp",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
 });
 
@@ -117,6 +119,7 @@ Deno.test("the empty file lists every default (spec §3.10, §7.7 example)", asy
     "config.etcd_keyttl = 0",
     "config.max_connections_per_user = 0",
     "config.health_check = tcp",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
 });
 
@@ -234,8 +237,14 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
     "etcd_keyttl",
     "max_connections_per_user",
     "health_check",
+    "agent",
   ]);
   assert.equal(json.check_interval, "2m0s");
+  assert.deepEqual(json.agent, {
+    socket: "",
+    metrics: "127.0.0.1:9649",
+    timeout: "200ms",
+  });
   assert.equal(json.dump_limit_size, 20);
   assert.deepEqual(json.translate_commands, {
     acommand: { ssh_args: [], command: "something", disable_dump: true },
