@@ -339,6 +339,16 @@ export function applyPatch(config: Config, patch: SettingsPatch): void {
   }
 }
 
+/**
+ * The top-level settings alone, without any override or substitution:
+ * what a gateway-wide process (the agent) configures itself with.
+ */
+export function topLevelConfig(parsed: ParsedConfig): Config {
+  const config = defaults();
+  applyPatch(config, parsed.top);
+  return config;
+}
+
 /** Computes the effective configuration of one session (spec §3.3). */
 export async function resolveConfig(
   parsed: ParsedConfig,

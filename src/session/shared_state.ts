@@ -50,11 +50,15 @@ export type Routed =
 /**
  * Steps 6-8 of spec §5.4: etcd (if configured), the connection limit, the
  * destination, and the error banner when none is usable. Every refusal is
- * already logged and told to the user.
+ * already logged and told to the user. `open` gives the etcd connection
+ * (the gateway agent passes its own, kept open for all sessions).
  */
-export async function routeSession(context: RouteContext): Promise<Routed> {
+export async function routeSession(
+  context: RouteContext,
+  open: typeof openSharedState = openSharedState,
+): Promise<Routed> {
   const { config, log, user } = context;
-  const shared = await openSharedState(config, user, log);
+  const shared = await open(config, user, log);
   const refuse = async (status: number) => {
     await shared?.close();
     return { status };
