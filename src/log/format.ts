@@ -1,4 +1,7 @@
-// Log line formats of spec §5.5 (pure).
+// Log line formats of spec §5.5 (pure). Every message is escaped here, the
+// one place all sinks (file, stderr, syslog) go through, so a record is
+// always exactly one line whatever user text it carries (escape.ts).
+import { escapeText } from "./escape.ts";
 
 /** Severity levels, most severe first (names as the reference prints them). */
 export type Level =
@@ -33,7 +36,7 @@ export function formatLogLine(
   const stamp =
     `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ` +
     `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
-  return `${stamp} ${level} ${sessionId}: ${message}\n`;
+  return `${stamp} ${level} ${sessionId}: ${escapeText(message)}\n`;
 }
 
 /** `<PRI>LEVEL SID: message` for `logger --prio-prefix` (facility authpriv, 10). */
@@ -46,9 +49,7 @@ export function formatSyslogLine(
   // with kernel messages; connection records belong with sshd's, in authpriv.
   const priority = 10 * 8 + SYSLOG_SEVERITY[level];
   // One record per line for logger(1): embedded newlines would split it.
-  return `<${priority}>${level} ${sessionId}: ${
-    message.replaceAll("\n", " ")
-  }\n`;
+  return `<${priority}>${level} ${sessionId}: ${escapeText(message)}\n`;
 }
 
 /** Go's standard logger prefix, `YYYY/MM/DD HH:MM:SS `, in local time. */

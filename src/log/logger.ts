@@ -1,8 +1,13 @@
 // Session logging (spec §5.5): to a file (`log: /path/{user}.log`), to
 // syslog (`log: syslog`), or, by default, to stderr. The reference writes
 // the default log to the session's stdout, which corrupts scp, sftp and
-// rsync; stderr keeps those protocols intact.
+// rsync; stderr keeps those protocols intact. A log file is created 0600
+// (the reference: 0666 minus umask, so anyone read anyone's commands) and is
+// not used when another user may control it (src/system/owned_path.ts).
 import { fail, ok, type Result } from "../result.ts";
+import { pathError } from "../system/os_errors.ts";
+import { openOwnedFile } from "../system/owned_path.ts";
+import { escapeText } from "./escape.ts";
 import { formatLogLine, formatSyslogLine, type Level } from "./format.ts";
 
 /** Where log lines go and at which level. */
@@ -61,18 +66,39 @@ export function openLogger(
     });
   }
   if (target === "syslog") return openSyslog(debug, sessionId);
-  const directory = dirname(target);
-  try {
-    Deno.mkdirSync(directory, { recursive: true, mode: 0o755 });
-  } catch (error) {
-    return fail(`creating directory ${directory}: ${describe(error)}`);
+  const opened = openOwnedFile(target, {
+    directoryMode: 0o755,
+    existing: "append",
+    uid: Deno.uid() ?? -1,
+  });
+  if (opened.kind === "failed") {
+    // The reference's fatal texts (spec §5.5), with Go's error wording.
+    return fail(
+      opened.op === "mkdir"
+        ? `creating directory ${dirname(target)}: ${
+          pathError("mkdir", opened.path, opened.error)
+        }`
+        : `error opening log file ${target}: ${
+          pathError("open", opened.path, opened.error)
+        }`,
+    );
   }
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(target, { append: true, create: true, mode: 0o666 });
-  } catch (error) {
-    return fail(`error opening log file ${target}: ${describe(error)}`);
+  if (opened.kind === "untrusted") {
+    // Not fatal: another user must not be able to stop anyone's logins by
+    // planting something at their log path.
+    writeWhole(
+      Deno.stderr,
+      `sshproxy: not logging this session to ${
+        escapeText(opened.path)
+      }: ${opened.reason}; tell the gateway's administrators\n`,
+    );
+    return ok({
+      debugEnabled: debug,
+      log() {},
+      close: () => Promise.resolve(),
+    });
   }
+  const file = opened.file;
   return ok({
     debugEnabled: debug,
     log(level, message) {

@@ -10,7 +10,10 @@
 //   divided by a speed factor and with every pause capped (max wait);
 // * data decoded as UTF-8 per stream, keeping a multi-byte character split
 //   across two records whole; invalid bytes become U+FFFD (asciicast data
-//   is JSON text).
+//   is JSON text);
+// * JSON escapes C0 controls but leaves DEL, C1 controls (U+009B is CSI to
+//   some terminals) and U+2028/U+2029 raw: those are written as \uXXXX too,
+//   so an export to stdout never drives the admin's terminal.
 import { bytesText, type DumpHeader, type DumpRecord } from "./dump_format.ts";
 import type { GeometryEvent } from "./geometry.ts";
 import { clientAddress } from "./dump_format.ts";
@@ -64,7 +67,7 @@ export class AsciicastBuilder {
           : ""
       }`,
     };
-    return JSON.stringify(header) + "\n";
+    return jsonText(header) + "\n";
   }
 
   /** The event lines for one record (and the resizes that came before it). */
@@ -120,6 +123,14 @@ export class AsciicastBuilder {
     );
     this.#lastMicros = micros;
     const seconds = formatFixed(micros / 1e6, 6);
-    return `[${seconds}, ${JSON.stringify(code)}, ${JSON.stringify(data)}]\n`;
+    return `[${seconds}, ${JSON.stringify(code)}, ${jsonText(data)}]\n`;
   }
+}
+
+/** JSON.stringify, with the characters it leaves raw that a terminal may obey escaped. */
+function jsonText(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

@@ -8,7 +8,8 @@
 //   socket and loses them);
 // * the user name from the header is a path element only if it is one:
 //   empty, `.`, `..`, a `/`, control characters, invalid UTF-8 or more than
-//   255 bytes → the connection is logged and dropped;
+//   255 bytes → the connection is logged and dropped; names that reach the
+//   log (in paths) are escaped like the proxy's log lines (escape.ts);
 // * the stream is checked record by record: garbage, a header that does not
 //   arrive within 30 s, a command over 1 MiB or a record announcing more
 //   than 16 MiB is logged and dropped (the daemon stays up);
@@ -25,6 +26,7 @@
 import { formatRfc3339Nano, localOffsetMinutes } from "../format/time.ts";
 import { loadServices } from "../system/network_names.ts";
 import { formatIp, joinHostPort, parseIp } from "../net/ip_address.ts";
+import { escapeText } from "../log/escape.ts";
 import { sessionId } from "../log/session_id.ts";
 import {
   clientAddress,
@@ -210,7 +212,10 @@ function listen(address: string): Deno.TcpListener | string {
 /** One connection = one session. */
 async function acquire(conn: Deno.TcpConn, options: DumpdOptions) {
   const remote = formatRemote(conn.remoteAddr);
-  const log = (message: string) => options.log(`[${remote}] ${message}`);
+  // Messages of a connection may carry the client's user name (in paths):
+  // escaped, so a name cannot write a forged line into dumpd's log.
+  const log = (message: string) =>
+    options.log(`[${remote}] ${escapeText(message)}`);
   log("connected");
   try {
     await receive(conn, options, log);

@@ -1,16 +1,14 @@
 // The text sshproxy-replay prints (spec §8.7), pure: the header lines, the
 // `[<T>] [<D>] <L> bytes` line and Go's hex.Dump layout, byte for byte.
+// Nothing recorded reaches the terminal raw here: the hex dump's text column
+// shows bytes outside 0x20-0x7e as `.`, and header fields are escaped.
 import {
   formatGoDefaultTime,
   formatRfc3339Nano,
   localOffsetMinutes,
 } from "../format/time.ts";
-import {
-  clientAddress,
-  concatBytes,
-  type DumpHeader,
-  sshdAddress,
-} from "./dump_format.ts";
+import { escapeBytes } from "../log/escape.ts";
+import { clientAddress, type DumpHeader, sshdAddress } from "./dump_format.ts";
 
 const encoder = new TextEncoder();
 const MONTHS = [
@@ -28,24 +26,23 @@ const MONTHS = [
   "Dec",
 ];
 
-/** The six `--> ...` lines (raw bytes: user and command are printed as stored). */
+/**
+ * The six `--> ...` lines. User and command are whatever the recording
+ * says: their control characters and invalid bytes are escaped (escape.ts),
+ * so a dump cannot print a forged `--> User:` line or send escape sequences
+ * to the admin's terminal (the reference prints them raw).
+ */
 export function headerLines(
   header: DumpHeader,
   startText = formatGoDefaultTime(header.startNs),
 ): Uint8Array {
-  return concatBytes([
-    encoder.encode(
-      `--> Version: ${header.version}\n--> Start:   ${startText}\n--> User:    `,
-    ),
-    header.user,
-    encoder.encode(
-      `\n--> From:    ${clientAddress(header)}\n--> To:      ${
-        sshdAddress(header)
-      }\n--> Command: `,
-    ),
-    header.command,
-    encoder.encode("\n"),
-  ]);
+  return encoder.encode(
+    `--> Version: ${header.version}\n--> Start:   ${startText}\n` +
+      `--> User:    ${escapeBytes(header.user)}\n` +
+      `--> From:    ${clientAddress(header)}\n` +
+      `--> To:      ${sshdAddress(header)}\n` +
+      `--> Command: ${escapeBytes(header.command)}\n`,
+  );
 }
 
 /** Go's "Jan 02 15:04:05" in the given offset (the local one by default). */

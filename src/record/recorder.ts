@@ -13,7 +13,9 @@
 // meanwhile.
 //
 // Differences from the reference, on purpose:
-// * files are created 0600 (the reference: 0666 minus umask);
+// * files are created 0600 (the reference: 0666 minus umask), and a file or
+//   directory on the way that another user may control is not used
+//   (src/system/owned_path.ts);
 // * a TCP collector is dialled with a timeout (default 5 s) instead of the
 //   OS default, and never while the session waits;
 // * a failing write stops the dump (one `writing: <err>` line) instead of
@@ -40,13 +42,8 @@ import {
   type GeometryEvent,
   geometryPath,
 } from "./geometry.ts";
-import {
-  dialError,
-  goReason,
-  mkdirAll,
-  pathError,
-  splitHostPort,
-} from "./go_errors.ts";
+import { openOwnedFile } from "../system/owned_path.ts";
+import { dialError, goReason, pathError, splitHostPort } from "./go_errors.ts";
 
 /** Standard stream numbers as recorded: 0 stdin, 1 stdout, 2 stderr. */
 export type StreamFd = 0 | 1 | 2;
@@ -457,12 +454,16 @@ export class Recorder {
     const path = geometryPath(this.#options.target);
     try {
       if (this.#geometryTarget === undefined) {
-        const file = await Deno.open(path, {
-          write: true,
-          create: true,
-          truncate: true,
-          mode: 0o600,
+        const opened = openOwnedFile(path, {
+          directoryMode: 0o700,
+          existing: "truncate",
+          uid: Deno.uid() ?? -1,
         });
+        if (opened.kind === "untrusted") {
+          throw new Error(`${opened.reason}`);
+        }
+        if (opened.kind === "failed") throw opened.error;
+        const file = opened.file;
         this.#geometryTarget = file;
         await writeAll(file, encoder.encode(GEOMETRY_MAGIC));
       }
@@ -490,37 +491,37 @@ export class Recorder {
       }
       return dialed;
     }
-    const dir = dirname(target);
-    try {
-      await mkdirAll(dir, 0o700);
-    } catch (error) {
+    const opened = openOwnedFile(target, {
+      directoryMode: 0o700,
+      existing: "truncate",
+      uid: Deno.uid() ?? -1,
+    });
+    if (opened.kind === "opened") {
+      // An existing file keeps its mode through truncation: narrow it too.
+      if (!opened.created) await Deno.chmod(target, 0o600).catch(() => {});
+      return opened.file;
+    }
+    if (opened.kind === "untrusted") {
       log(
         "ERROR",
-        `session recording disabled due to error: creating directory ${dir}: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
+        `session recording disabled: not writing to ${opened.path}: ${opened.reason}`,
       );
-      return undefined;
-    }
-    try {
-      const file = await Deno.open(target, {
-        write: true,
-        create: true,
-        truncate: true,
-        mode: 0o600,
-      });
-      // An existing file keeps its mode through O_TRUNC: narrow it too.
-      await Deno.chmod(target, 0o600).catch(() => {});
-      return file;
-    } catch (error) {
+    } else if (opened.op === "mkdir") {
+      log(
+        "ERROR",
+        `session recording disabled due to error: creating directory ${
+          dirname(target)
+        }: ${pathError("mkdir", opened.path, opened.error)}`,
+      );
+    } else {
       log(
         "ERROR",
         `session recording disabled due to error: creating ${target}: ${
-          pathError("open", target, error)
+          pathError("open", opened.path, opened.error)
         }`,
       );
-      return undefined;
     }
+    return undefined;
   }
 
   async #dial(address: string): Promise<Target | string> {

@@ -9,10 +9,18 @@
 //   cut falls right after a record's 13-byte frame);
 // * the exit status is 1 when any file could not be read completely (the
 //   reference always exits 0); the next files are processed all the same;
+// * a header that cannot be read names the file and says whether it is
+//   not a dump or a truncated one, keeping the reference's words in
+//   parentheses: `sshproxy-replay: FILE: not a dump file (reading header:
+//   unknow version number: 6e6f)`;
+// * user and command in the header, and file names, are printed with their
+//   control characters escaped (listing.ts); raw recorded bytes reach the
+//   terminal only in `-replay` mode, which is what the admin asked for;
 // * a record on an fd other than 0/1/2 is listed as `[fd<N>]` (the
 //   reference repeats the previous record's arrow) and is never written in
 //   live mode (the reference writes it to the previous record's stream);
 // * `-speed`, `-max-wait` and `-asciicast` are new.
+import { escapeText } from "../log/escape.ts";
 import { goLogPrefix } from "../log/format.ts";
 import { AsciicastBuilder, type CastOptions } from "./asciicast.ts";
 import { DumpDecoder, type DumpHeader } from "./dump_format.ts";
@@ -143,14 +151,19 @@ async function replayOne(
   cast: Output | undefined,
 ): Promise<boolean> {
   const listing = cast === undefined;
-  if (listing) stdout.write(`===> opening ${file}\n`);
+  const shown = escapeText(file);
+  if (listing) stdout.write(`===> opening ${shown}\n`);
   let handle: Deno.FsFile;
   try {
     handle = await Deno.open(file, { read: true });
   } catch (error) {
-    stderr(`${goLogPrefix()}error reading: open ${file}: ${goReason(error)}\n`);
+    stderr(
+      `${goLogPrefix()}error reading: open ${shown}: ${goReason(error)}\n`,
+    );
     return false;
   }
+  // The first bytes tell a short dump from a file that is no dump at all.
+  const leading: number[] = [];
   const decoder = new DumpDecoder();
   let header: DumpHeader | undefined;
   let firstNs: bigint | undefined;
@@ -172,13 +185,18 @@ async function replayOne(
         const stage = header === undefined
           ? "error: reading header: "
           : "error reading: ";
-        stderr(`${goLogPrefix()}${stage}read ${file}: ${goReason(error)}\n`);
+        stderr(`${goLogPrefix()}${stage}read ${shown}: ${goReason(error)}\n`);
         return false;
       }
       if (count === null) break;
+      for (let at = 0; at < count && leading.length < 2; at++) {
+        leading.push(buffer[at]);
+      }
       for (const event of decoder.push(buffer.subarray(0, count))) {
         if (event.kind === "error") {
-          stderr(`${goLogPrefix()}error: reading header: ${event.message}\n`);
+          stderr(
+            `sshproxy-replay: ${shown}: not a dump file (reading header: ${event.message})\n`,
+          );
           return false;
         }
         if (event.kind === "header") {
@@ -230,17 +248,30 @@ async function replayOne(
   }
   const end = decoder.finish();
   if (end.kind === "truncated-header") {
-    stderr(`${goLogPrefix()}error: reading header: ${end.message}\n`);
+    stderr(
+      `sshproxy-replay: ${shown}: ${
+        headerProblem(leading, decoder.pending)
+      } (reading header: ${end.message})\n`,
+    );
     return false;
   }
   if (builder !== undefined) cast!.write(builder.finish());
   if (end.kind === "truncated-record") {
     stderr(
-      `sshproxy-replay: ${file}: truncated record at offset ${end.offset}\n`,
+      `sshproxy-replay: ${shown}: truncated record at offset ${end.offset}\n`,
     );
     return false;
   }
   return true;
+}
+
+/** What a file that ended inside the header is, from its first bytes (a dump starts with version 1: 00 01). */
+function headerProblem(leading: readonly number[], size: number): string {
+  if (size === 0) return "empty file, not a dump";
+  if (leading[0] !== 0 || (leading.length > 1 && leading[1] !== 1)) {
+    return "not a dump file";
+  }
+  return `truncated dump: the file ends inside the header, after ${size} bytes`;
 }
 
 /** The pause before a record in live replay: the recorded gap, scaled and capped. */
