@@ -3,9 +3,13 @@
 import { chooseFace } from "./src/cli/dispatch.ts";
 
 async function invokedAs(): Promise<string> {
-  // The installed launcher passes its own name; a compiled binary reads
-  // argv[0] (a symlink's name) from Node's process object.
-  const fromLauncher = Deno.env.get("SSHPROXY_ARGV0");
+  // The installed launcher passes its own name (always setting the
+  // variable); a compiled binary reads argv[0] (a symlink's name) from
+  // Node's process object and ignores the variable, which sshd would pass
+  // from the user with `AcceptEnv SSHPROXY_*` to choose another face.
+  const fromLauncher = Deno.build.standalone
+    ? undefined
+    : Deno.env.get("SSHPROXY_ARGV0");
   if (fromLauncher) return fromLauncher;
   const { argv0 } = await import("node:process");
   return argv0;

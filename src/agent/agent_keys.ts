@@ -29,6 +29,8 @@ interface Entry {
   /** Written under the current lease. */
   written: boolean;
   history?: string;
+  /** Resolved once the key has been written the first time. */
+  landed: PromiseWithResolvers<boolean>;
 }
 
 interface History {
@@ -182,7 +184,12 @@ export class AgentKeys {
         history.written = false;
       }
     }
-    const entry: Entry = { value, written: false, history: historyName };
+    const entry: Entry = {
+      value,
+      written: false,
+      history: historyName,
+      landed: Promise.withResolvers<boolean>(),
+    };
     this.#entries.set(key, entry);
     this.#schedule(this.#interval());
     const lease = await this.#ensureLease();
@@ -203,12 +210,31 @@ export class AgentKeys {
     }
     if (this.#entries.get(key) === entry && this.#lease === lease.value) {
       entry.written = true;
+      entry.landed.resolve(true);
     } else if (!this.#entries.has(key)) {
       // The session ended while its key was being written.
       await this.#backend.remove(key);
     }
     if (history !== undefined && ops.length > 1) history.written = true;
     return ok(undefined);
+  }
+
+  /** Resolves true once `key` is in etcd, false if removed or `timeoutMs` passes first. */
+  async whenWritten(key: string, timeoutMs: number): Promise<boolean> {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    if (entry.written) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        entry.landed.promise,
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Puts a new value on a session's key (its bandwidth). */
@@ -229,6 +255,7 @@ export class AgentKeys {
     const entry = this.#entries.get(key);
     if (entry === undefined) return ok(undefined);
     this.#entries.delete(key);
+    entry.landed.resolve(false);
     if (entry.history !== undefined) {
       const history = this.#histories.get(entry.history);
       if (history !== undefined && --history.refs <= 0) {
@@ -308,7 +335,10 @@ export class AgentKeys {
           })),
         );
         if (!written.ok) return this.#lost(written.error);
-        for (const [, entry] of chunk) entry.written = true;
+        for (const [, entry] of chunk) {
+          entry.written = true;
+          entry.landed.resolve(true);
+        }
       }
     }
     for (const history of this.#histories.values()) {

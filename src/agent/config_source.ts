@@ -25,7 +25,7 @@ export interface ConfigReading {
 }
 
 const DEFAULT_READING: Omit<ConfigReading, "log"> = {
-  read: (path) => readConfigFile(path, () => undefined),
+  read: (path) => readConfigFile(path),
 };
 
 // Device, inode, size and times: a rewrite in place or an atomic rename

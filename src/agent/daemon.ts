@@ -4,11 +4,15 @@
 // per gateway, started by src/cli/agent.ts.
 import { loadServices } from "../system/network_names.ts";
 import { topLevelConfig } from "../config/resolve.ts";
-import type { Config } from "../config/types.ts";
-import { nowNanoseconds } from "../format/time.ts";
+import type { Config, EtcdSettings } from "../config/types.ts";
+import { localOffsetMinutes, nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
 import { fail, ok, type Result } from "../result.ts";
-import { openSharedState } from "../session/shared_state.ts";
+import type { SharedState } from "../session/shared_state.ts";
+import { openEtcd } from "../state/etcd_client.ts";
+import { AgentKeys } from "./agent_keys.ts";
+import { AgentBackend, AgentStateStore } from "./agent_store.ts";
+import { HealthMonitor, healthTargets } from "./health.ts";
 import {
   type AgentMetrics,
   agentMetrics,
@@ -86,6 +90,19 @@ function durationText(ms: number): string {
   return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
 }
 
+/** The agent's etcd: one connection and one lease for all its sessions. */
+interface AgentEtcd {
+  settings: EtcdSettings;
+  backend?: AgentBackend;
+  store?: AgentStateStore;
+  keys?: AgentKeys;
+  /** Why it cannot be used now. */
+  problem?: string;
+}
+
+// While etcd fails, how often the agent asks it again.
+const ETCD_RETRY_MS = 1000;
+
 /** Starts the agent; errors are one line for the administrator. */
 export async function startAgent(
   options: AgentOptions,
@@ -108,17 +125,22 @@ export async function startAgent(
       `${options.configPath}: agent.socket is not set: the agent needs it, e.g. /run/sshproxy-agent/agent.sock`,
     );
   }
-  const configured = { socket: socketPath, metrics: top.agent.metrics };
+  const configured = {
+    socket: socketPath,
+    metrics: top.agent.metrics,
+    etcd: JSON.stringify(top.etcd),
+  };
   source.onChange((next) => {
     top = topLevelConfig(next.parsed);
     debug = top.debug;
     if (
       top.agent.socket !== configured.socket ||
-      top.agent.metrics !== configured.metrics
+      top.agent.metrics !== configured.metrics ||
+      JSON.stringify(top.etcd) !== configured.etcd
     ) {
       log(
         "WARNING",
-        "agent.socket and agent.metrics changed in the file: they apply when the agent restarts",
+        "agent.socket, agent.metrics or etcd changed in the file: the agent uses them as they were until it restarts (sessions with other etcd settings route themselves)",
       );
     }
   });
@@ -130,6 +152,8 @@ export async function startAgent(
   const destinations = new Map<string, DestinationState>();
   let server: AgentServer | undefined;
   const startedSeconds = Date.now() / 1000;
+  // The shared state of each routed session, closed when its process ends.
+  const shared = new Map<number, SharedState>();
   let blind: string | undefined;
   const registry = new SessionRegistry({
     proc,
@@ -150,7 +174,105 @@ export async function startAgent(
     memory: () => memory,
   });
 
-  function ended(session: LiveSession): void {
+  // etcd, when the top level configures it.
+  const etcd: AgentEtcd | undefined = top.etcd.endpoints.length > 0
+    ? { settings: structuredClone(top.etcd) }
+    : undefined;
+  let connecting: Promise<void> | undefined;
+  const connectEtcd = (): Promise<void> => {
+    connecting ??= (async () => {
+      if (etcd === undefined || etcd.backend !== undefined) return;
+      const opened = await openEtcd(etcd.settings);
+      if (!opened.ok) {
+        if (etcd.problem !== opened.error) {
+          log("ERROR", `Cannot contact etcd cluster: ${opened.error}`);
+        }
+        etcd.problem = opened.error;
+        return;
+      }
+      const backend = new AgentBackend(
+        opened.value,
+        (operation, seconds, ok) => {
+          metrics.etcdRequests.inc({ operation });
+          metrics.etcdSeconds.observe(seconds);
+          if (!ok) metrics.etcdErrors.inc({ operation });
+        },
+      );
+      etcd.backend = backend;
+      etcd.store = new AgentStateStore(
+        backend,
+        etcd.keys ??= new AgentKeys(backend, {
+          keyTtl: etcd.settings.keyttl,
+          onEvent(event) {
+            if (event.kind === "lost") {
+              log(
+                "WARNING",
+                `lost contact with etcd, the sessions' keys are written again when it answers: ${event.reason}`,
+              );
+            } else if (event.kind === "restored") {
+              log(
+                "INFO",
+                `etcd answers again: ${event.keys} session key(s) registered again (lease ${event.lease})`,
+              );
+            } else {log(
+                "WARNING",
+                `setting destination in etcd: ${event.message}`,
+              );}
+          },
+        }),
+      );
+      if (etcd.problem !== undefined) log("INFO", "etcd answers again");
+      etcd.problem = undefined;
+      log("INFO", `connected to etcd at ${backend.endpoints}`);
+    })().finally(() => {
+      connecting = undefined;
+    });
+    return connecting;
+  };
+  await connectEtcd();
+  // While etcd fails: ask again every second (decisions meanwhile do not wait).
+  const etcdWatch = etcd === undefined ? undefined : setInterval(() => {
+    if (etcd.backend === undefined) void connectEtcd();
+    else if (etcd.backend.failure !== undefined) void etcd.backend.probe();
+  }, ETCD_RETRY_MS);
+  const etcdStore = (): Result<AgentStateStore> => {
+    if (etcd?.store === undefined || etcd.backend === undefined) {
+      return fail(
+        `cannot reach etcd at ${top.etcd.endpoints.join(",")}: ${
+          etcd?.problem ?? "not connected yet"
+        } (the gateway agent's connection)`,
+      );
+    }
+    const failure = etcd.backend.failure;
+    if (failure !== undefined) {
+      return fail(
+        `cannot reach etcd at ${etcd.backend.endpoints}: ${failure} (the gateway agent's connection)`,
+      );
+    }
+    return ok(etcd.store);
+  };
+
+  const health = new HealthMonitor({
+    targets: () => healthTargets(source.current.parsed),
+    checkIntervalNs: () => top.checkInterval,
+    store: () => {
+      const store = etcdStore();
+      return store.ok ? store.value : undefined;
+    },
+    services: loadServices(),
+    now: nowNanoseconds,
+    localTime: (ns) => ({ ns, offsetMinutes: localOffsetMinutes(ns) }),
+    log: (level, message) => log(level, message),
+    seen(destination, state, checkedNs) {
+      destinations.set(destination, {
+        state,
+        checkedSeconds: Number(checkedNs / 1_000_000n) / 1000,
+      });
+    },
+    probed: (state) => metrics.healthChecks.inc({ result: state }),
+  });
+
+  async function ended(session: LiveSession): Promise<void> {
     log(
       "INFO",
       `session of ${session.user} ended: process ${session.process.pid} is gone after ${
@@ -158,6 +280,9 @@ export async function startAgent(
       } on ${session.destination} (service: ${session.service})`,
       session.sessionId,
     );
+    const state = shared.get(session.id);
+    shared.delete(session.id);
+    await state?.close();
   }
 
   const services = loadServices();
@@ -168,6 +293,22 @@ export async function startAgent(
       return;
     }
     session.stats = { in: update.in, out: update.out };
+    if (update.bytesIn !== undefined && update.bytesOut !== undefined) {
+      const before = session.bytes ?? { in: 0, out: 0 };
+      metrics.sessionBytes.inc(
+        { direction: "in" },
+        Math.max(0, update.bytesIn - before.in),
+      );
+      metrics.sessionBytes.inc(
+        { direction: "out" },
+        Math.max(0, update.bytesOut - before.out),
+      );
+      session.bytes = { in: update.bytesIn, out: update.bytesOut };
+    }
+    void shared.get(session.id)?.registration?.updateStats({
+      bwIn: update.in,
+      bwOut: update.out,
+    });
   };
 
   try {
@@ -182,8 +323,8 @@ export async function startAgent(
             identity: (uid) => helper.identity(uid),
             proc,
             services,
-            etcd: () => undefined,
-            openShared: openSharedState,
+            etcd: () => etcd?.settings,
+            store: etcdStore,
             routed: (process) => registry.byProcess(process) !== undefined,
             now: nowNanoseconds,
           });
@@ -219,7 +360,14 @@ export async function startAgent(
             process: routed.process,
             startedMs: Date.now(),
             stats: { in: 0, out: 0 },
+            key: routed.shared?.registration?.key,
           };
+          routed.logTo((level, message) =>
+            log(level === "DEBUG" ? "DEBUG" : level, message, session.sessionId)
+          );
+          if (routed.shared !== undefined) {
+            shared.set(session.id, routed.shared);
+          }
           registry.add(session);
           log(
             "INFO",
@@ -244,6 +392,7 @@ export async function startAgent(
       },
     });
   } catch (error) {
+    clearInterval(etcdWatch);
     return fail(
       `cannot listen on ${socketPath}: ${
         error instanceof Error ? error.message : error
@@ -277,6 +426,7 @@ export async function startAgent(
         return new Response("not found\n", { status: 404 });
       });
     } catch (error) {
+      clearInterval(etcdWatch);
       await server.close();
       return fail(
         `cannot serve metrics on ${top.agent.metrics} (agent.metrics): ${
@@ -301,6 +451,7 @@ export async function startAgent(
   }
   registry.watch(timing.processPollMs ?? 1000);
   source.watch(timing.configPollMs ?? 2000);
+  health.start();
   const sweeper = setInterval(
     () => void sweepProofDir(proofDir, 60_000),
     60_000,
@@ -309,7 +460,7 @@ export async function startAgent(
     "INFO",
     `listening on ${socketPath}${
       metricsUrl ? `, metrics at ${metricsUrl}` : ""
-    }`,
+    }${etcd ? `, etcd at ${top.etcd.endpoints.join(",")}` : ""}`,
   );
 
   return ok({
@@ -320,10 +471,16 @@ export async function startAgent(
     reload: () => source.refresh(),
     async stop() {
       clearInterval(sweeper);
+      clearInterval(etcdWatch);
       await server?.close();
       await metricsServer?.shutdown();
+      await health.stop();
       await registry.stop();
       await source.stop();
+      // The lease is not revoked: the sessions go on, and their keys stay
+      // for etcd.keyttl (a restarted agent takes them back).
+      await etcd?.keys?.stop();
+      etcd?.backend?.closeForGood();
     },
   });
 }

@@ -17,11 +17,8 @@ import type { Config, EtcdSettings } from "../config/types.ts";
 import { formatRfc3339Nano, localOffsetMinutes } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
 import type { Result } from "../result.ts";
-import {
-  openSharedState,
-  routeSession,
-  type SharedState,
-} from "../session/shared_state.ts";
+import { routeSession, type SharedState } from "../session/shared_state.ts";
+import type { StateStore } from "../state/store.ts";
 import type { UserIdentity } from "../system/identity.ts";
 import type { ConfigSource } from "./config_source.ts";
 import {
@@ -39,8 +36,8 @@ export interface RouterDependencies {
   services: PortLookup;
   /** The agent's etcd settings (undefined: the agent has no etcd). */
   etcd(): EtcdSettings | undefined;
-  /** The shared state a session would open, from the agent's connection. */
-  openShared: typeof openSharedState;
+  /** The agent's etcd connection as a session's store, or why it is not usable now. */
+  store(): Result<StateStore>;
   /** Whether a process already has a route from the agent. */
   routed(process: WatchedProcess): boolean;
   now(): bigint;
@@ -55,6 +52,8 @@ export interface Decision {
     process: WatchedProcess;
     destination: string;
     shared?: SharedState;
+    /** Where the session's shared state logs from now on. */
+    logTo(log: (level: Level, message: string) => void): void;
   };
 }
 
@@ -153,16 +152,20 @@ export async function decideRoute(
   const log: LogLine[] = [];
   let stdout = "";
   let stderr = "";
-  const routed = await routeSession(
-    {
-      config,
-      user: identity.value.user,
-      log: (level: Level, message: string) => log.push([level, message]),
-      writeStdout: (text) => stdout += text,
-      writeStderr: (text) => stderr += text,
-    },
-    dependencies.openShared,
-  );
+  // What the shared state logs during the decision goes to the session;
+  // what it logs later (its registration's life), to the agent's log.
+  let sink = (level: Level, message: string) => {
+    log.push([level, message]);
+  };
+  const routed = await routeSession({
+    config,
+    user: identity.value.user,
+    log: (level: Level, message: string) => sink(level, message),
+    writeStdout: (text) => stdout += text,
+    writeStderr: (text) => stderr += text,
+    sshd: request.sshd,
+    openStore: () => Promise.resolve(dependencies.store()),
+  });
   if ("status" in routed) {
     return {
       reply: {
@@ -188,6 +191,9 @@ export async function decideRoute(
       process: process.value,
       destination: routed.destination,
       shared: routed.shared,
+      logTo(next) {
+        sink = next;
+      },
     },
   };
 }

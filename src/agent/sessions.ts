@@ -24,8 +24,10 @@ export interface LiveSession {
   /** The watched process (the proxy, or the launcher that became ssh). */
   process: WatchedProcess;
   startedMs: number;
-  /** The latest bandwidth the session published, kB/s. */
+  /** The latest bandwidth the session published, KiB/s. */
   stats: { in: number; out: number };
+  /** Bytes the session counted so far, when it counts them. */
+  bytes?: { in: number; out: number };
   /** The etcd connection key, when registered. */
   key?: string;
 }

@@ -32,12 +32,8 @@ import { VERSION } from "../version.ts";
 import { ctlNeeds, keepOnly } from "./permissions.ts";
 import type { Config } from "../config/types.ts";
 import { expandNodeset } from "../nodeset/expand.ts";
-import {
-  clusterShellConfDir,
-  loadClusterShellGroups,
-} from "../nodeset/clustershell.ts";
+import { clusterShellGroups } from "../nodeset/clustershell.ts";
 import { parseBannerExpire } from "../format/time.ts";
-import type { Result } from "../result.ts";
 import {
   compareStrings,
   groupRows,
@@ -213,10 +209,7 @@ async function showConfig(
   program: string,
 ): Promise<number> {
   const name = shortName(program);
-  const parsed = await readConfigFile(
-    configPath,
-    (variable) => Deno.env.get(variable),
-  );
+  const parsed = await readConfigFile(configPath);
   if (!parsed.ok) {
     printErr(`${name}: ${parsed.error}\n`);
     return 1;
@@ -296,10 +289,7 @@ async function loadTopLevelConfig(
   configPath: string,
   name: string,
 ): Promise<Config | undefined> {
-  const parsed = await readConfigFile(
-    configPath,
-    (variable) => Deno.env.get(variable),
-  );
+  const parsed = await readConfigFile(configPath);
   if (!parsed.ok) {
     printErr(`${name}: ${parsed.error}\n`);
     return undefined;
@@ -523,22 +513,10 @@ async function showState(
   });
 }
 
-/** A nodeset expander; ClusterShell groups are loaded only when `@` is used. */
-async function nodesetExpander(texts: readonly string[]): Promise<Expand> {
-  if (!texts.some((text) => text.includes("@"))) {
-    return (text) => expandNodeset(text);
-  }
-  const groups = await loadClusterShellGroups(
-    clusterShellConfDir((variable) => Deno.env.get(variable)),
-  );
-  if (!groups.ok) {
-    const error = groups.error;
-    return (): Result<string[]> => ({
-      ok: false,
-      error: `ClusterShell groups unavailable: ${error}`,
-    });
-  }
-  return (text) => expandNodeset(text, groups.value);
+/** A nodeset expander; the configuration's ClusterShell groups are read at the first `@`. */
+function nodesetExpander(config: Config): Expand {
+  const groups = clusterShellGroups(config.clusterShellDir);
+  return (text) => expandNodeset(text, groups);
 }
 
 function parseCommandFlags(
@@ -561,6 +539,7 @@ function parseCommandFlags(
 /** `-host`/`-port` targets, or an exit status after reporting the error. */
 async function hostTargets(
   store: StateStore,
+  config: Config,
   flags: ParsedFlags,
   usage: string,
   report: Reporter,
@@ -570,7 +549,7 @@ async function hostTargets(
   report.problems(hosts.value.problems);
   const host = flags.values.has("host") ? stringFlag(flags, "host") : undefined;
   const port = flags.values.has("port") ? stringFlag(flags, "port") : undefined;
-  const expand = await nodesetExpander([host ?? "", port ?? ""]);
+  const expand = nodesetExpander(config);
   const targets = computeTargets(
     hosts.value.items.map((entry) => entry.hostname),
     { all: boolFlag(flags, "all"), host, port },
@@ -599,8 +578,8 @@ async function enableDisable(
   return await withStore(
     configPath,
     program,
-    async (store, _config, report) => {
-      const targets = await hostTargets(store, flags, usage, report);
+    async (store, config, report) => {
+      const targets = await hostTargets(store, config, flags, usage, report);
       if (typeof targets === "number") return targets;
       const state = command === "enable" ? "up" : "disabled";
       let status = 0;
@@ -657,7 +636,7 @@ async function forget(
   return await withStore(
     configPath,
     program,
-    async (store, _config, report) => {
+    async (store, config, report) => {
       if (subcommand === "error_banner") {
         const removed = await store.forgetBanner();
         if (removed.ok) return 0;
@@ -667,7 +646,13 @@ async function forget(
         return 1;
       }
       if (subcommand === "host") {
-        const targets = await hostTargets(store, flags, usage, report);
+        const targets = await hostTargets(
+          store,
+          config,
+          flags,
+          usage,
+          report,
+        );
         if (typeof targets === "number") return targets;
         let status = 0;
         for (const target of targets) {
@@ -684,10 +669,7 @@ async function forget(
       );
       if (!history.ok) return readError("history", history.error);
       report.problems(history.value.problems);
-      const expand = await nodesetExpander([
-        filter.host ?? "",
-        filter.port ?? "",
-      ]);
+      const expand = nodesetExpander(config);
       const selected = selectPersisted(history.value.items, filter, expand);
       if (!selected.ok) return usageError(selected.error, usage);
       let status = 0;

@@ -61,6 +61,8 @@ export function configListing(config: Config): string[] {
     `config.etcd_keyttl = ${config.etcdKeyttl}`,
     `config.max_connections_per_user = ${config.maxConnectionsPerUser}`,
     `config.health_check = ${config.healthCheck}`,
+    `config.ssh.config = ${config.sshConfig}`,
+    `config.clustershell_dir = ${config.clusterShellDir}`,
     `config.agent = {Socket:${config.agent.socket} Metrics:${config.agent.metrics} Timeout:${
       formatGoDuration(config.agent.timeout)
     }}`,
@@ -108,7 +110,11 @@ export function configAsJson(config: Config): Record<string, unknown> {
     log_stats_interval: formatGoDuration(config.logStatsInterval),
     blocking_command: config.blockingCommand,
     bg_command: config.bgCommand,
-    ssh: { exe: config.ssh.exe, args: config.ssh.args },
+    ssh: {
+      exe: config.ssh.exe,
+      args: config.ssh.args,
+      config: config.sshConfig,
+    },
     translate_commands: translate,
     environment: Object.fromEntries(
       sortedKeys(config.environment).map((
@@ -124,6 +130,7 @@ export function configAsJson(config: Config): Record<string, unknown> {
     etcd_keyttl: config.etcdKeyttl,
     max_connections_per_user: config.maxConnectionsPerUser,
     health_check: config.healthCheck,
+    clustershell_dir: config.clusterShellDir,
     agent: {
       socket: config.agent.socket,
       metrics: config.agent.metrics,

@@ -1,11 +1,7 @@
 // The I/O edge of configuration: read the file, gather what the pure
 // engine needs from the system (/etc/services, ClusterShell groups, the
 // resolver) and turn every failure into `<file>: line N: ...`.
-import {
-  clusterShellConfDir,
-  type GroupResolver,
-  loadClusterShellGroups,
-} from "../nodeset/clustershell.ts";
+import { clusterShellGroups } from "../nodeset/clustershell.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { loadServices, resolveHost } from "../system/network_names.ts";
 import {
@@ -22,7 +18,6 @@ export const DEFAULT_CONFIG_PATH = "/etc/sshproxy/sshproxy.yaml";
 /** Reads and parses a configuration file; errors start with the path. */
 export async function readConfigFile(
   path: string,
-  env: (name: string) => string | undefined,
 ): Promise<Result<ParsedConfig>> {
   let text: string;
   try {
@@ -30,18 +25,11 @@ export async function readConfigFile(
   } catch (error) {
     return fail(`${path}: cannot read: ${describeFileError(error)}`);
   }
-  // ClusterShell group files are read only when the file uses a group.
-  let groupResolver: GroupResolver | undefined;
-  if (text.includes("@")) {
-    const groups = await loadClusterShellGroups(clusterShellConfDir(env));
-    // A broken group file only matters to a nodeset that uses a group.
-    groupResolver = groups.ok ? groups.value : {
-      resolve: () => fail(`ClusterShell groups unavailable: ${groups.error}`),
-    };
-  }
+  // ClusterShell group files are read only when a nodeset uses a group; a
+  // broken group file only matters to such a nodeset.
   const parsed = parseConfig(text, {
     lookupPort: loadServices(),
-    groupResolver,
+    groupsIn: clusterShellGroups,
   });
   if (!parsed.ok) return fail(`${path}: ${parsed.error}`);
   return ok(parsed.value);

@@ -2,7 +2,10 @@
 // once, then compute the effective configuration of one session by
 // applying matching overrides in file order, defaults and substitutions.
 // Pure: file reading, DNS and /etc/services are passed in.
-import type { GroupResolver } from "../nodeset/clustershell.ts";
+import {
+  DEFAULT_CLUSTERSHELL_CONFDIR,
+  type GroupResolver,
+} from "../nodeset/clustershell.ts";
 import { expandNodeset } from "../nodeset/expand.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { joinHostPort, type PortLookup, splitHostPort } from "./host_port.ts";
@@ -47,6 +50,8 @@ export interface ParsedConfig {
 export interface ParseDependencies {
   lookupPort: PortLookup;
   groupResolver?: GroupResolver;
+  /** Without `groupResolver`: the groups of the file's `clustershell_dir`. */
+  groupsIn?: (clusterShellDir: string) => GroupResolver;
 }
 
 /** Parses and validates a whole v2 file; every override is checked, matching or not. */
@@ -72,7 +77,15 @@ export function parseConfig(
   }
   const top = parseSettings(root, ["overrides"]);
   if (!top.ok) return top;
-  const dest = expandDest(top.value.patch, root, dependencies);
+  // The groups are known once the top level has named their directory.
+  const withGroups: ParseDependencies = {
+    ...dependencies,
+    groupResolver: dependencies.groupResolver ??
+      dependencies.groupsIn?.(
+        top.value.patch.clusterShellDir || DEFAULT_CLUSTERSHELL_CONFDIR,
+      ),
+  };
+  const dest = expandDest(top.value.patch, root, withGroups);
   if (!dest.ok) return dest;
   const unknownKeys = [...top.value.unknownKeys];
   const overrides: Override[] = [];
@@ -94,7 +107,7 @@ export function parseConfig(
       );
     }
     for (const element of list.items) {
-      const parsed = parseOverride(element, dependencies, unknownKeys);
+      const parsed = parseOverride(element, withGroups, unknownKeys);
       if (!parsed.ok) return parsed;
       overrides.push(parsed.value);
     }
@@ -121,6 +134,18 @@ function parseOverride(
   if (!settings.ok) return settings;
   for (const key of settings.value.unknownKeys) {
     unknownKeys.push({ ...key, key: `overrides.${key.key}` });
+  }
+  const confDir = lastEntry(element, "clustershell_dir");
+  if (confDir) {
+    // Groups are read once, before any override is known to apply.
+    return fail(
+      problem(
+        confDir.line,
+        "clustershell_dir",
+        "cannot be set in an override",
+        "clustershell_dir only at top level",
+      ),
+    );
   }
   const nested = lastEntry(element, "overrides");
   if (nested) {
@@ -260,6 +285,8 @@ function defaults(): Config {
     etcdKeyttl: 0,
     maxConnectionsPerUser: 0,
     healthCheck: "tcp",
+    sshConfig: "",
+    clusterShellDir: DEFAULT_CLUSTERSHELL_CONFDIR,
     agent: { ...AGENT_DEFAULTS },
   };
 }
@@ -303,6 +330,8 @@ export function applyPatch(config: Config, patch: SettingsPatch): void {
     config.maxConnectionsPerUser = patch.maxConnectionsPerUser;
   }
   if (patch.healthCheck !== undefined) config.healthCheck = patch.healthCheck;
+  if (patch.sshConfig !== undefined) config.sshConfig = patch.sshConfig;
+  if (patch.clusterShellDir) config.clusterShellDir = patch.clusterShellDir;
   if (patch.agent !== undefined) {
     config.agent = { ...config.agent, ...patch.agent };
   }

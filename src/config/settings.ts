@@ -45,6 +45,7 @@ export interface SettingsPatch {
   bgCommand?: string;
   sshExe?: string;
   sshArgs?: string[];
+  sshConfig?: string;
   translateCommands?: Map<string, TranslateCommand>;
   environment?: Map<string, string>;
   service?: string;
@@ -56,6 +57,7 @@ export interface SettingsPatch {
   etcdKeyttl?: number;
   maxConnectionsPerUser?: number;
   healthCheck?: HealthCheck;
+  clusterShellDir?: string;
   agent?: Partial<AgentSettings>;
 }
 
@@ -260,6 +262,22 @@ function oneOf<T extends string>(
   return ok(text.value as T);
 }
 
+// A file the proxy or its ssh reads on the admin's behalf: a relative path
+// would be taken from the session's working directory, the user's home.
+// "" means unset.
+function absolutePath(node: TreeNode, key: string): Result<string> {
+  const text = scalarText(node, key);
+  if (!text.ok || text.value === "" || text.value.startsWith("/")) return text;
+  return fail(
+    problem(
+      node.line,
+      key,
+      `${JSON.stringify(text.value)} is not an absolute path`,
+      "a path starting with /",
+    ),
+  );
+}
+
 function isNull(node: TreeNode): boolean {
   return node.kind === "scalar" && node.tag === "null";
 }
@@ -315,6 +333,7 @@ export const SETTINGS_KEYS: readonly string[] = [
   "etcd_keyttl",
   "max_connections_per_user",
   "health_check",
+  "clustershell_dir",
   "agent",
 ];
 
@@ -428,6 +447,10 @@ function parseSsh(
       const args = stringList(entry.value, "ssh.args");
       if (!args.ok) return args;
       patch.sshArgs = args.value;
+    } else if (entry.key === "config") {
+      const file = absolutePath(entry.value, "ssh.config");
+      if (!file.ok) return file;
+      patch.sshConfig = file.value;
     } else {
       unknown.push({ key: `ssh.${entry.key}`, line: entry.line });
     }
@@ -701,6 +724,13 @@ const HANDLERS: Record<string, Handler> = {
     assign(
       oneOf(n, "health_check", HEALTH_CHECKS, "tcp"),
       (v) => p.healthCheck = v,
+    ),
+  // Our key: where ClusterShell groups come from (never the environment,
+  // which the user controls). Only at top level (resolve.ts checks).
+  clustershell_dir: (n, p) =>
+    assign(
+      absolutePath(n, "clustershell_dir"),
+      (v) => p.clusterShellDir = v,
     ),
   // Our section (sshproxy-agent(8)); the reference ignores it.
   agent: parseAgent,

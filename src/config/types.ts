@@ -97,6 +97,10 @@ export interface Config {
   etcdKeyttl: number;
   maxConnectionsPerUser: number;
   healthCheck: HealthCheck;
+  /** `ssh.config` (our key): passed as `ssh -F`; "" = ssh's own files. */
+  sshConfig: string;
+  /** `clustershell_dir` (our key, top level only): where groups.conf is. */
+  clusterShellDir: string;
   /** The `agent` section (our key). */
   agent: AgentSettings;
 }

@@ -31,7 +31,7 @@ function vocabulary(path: string[]): readonly string[] {
       ? [...SETTINGS_KEYS, "match"]
       : [...SETTINGS_KEYS, "overrides"];
   }
-  if (where[0] === "ssh") return ["exe", "args"];
+  if (where[0] === "ssh") return ["exe", "args", "config"];
   if (where[0] === "agent") return ["socket", "metrics", "timeout"];
   if (where[0] === "etcd" && where[1] === "tls") {
     return ["cafile", "keyfile", "certfile"];

@@ -35,12 +35,22 @@ export interface GroupResolverOptions {
 /** ClusterShell's system-wide configuration directory. */
 export const DEFAULT_CLUSTERSHELL_CONFDIR = "/etc/clustershell";
 
-/** The ClusterShell configuration directory: `SSHPROXY_CLUSTERSHELL_CONFDIR` or the default. */
-export function clusterShellConfDir(
-  env: (name: string) => string | undefined,
-): string {
-  const dir = env("SSHPROXY_CLUSTERSHELL_CONFDIR");
-  return dir ? dir : DEFAULT_CLUSTERSHELL_CONFDIR;
+/**
+ * The groups of the ClusterShell configuration in `confDir`, loaded at the
+ * first group reference (a file without `@` reads nothing). A directory
+ * that cannot be loaded makes every reference fail with the reason.
+ */
+export function clusterShellGroups(confDir: string): GroupResolver {
+  let loaded: Result<GroupResolver> | undefined;
+  return {
+    resolve(source, name) {
+      loaded ??= loadClusterShellGroups(confDir);
+      if (!loaded.ok) {
+        return fail(`ClusterShell groups unavailable: ${loaded.error}`);
+      }
+      return loaded.value.resolve(source, name);
+    },
+  };
 }
 
 /** Parses groups.conf (Python ConfigParser syntax) into what we use of it. */
@@ -182,14 +192,17 @@ export function createGroupResolver(
  * Loads `<confDir>/groups.conf` (optional) and the YAML group files of its
  * autodirs (default `<confDir>/groups.d`).
  */
-export async function loadClusterShellGroups(
+export function loadClusterShellGroups(
   confDir: string = DEFAULT_CLUSTERSHELL_CONFDIR,
-): Promise<Result<GroupResolver>> {
-  // Only this one directory is read, unlike ClusterShell's search path
-  // ($XDG_CONFIG_HOME, ~/.local/etc, $CLUSTERSHELL_CFGDIR): sshproxy runs as
-  // the connecting user, who must not be able to redefine routing groups.
+): Result<GroupResolver> {
+  // Only this one directory is read, named by the configuration file
+  // (`clustershell_dir`), unlike ClusterShell's search path
+  // ($XDG_CONFIG_HOME, ~/.local/etc, $CLUSTERSHELL_CFGDIR) and never from
+  // the environment: sshproxy runs as the connecting user, who must not be
+  // able to redefine routing groups. Reads are synchronous because the
+  // configuration parser that needs the groups is.
   const confPath = `${confDir}/groups.conf`;
-  const confText = await readOptional(confPath);
+  const confText = readOptional(confPath);
   if (!confText.ok) return confText;
   let conf: GroupsConf = {
     defaultSource: undefined,
@@ -231,10 +244,10 @@ export async function loadClusterShellGroups(
     dir.replaceAll("${CFGDIR}", confDir).replaceAll("$CFGDIR", confDir);
 
   for (const dir of (conf.confdirs ?? []).map(expandDir)) {
-    const files = await listFiles(dir, ".conf", "confdir");
+    const files = listFiles(dir, ".conf", "confdir");
     if (!files.ok) return files;
     for (const file of files.value) {
-      const text = await readOptional(file);
+      const text = readOptional(file);
       if (!text.ok) return text;
       if (text.value === undefined) continue;
       const part = parseGroupsConf(text.value);
@@ -248,10 +261,10 @@ export async function loadClusterShellGroups(
 
   const autodirs = conf.autodirs ?? [`${confDir}/groups.d`];
   for (const dir of autodirs.map(expandDir)) {
-    const files = await listFiles(dir, ".yaml", "autodir");
+    const files = listFiles(dir, ".yaml", "autodir");
     if (!files.ok) return files;
     for (const file of files.value) {
-      const text = await readOptional(file);
+      const text = readOptional(file);
       if (!text.ok) return text;
       if (text.value === undefined) continue;
       const parsed = parseGroupsYaml(text.value);
@@ -276,9 +289,9 @@ export async function loadClusterShellGroups(
 
 // A missing or unreadable file is skipped (undefined), as ClusterShell skips
 // group files it may not read; any other failure is reported.
-async function readOptional(path: string): Promise<Result<string | undefined>> {
+function readOptional(path: string): Result<string | undefined> {
   try {
-    return ok(await Deno.readTextFile(path));
+    return ok(Deno.readTextFileSync(path));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return ok(undefined);
     if (e instanceof Deno.errors.PermissionDenied) return ok(undefined);
@@ -288,18 +301,18 @@ async function readOptional(path: string): Promise<Result<string | undefined>> {
 
 // Files of `dir` ending in `suffix`, sorted like ClusterShell's glob; a
 // missing directory is fine (the stock config lists optional ones).
-async function listFiles(
+function listFiles(
   dir: string,
   suffix: string,
   option: string,
-): Promise<Result<string[]>> {
+): Result<string[]> {
   try {
-    const info = await Deno.stat(dir);
+    const info = Deno.statSync(dir);
     if (!info.isDirectory) {
       return fail(`Defined ${option} ${dir} is not a directory`);
     }
     const names: string[] = [];
-    for await (const entry of Deno.readDir(dir)) {
+    for (const entry of Deno.readDirSync(dir)) {
       // Like a shell glob, `*` skips dot files (editor leftovers).
       const hidden = entry.name.startsWith(".");
       if (!hidden && entry.name.endsWith(suffix) && !entry.isDirectory) {

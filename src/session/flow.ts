@@ -17,12 +17,12 @@ import {
 } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
 import { type Logger, openLogger } from "../log/logger.ts";
-import { fail, ok, type Result } from "../result.ts";
+import { ok, type Result } from "../result.ts";
 import { lookupIdentity } from "../system/identity.ts";
 import { loadServices } from "../system/network_names.ts";
 import { commandArgv } from "./command_line.ts";
 import { sessionEnvironment } from "./environment.ts";
-import { originalCommand } from "./original_command.ts";
+import { originalCommand, readUserAuth } from "./original_command.ts";
 import {
   delay,
   type ExitStatus,
@@ -33,6 +33,7 @@ import {
 import { type RecordedSession, startRecordedSsh } from "./recorded_ssh.ts";
 import { buildSshCommand, type SshCommand } from "./ssh_command.ts";
 import { parseSshConnection, type SshConnection } from "./ssh_connection.ts";
+import { silentDestination } from "./silent_destination.ts";
 import { sessionId as computeSessionId } from "../log/session_id.ts";
 import { routeSession } from "./shared_state.ts";
 
@@ -98,7 +99,7 @@ async function prepare(
     connection.value.clientAddress,
     startNs,
   );
-  const parsed = await readConfigFile(inputs.configPath, inputs.env);
+  const parsed = await readConfigFile(inputs.configPath);
   if (!parsed.ok) return new Refusal(parsed.error);
   const sshd = splitHostPort(connection.value.sshdAddress, loadServices());
   if (!sshd.ok) {
@@ -155,7 +156,7 @@ async function proxy(
   );
 
   const original = originalCommand(
-    readUserAuth(inputs.env("SSH_USER_AUTH")),
+    await readUserAuth(inputs.env("SSH_USER_AUTH")),
     inputs.env("SSH_ORIGINAL_COMMAND") ?? "",
   );
   for (const warning of original.warnings) log("WARNING", warning);
@@ -198,14 +199,16 @@ async function proxy(
   const blockingArgv = blockingParsed.value;
   const backgroundArgv = backgroundParsed.value;
 
-  // Spec §5.4 steps 6-8: etcd, max_connections_per_user, the destination;
-  // decided by the gateway's agent when one is configured and answers.
+  // Spec §5.4 steps 6-8 and 12: etcd, max_connections_per_user, the
+  // destination, the registration; decided by the gateway's agent when one
+  // is configured and answers.
   const routed = await askAgent(inputs, prepared) ?? await routeSession({
     config,
     user,
     log,
     writeStdout: inputs.writeStdout,
     writeStderr: inputs.writeStderr,
+    sshd: connection.sshdAddress,
   });
   if ("status" in routed) return routed.status;
   const { destination, shared } = routed;
@@ -215,10 +218,14 @@ async function proxy(
       "CRITICAL",
       `Invalid destination '${destination}': ${split.error}`,
     );
+    await shared?.close(); // registered already: withdraw
     return 1;
   }
   const built = buildSshCommand({ ...commandInput, destination: split.value });
-  if (!built.ok) return 1; // cannot happen: the same inputs passed above
+  if (!built.ok) {
+    await shared?.close();
+    return 1; // cannot happen: the same inputs passed above
+  }
   const command: SshCommand = built.value;
 
   const environment = sessionEnvironment(
@@ -232,9 +239,6 @@ async function proxy(
   const cancellation = new Cancellation(log);
   let recording: RecordedSession | undefined;
   try {
-    // Spec §6.3 (step 12): the connection key, kept alive until the end;
-    // written while the session starts (close() waits for it).
-    shared?.register(destination, connection.sshdAddress);
     if (blockingArgv.length > 0) {
       const status = await runBlockingCommand(
         blockingArgv,
@@ -281,6 +285,7 @@ async function proxy(
     for (const line of command.debugLines) log("DEBUG", line);
     log("INFO", `proxied to ${destination} (service: ${config.service})`);
     // Spec §5.14: inherited stdio, or recorded through pipes or script(1).
+    const sshStartMs = Date.now();
     recording = await startRecordedSsh({
       argv: command.argv,
       dump: command.dump,
@@ -306,6 +311,18 @@ async function proxy(
         "ERROR",
         `error executing proxied ssh command: ${describeStatus(status)}`,
       );
+      const silence = await silentDestination({
+        status,
+        elapsedMs: Date.now() - sshStartMs,
+        connectTimeoutSeconds: command.connectTimeoutSeconds,
+        destination,
+        host: split.value.host,
+        port: split.value.port,
+      });
+      if (silence) {
+        log("ERROR", silence.log);
+        inputs.writeStderr(`sshproxy: ${silence.user}\n`);
+      }
     }
     return status.code;
   } finally {
@@ -363,18 +380,6 @@ function describeStatus(status: ExitStatus): string {
 
 function optionalArgv(key: string, command: string): Result<string[]> {
   return command === "" ? ok([]) : commandArgv(key, command);
-}
-
-function readUserAuth(path: string | undefined): Result<string> | undefined {
-  if (path === undefined || path === "") return undefined;
-  try {
-    return ok(Deno.readTextFileSync(path));
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file or directory"
-      : String(error);
-    return fail(`open ${path}: ${reason}`);
-  }
 }
 
 const SIGNAL_NAMES: [Deno.Signal, string][] = [["SIGHUP", "hangup"], [

@@ -2,7 +2,7 @@
 // ForceCommand (sshproxy) over a certificate's `force-command`, so the
 // reference recovers the latter from the SSH_USER_AUTH file (sshd's
 // `ExposeAuthInfo yes`) and runs it on the destination instead.
-import type { Result } from "../result.ts";
+import { fail, ok, type Result } from "../result.ts";
 import { parseAuthorizedKey } from "./authorized_key.ts";
 
 /** The command to run for the user and how it was found. */
@@ -61,4 +61,115 @@ function forceCommand(
   }
   const command = key.value.criticalOptions?.get("force-command");
   return command === "" ? undefined : command;
+}
+
+/**
+ * The most of SSH_USER_AUTH read: sshd writes one line per authentication
+ * method (a few KB even for several large RSA certificates); a key blob
+ * cannot exceed sshd's 256 KiB packet, so 1 MiB holds several of the
+ * largest with room to spare.
+ */
+export const USER_AUTH_MAX_BYTES = 1024 * 1024;
+
+/** How long opening the file may take (a FIFO swapped in after the check would block). */
+const USER_AUTH_OPEN_TIMEOUT_MS = 1000;
+
+/**
+ * Reads the SSH_USER_AUTH file named by `path` (undefined when the variable
+ * is unset or empty). Under `AcceptEnv` the user may choose the path, so
+ * only a regular file of at most {@link USER_AUTH_MAX_BYTES} is read: a
+ * device (/dev/zero), a FIFO or a huge file gives the WARNING text instead
+ * of filling memory or hanging the login.
+ */
+export async function readUserAuth(
+  path: string | undefined,
+): Promise<Result<string> | undefined> {
+  if (path === undefined || path === "") return undefined;
+  const notSshd = "(SSH_USER_AUTH must name the file of sshd's ExposeAuthInfo)";
+  try {
+    // stat does not open: a FIFO or a device is refused without blocking.
+    const info = await Deno.stat(path);
+    if (!info.isFile) {
+      return fail(`open ${path}: not a regular file ${notSshd}`);
+    }
+    if (info.size > USER_AUTH_MAX_BYTES) {
+      return fail(
+        `open ${path}: larger than ${USER_AUTH_MAX_BYTES} bytes ${notSshd}`,
+      );
+    }
+    const file = await withTimeout(
+      Deno.open(path, { read: true }),
+      USER_AUTH_OPEN_TIMEOUT_MS,
+    );
+    if (file === undefined) {
+      return fail(`open ${path}: no answer within 1s ${notSshd}`);
+    }
+    try {
+      // Read by the handle, bounded, in case the file changed since stat.
+      if (!(await file.stat()).isFile) {
+        return fail(`open ${path}: not a regular file ${notSshd}`);
+      }
+      const content = await readAtMost(file, USER_AUTH_MAX_BYTES + 1);
+      if (content.length > USER_AUTH_MAX_BYTES) {
+        return fail(
+          `read ${path}: larger than ${USER_AUTH_MAX_BYTES} bytes ${notSshd}`,
+        );
+      }
+      return ok(new TextDecoder().decode(content));
+    } finally {
+      file.close();
+    }
+  } catch (error) {
+    return fail(`open ${path}: ${describeError(error)}`);
+  }
+}
+
+async function withTimeout<T extends { close(): void }>(
+  pending: Promise<T>,
+  timeoutMs: number,
+): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  try {
+    const winner = await Promise.race([pending, expired]);
+    if (winner === undefined) {
+      // Opened after we gave up: close it then.
+      pending.then((late) => late.close(), () => {});
+    }
+    return winner;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readAtMost(
+  file: Deno.FsFile,
+  limit: number,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  while (length < limit) {
+    const chunk = new Uint8Array(Math.min(64 * 1024, limit - length));
+    const read = await file.read(chunk);
+    if (read === null) break;
+    chunks.push(chunk.subarray(0, read));
+    length += read;
+  }
+  const content = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    content.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return content;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file or directory";
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied";
+  }
+  return error instanceof Error ? error.message : String(error);
 }

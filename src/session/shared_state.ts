@@ -7,17 +7,24 @@
 // The state layer (and etcd3, 120-200 ms to import) is loaded only when
 // `etcd.endpoints` is set; without it nothing is logged (the reference logs
 // an ERROR on every session, spec §12.2 item 15). When etcd does not answer
-// the session goes on stateless, unless `etcd.mandatory`. A request that
-// fails is logged and the choice goes on without its answer (as the
-// reference); one that failed by timing out makes the session leave etcd
-// alone afterwards, so an etcd that stops answering costs one timeout, not
-// one per request.
+// the session goes on stateless, unless `etcd.mandatory`. A routing read
+// that fails is logged and the choice goes on without its answer (as the
+// reference); one that failed by timing out makes the session skip the
+// other routing reads, so an etcd that stops answering costs one timeout,
+// not one per request. The registration is never skipped: it is retried
+// in the background until it lands (src/state/registration.ts).
+//
+// `max_connections_per_user` is checked twice: the reference's count
+// before the choice refuses a login that already sees the limit reached;
+// then, registered, the session ranks its own key among the user's by
+// etcd's create revision and withdraws if `limit` keys came first
+// (src/state/admission.ts), so a burst of logins can never exceed it.
 import type { Config } from "../config/types.ts";
 import { loadServices } from "../system/network_names.ts";
 import { splitHostPort } from "../config/host_port.ts";
 import { nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
-import { fail, ok, type Result } from "../result.ts";
+import { fail, type Result } from "../result.ts";
 import { liveCheck } from "../route/live_check.ts";
 import type { RandomSource } from "../route/order.ts";
 import {
@@ -27,6 +34,7 @@ import {
 } from "../route/stateful_choice.ts";
 import type { DestinationLoad } from "../state/aggregate.ts";
 import type { Problem, Registration, StateStore } from "../state/store.ts";
+import type { Backoff } from "../state/registration.ts";
 import type { ConnectionStats } from "../state/values.ts";
 
 type Log = (level: Level, message: string) => void;
@@ -40,6 +48,12 @@ export interface RouteContext {
   writeStdout(text: string): void;
   /** The session's stderr (messages for the user). */
   writeStderr(text: string): void;
+  /** The sshd listening address, `host:port` (part of the connection key). */
+  sshd: string;
+  /** Opens etcd (default: StateStore.open with `config.etcd`), for tests. */
+  openStore?: () => Promise<Result<StateStore>>;
+  /** Longest a login waits to be ranked (default ADMISSION_BUDGET_MS), for tests. */
+  admissionBudgetMs?: number;
 }
 
 /** A refused session (its exit status), or the chosen destination. */
@@ -48,40 +62,41 @@ export type Routed =
   | { destination: string; shared?: SharedState };
 
 /**
- * Steps 6-8 of spec §5.4: etcd (if configured), the connection limit, the
- * destination, and the error banner when none is usable. Every refusal is
- * already logged and told to the user. `open` gives the etcd connection
- * (the gateway agent passes its own, kept open for all sessions).
+ * Steps 6-8 and 12 of spec §5.4: etcd (if configured), the connection
+ * limit, the destination, the error banner when none is usable, and the
+ * session's registration (awaited only when a limit must be checked).
+ * Every refusal is already logged and told to the user; a refused session
+ * has withdrawn its registration.
  */
-export async function routeSession(
-  context: RouteContext,
-  open: typeof openSharedState = openSharedState,
-): Promise<Routed> {
+export async function routeSession(context: RouteContext): Promise<Routed> {
   const { config, log, user } = context;
-  const shared = await open(config, user, log);
+  const shared = await openSharedState(config, user, log, context.openStore);
   const refuse = async (status: number) => {
     await shared?.close();
     return { status };
   };
-  if (shared === undefined && config.etcd.mandatory) {
+  const etcdMandatory = () => {
     context.writeStderr("sshproxy: Etcd is mandatory but unavailable\n");
     log("CRITICAL", "Etcd is mandatory but unavailable");
-    return { status: 1 };
+    return refuse(1);
+  };
+  const tooMany = () => {
+    context.writeStderr("Too many simultaneous connections\n");
+    log("CRITICAL", `Max connections per user reached for ${user}`);
+    return refuse(1);
+  };
+  if (config.etcd.mandatory && !shared?.connected) {
+    return await etcdMandatory();
   }
-  if (shared !== undefined && config.maxConnectionsPerUser > 0) {
+  const limit = config.maxConnectionsPerUser;
+  if (shared?.connected && limit > 0) {
+    // The reference's count: every key seen now is older than the one this
+    // session would write, so reaching the limit here means a refusal
+    // anyway, and the session need not register to learn it.
     const count = await shared.countUserConnections();
-    if (count === undefined && config.etcd.mandatory) {
-      context.writeStderr("sshproxy: Etcd is mandatory but unavailable\n");
-      log("CRITICAL", "Etcd is mandatory but unavailable");
-      return await refuse(1);
-    }
     if (count !== undefined) {
       log("DEBUG", `Number of connections of ${user}: ${count}`);
-      if (count >= config.maxConnectionsPerUser) {
-        context.writeStderr("Too many simultaneous connections\n");
-        log("CRITICAL", `Max connections per user reached for ${user}`);
-        return await refuse(1);
-      }
+      if (count >= limit) return await tooMany();
     }
   }
   const destination = await chooseSessionDestination(config, user, shared, log);
@@ -96,17 +111,46 @@ export async function routeSession(
     log("CRITICAL", "Cannot find a valid destination");
     return await refuse(1);
   }
+  if (shared === undefined) return { destination: destination.value };
+  // Spec §6.3 (step 12): written while the session starts; close() waits
+  // for an attempt under way.
+  shared.register(destination.value, context.sshd);
+  if (limit > 0) {
+    const admission = await shared.admit(limit, context.admissionBudgetMs);
+    if ("error" in admission) {
+      if (config.etcd.mandatory) {
+        log(
+          "ERROR",
+          `Getting user connections count: ${admission.error}`,
+        );
+        return await etcdMandatory();
+      }
+      log(
+        "ERROR",
+        `Getting user connections count: ${admission.error}; the session goes on without max_connections_per_user`,
+      );
+    } else {
+      log(
+        "DEBUG",
+        `Connections of ${user} registered before this one: ${admission.before}`,
+      );
+      if (!admission.admitted) return await tooMany();
+    }
+  }
   return { destination: destination.value, shared };
 }
 
 /**
  * Connects to etcd when `etcd.endpoints` is set; undefined when it is not
- * (silently) or when etcd cannot be used (logged as the reference does).
+ * (silently). When etcd cannot be used (logged as the reference does) the
+ * shared state is not `connected`: routing goes on stateless and the
+ * registration connects later.
  */
 export async function openSharedState(
   config: Config,
   user: string,
   log: Log,
+  openStore?: () => Promise<Result<StateStore>>,
 ): Promise<SharedState | undefined> {
   if (config.etcd.endpoints.length === 0) {
     if (config.etcd.mandatory) {
@@ -117,20 +161,39 @@ export async function openSharedState(
     }
     return undefined;
   }
-  const { StateStore, localNow } = await import("../state/store.ts");
-  const opened = await StateStore.open(config.etcd);
+  const { StateStore, effectiveKeyTtl } = await import(
+    "../state/store.ts"
+  );
+  const open = openStore ?? (() => StateStore.open(config.etcd));
+  const started = Date.now();
+  const opened = await open();
   if (!opened.ok) {
     log(
       "ERROR",
       `Cannot contact etcd cluster to update state: ${opened.error}`,
     );
-    return undefined;
   }
-  const { destinationLoads } = await import("../state/aggregate.ts");
-  return new SharedState(opened.value, config, user, log, {
-    destinationLoads,
-    localNow,
-  });
+  const keyTtlMs = effectiveKeyTtl(config.etcd.keyttl) * 1000;
+  return new SharedState(
+    opened.ok ? opened.value : undefined,
+    config,
+    user,
+    log,
+    await loadStateHelpers(),
+    {
+      open,
+      // As the registration's: never a tight loop, and within 2 x keyttl of
+      // etcd answering again.
+      backoff: { initialMs: 250, maxMs: Math.min(keyTtlMs / 3, 2000) },
+      ...(opened.ok ? {} : {
+        loginError: opened.error,
+        slowFailure: Date.now() - started >= SLOW_FAILURE_MS,
+      }),
+      // Only a transport failure goes away by itself; a refusal of the
+      // settings (credentials, permissions, TLS files) needs the admin.
+      retryable: (error) => error.startsWith("cannot reach etcd at "),
+    },
+  );
 }
 
 /** What chooseSessionDestination takes from the system (replaced by tests). */
@@ -239,10 +302,57 @@ export function publishStats(
   };
 }
 
+/** How a session whose etcd did not answer at login connects later. */
+export interface Reconnect {
+  open(): Promise<Result<StateStore>>;
+  /** Delays between attempts. */
+  backoff: Backoff;
+  /** Why the login's own attempt failed. */
+  loginError?: string;
+  /**
+   * The failure at login took a timeout's worth of time (etcd busy, or
+   * silent), rather than being refused at once (etcd down).
+   */
+  slowFailure?: boolean;
+  /** Whether a failure to open may go away by itself (default: all may). */
+  retryable?: (error: string) => boolean;
+}
+
+function retryable(reconnect: Reconnect, error: string): boolean {
+  return reconnect.retryable?.(error) ?? true;
+}
+
 /** Pure helpers of the state layer, loaded with it. */
 export interface StateHelpers {
   destinationLoads: typeof import("../state/aggregate.ts")["destinationLoads"];
   localNow: typeof import("../state/store.ts")["localNow"];
+  rankConnection: typeof import("../state/admission.ts")["rankConnection"];
+  nextDelay: typeof import("../state/registration.ts")["nextDelay"];
+}
+
+/** Loads the state layer's pure helpers (only when etcd is configured). */
+export async function loadStateHelpers(): Promise<StateHelpers> {
+  const [{ destinationLoads }, { localNow }, { rankConnection }, {
+    nextDelay,
+  }] = await Promise.all([
+    import("../state/aggregate.ts"),
+    import("../state/store.ts"),
+    import("../state/admission.ts"),
+    import("../state/registration.ts"),
+  ]);
+  return { destinationLoads, localNow, rankConnection, nextDelay };
+}
+
+// Waits for `promise`, but no longer than `ms` (the timer never outlives it).
+async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: number | undefined;
+  await Promise.race([
+    promise,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms) as unknown as number;
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 // A failure that took this long was a timeout: etcd is not answering.
@@ -251,40 +361,81 @@ const SLOW_FAILURE_MS = 1000;
 // Longest a session's end waits for etcd (deleting the connection key).
 const CLOSE_BUDGET_MS = 2500;
 
+/**
+ * Longest a login with `max_connections_per_user` waits for its
+ * registration to land and be ranked: long enough for a burst of logins
+ * on a busy gateway (each request has 2 s), bounded for a sick etcd.
+ */
+export const ADMISSION_BUDGET_MS = 10_000;
+
+// Delays between two readings of the user's keys when one fails.
+const RANK_RETRY_MS = [250, 500, 1000, 2000];
+
+/** The outcome of ranking a registered session (see admission.ts), or why it could not be ranked. */
+export type AdmissionOutcome =
+  | { before: number; admitted: boolean }
+  | { error: string };
+
 /** etcd as one session uses it. */
 export class SharedState {
-  readonly #store: StateStore;
+  #store: StateStore | undefined;
   readonly #config: Config;
   readonly #user: string;
   readonly #log: Log;
   readonly #helpers: StateHelpers;
-  #usable = true;
+  readonly #reconnect: Reconnect | undefined;
+  #usable: boolean;
   #reported = new Set<string>();
   #registration: Registration | undefined;
+  #registrationError = "";
+  #registering = false;
+  #announceRegistration: () => void = () => {};
+  readonly #registrationAnnounced: Promise<void>;
+  #wakeConnect: (() => void) | undefined;
   #stopStats: (() => void) | undefined;
-  #registering: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
+  /**
+   * Shared state over `store`; without a store (etcd did not answer at
+   * login) routing goes on stateless and the registration first connects
+   * through `reconnect.open`, retried like the registration itself.
+   */
   constructor(
-    store: StateStore,
+    store: StateStore | undefined,
     config: Config,
     user: string,
     log: Log,
     helpers: StateHelpers,
+    reconnect?: Reconnect,
   ) {
     this.#store = store;
     this.#config = config;
     this.#user = user;
     this.#log = log;
     this.#helpers = helpers;
+    this.#reconnect = reconnect;
+    this.#usable = store !== undefined;
+    this.#registrationAnnounced = new Promise((resolve) => {
+      this.#announceRegistration = resolve;
+    });
   }
 
-  /** False once a request failed (reads and writes are skipped then). */
+  /** True once etcd has answered: at login, or since (routing was stateless then). */
+  get connected(): boolean {
+    return this.#store !== undefined;
+  }
+
+  /** False once a routing read timed out (the other reads are skipped then). */
   get usable(): boolean {
     return this.#usable;
   }
 
-  /** The session's registration, once registered. */
+  // The store for a routing read, unless etcd did not answer earlier.
+  #readable(): StateStore | undefined {
+    return this.#usable ? this.#store : undefined;
+  }
+
+  /** The session's registration, once register() was called (landed or not). */
   get registration(): Registration | undefined {
     return this.#registration;
   }
@@ -316,16 +467,21 @@ export class SharedState {
     }
   }
 
-  /** The user's live connections (all services and gateways), or undefined. */
+  /**
+   * The user's live connections (all services and gateways), or undefined
+   * (a WARNING: the ranking after registering decides then).
+   */
   async countUserConnections(): Promise<number | undefined> {
-    if (!this.#usable) return undefined;
+    const store = this.#readable();
+    if (store === undefined) return undefined;
     const started = Date.now();
-    const counted = await this.#store.countUserConnections(this.#user);
+    const counted = await store.countUserConnections(this.#user);
     if (!counted.ok) {
       return this.#failed(
         "Getting user connections count",
         counted.error,
         started,
+        "WARNING",
       );
     }
     this.#report(counted.value.problems);
@@ -334,9 +490,10 @@ export class SharedState {
 
   /** Spec §5.8.1: the live connection's destination, else (etcd_keyttl > 0) the persisted one. */
   async sticky(): Promise<string | undefined> {
-    if (!this.#usable) return undefined;
+    const store = this.#readable();
+    if (store === undefined) return undefined;
     const started = Date.now();
-    const found = await this.#store.stickyDestination(
+    const found = await store.stickyDestination(
       this.#user,
       this.#config.service,
       { useHistory: this.#config.etcdKeyttl > 0 },
@@ -350,9 +507,10 @@ export class SharedState {
 
   /** Spec §5.8.2: the loads of the configured destinations. */
   async loads(): Promise<ReadonlyMap<string, DestinationLoad> | undefined> {
-    if (!this.#usable) return undefined;
+    const store = this.#readable();
+    if (store === undefined) return undefined;
     const started = Date.now();
-    const listed = await this.#store.connections();
+    const listed = await store.connections();
     if (!listed.ok) {
       return this.#failed("problem with etcd", listed.error, started);
     }
@@ -367,9 +525,10 @@ export class SharedState {
 
   /** Spec §5.8.3: what /sshproxy/hosts/<dest> holds. */
   async storedHost(destination: string): Promise<StoredHost | undefined> {
-    if (!this.#usable) return undefined;
+    const store = this.#readable();
+    if (store === undefined) return undefined;
     const started = Date.now();
-    const got = await this.#store.host(destination);
+    const got = await store.host(destination);
     if (!got.ok) return this.#failed("problem with etcd", got.error, started);
     if (got.value.problem) this.#report([got.value.problem]);
     const entry = got.value.entry;
@@ -382,9 +541,10 @@ export class SharedState {
     state: "up" | "down",
     startedNs: bigint,
   ): Promise<void> {
-    if (!this.#usable) return;
+    const store = this.#readable();
+    if (store === undefined) return;
     const started = Date.now();
-    const written = await this.#store.setHostState(
+    const written = await store.setHostState(
       destination,
       state,
       this.#helpers.localNow(startedNs),
@@ -396,81 +556,244 @@ export class SharedState {
 
   /** etcd's error banner ("" when unset or unreadable). */
   async errorBanner(): Promise<string> {
-    if (!this.#usable) return "";
-    const banner = await this.#store.banner();
+    const store = this.#readable();
+    if (store === undefined) return "";
+    const banner = await store.banner();
     return banner.ok ? banner.value.message : "";
   }
 
   /**
    * Spec §6.3: the connection key under a kept-alive lease and, with
-   * `etcd_keyttl`, the history key. A failure is a WARNING; the session
-   * goes on unregistered. The session need not wait for it (ssh can start
-   * meanwhile): publishStats and close wait for it themselves.
+   * `etcd_keyttl`, the history key, whether or not an earlier read timed
+   * out or etcd answered at login at all. Resolves after the first attempt;
+   * one that fails is a WARNING and is retried in the background (DEBUG
+   * while the delay grows) until it lands (INFO) or the session ends. The
+   * session need not wait for it: admit, publishStats and close use the
+   * registration as it stands.
    */
   register(destination: string, sshd: string): Promise<void> {
-    this.#registering ??= this.#register(destination, sshd);
-    return this.#registering;
+    if (this.#registering || this.#closing !== undefined) {
+      return Promise.resolve();
+    }
+    this.#registering = true;
+    const store = this.#store;
+    if (store !== undefined) {
+      return this.#startRegistration(store, destination, sshd);
+    }
+    const reconnect = this.#reconnect;
+    const loginError = reconnect?.loginError ?? "etcd did not answer";
+    this.#registrationError = loginError;
+    if (reconnect === undefined || !retryable(reconnect, loginError)) {
+      // Settings etcd refused (credentials, permissions, TLS files): retrying
+      // cannot help, and would cost etcd a password check every few seconds.
+      this.#announceRegistration();
+      return Promise.resolve();
+    }
+    this.#log(
+      "WARNING",
+      "setting destination in etcd: etcd did not answer at login; the session goes on and registers as soon as etcd answers",
+    );
+    this.#connectThenRegister(reconnect, destination, sshd).catch((error) => {
+      // Never a crash of the session for its registration.
+      this.#log("WARNING", `setting destination in etcd: ${error}`);
+      this.#announceRegistration();
+    });
+    return Promise.resolve();
   }
 
-  async #register(destination: string, sshd: string): Promise<void> {
-    if (!this.#usable) {
-      this.#log(
-        "WARNING",
-        "setting destination in etcd: skipped, etcd did not answer earlier in this session",
-      );
-      return;
+  // Connects (etcd did not answer at login) with growing delays, then registers.
+  async #connectThenRegister(
+    reconnect: Reconnect,
+    destination: string,
+    sshd: string,
+  ): Promise<void> {
+    let delayMs = 0;
+    let lastLoggedMs = -1;
+    // The login's own try was the first attempt.
+    for (let attempt = 2; this.#closing === undefined; attempt++) {
+      delayMs = this.#helpers.nextDelay(delayMs, reconnect.backoff);
+      if (delayMs !== lastLoggedMs) {
+        lastLoggedMs = delayMs;
+        this.#log(
+          "DEBUG",
+          `etcd still unreachable (${this.#registrationError}), next attempt in ${delayMs} ms`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(
+          resolve,
+          Math.max(1, Math.round(delayMs * (0.5 + 0.5 * Math.random()))),
+        );
+        this.#wakeConnect = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeConnect = undefined;
+      if (this.#closing !== undefined) break;
+      const opened = await reconnect.open();
+      if (this.#closing !== undefined) {
+        if (opened.ok) opened.value.close();
+        break;
+      }
+      if (opened.ok) {
+        this.#store = opened.value;
+        await this.#startRegistration(opened.value, destination, sshd, attempt);
+        return;
+      }
+      this.#registrationError = opened.error;
+      if (!retryable(reconnect, opened.error)) {
+        this.#log(
+          "WARNING",
+          `setting destination in etcd: ${opened.error}; not retried`,
+        );
+        break;
+      }
     }
+    this.#announceRegistration();
+  }
+
+  #startRegistration(
+    store: StateStore,
+    destination: string,
+    sshd: string,
+    connectAttempts = 1,
+  ): Promise<void> {
     const log = this.#log;
     // Retries are logged while their delay grows, not every few 100 ms.
     let lastDelayMs = -1;
-    const started = Date.now();
-    const registered = await this.#store.register({
+    const created = store.newRegistration({
       user: this.#user,
       service: this.#config.service,
       dest: destination,
       sshd,
       keyTtl: this.#config.etcd.keyttl,
       historyTtl: this.#config.etcdKeyttl,
-      onEvent(event) {
-        if (event.kind === "lost") {
-          log(
-            "WARNING",
-            `lost contact with etcd, the session goes on unregistered until it answers: ${event.reason}`,
-          );
-        } else if (event.kind === "restored") {
-          lastDelayMs = -1;
-          log(
-            "INFO",
-            `etcd answers again: connection registered again (lease ${event.lease})`,
-          );
-        } else if (event.nextMs !== lastDelayMs) {
-          lastDelayMs = event.nextMs;
-          log(
-            "DEBUG",
-            `etcd still unreachable (${event.reason}), next attempt in ${event.nextMs} ms`,
-          );
+      onEvent: (event) => {
+        switch (event.kind) {
+          case "landed": {
+            for (const warning of event.warnings) {
+              log("WARNING", `setting destination in etcd: ${warning}`);
+            }
+            const attempts = event.attempts + connectAttempts - 1;
+            if (attempts === 1) {
+              log("DEBUG", `registered in etcd as ${event.key}`);
+            } else {
+              log(
+                "INFO",
+                `registered in etcd as ${event.key} (lease ${event.lease}) after ${attempts} attempts`,
+              );
+            }
+            break;
+          }
+          case "deferred":
+            this.#registrationError = event.reason;
+            lastDelayMs = event.nextMs;
+            // Said once: when etcd did not answer at login it was said then.
+            if (connectAttempts === 1) {
+              log(
+                "WARNING",
+                `setting destination in etcd: ${event.reason}; the session goes on and registers as soon as etcd answers`,
+              );
+            }
+            break;
+          case "lost":
+            log(
+              "WARNING",
+              `lost contact with etcd, the session goes on unregistered until it answers: ${event.reason}`,
+            );
+            break;
+          case "restored":
+            lastDelayMs = -1;
+            log(
+              "INFO",
+              `etcd answers again: connection registered again (lease ${event.lease})`,
+            );
+            break;
+          case "retry-failed":
+            this.#registrationError = event.reason;
+            if (event.nextMs !== lastDelayMs) {
+              lastDelayMs = event.nextMs;
+              log(
+                "DEBUG",
+                `etcd still unreachable (${event.reason}), next attempt in ${event.nextMs} ms`,
+              );
+            }
         }
       },
     });
-    if (!registered.ok) {
-      this.#failed(
-        "setting destination in etcd",
-        registered.error,
-        started,
-        "WARNING",
+    if (!created.ok) {
+      this.#registrationError = created.error;
+      log("WARNING", `setting destination in etcd: ${created.error}`);
+      this.#announceRegistration();
+      return Promise.resolve();
+    }
+    this.#registration = created.value;
+    this.#announceRegistration();
+    return created.value.start();
+  }
+
+  /**
+   * Ranks the registered session among the user's connection keys (spec
+   * §5.7, see admission.ts), waiting up to `budgetMs` for the registration
+   * to land and the keys to be read; an error when that did not happen.
+   */
+  async admit(
+    limit: number,
+    budgetMs: number = ADMISSION_BUDGET_MS,
+  ): Promise<AdmissionOutcome> {
+    const reconnect = this.#reconnect;
+    if (
+      this.#store === undefined &&
+      (!reconnect?.slowFailure ||
+        !retryable(reconnect, reconnect.loginError ?? ""))
+    ) {
+      // etcd refused the connection at login (it is down, not busy), or
+      // refused the settings.
+      return { error: `etcd did not answer at login` };
+    }
+    const deadline = Date.now() + budgetMs;
+    await atMost(this.#registrationAnnounced, budgetMs);
+    const registration = this.#registration;
+    const store = this.#store;
+    if (registration === undefined || store === undefined) {
+      return {
+        error: `not registered in etcd within ${budgetMs / 1000}s${
+          this.#registrationError ? ` (${this.#registrationError})` : ""
+        }`,
+      };
+    }
+    for (let attempt = 0;; attempt++) {
+      const landed = await registration.whenLanded(
+        Math.max(0, deadline - Date.now()),
       );
-      return;
+      if (!landed) {
+        return {
+          error: `not registered in etcd within ${budgetMs / 1000}s${
+            this.#registrationError ? ` (${this.#registrationError})` : ""
+          }`,
+        };
+      }
+      if (this.#closing !== undefined) return { error: "the session ended" };
+      const counted = await store.countUserConnections(this.#user);
+      if (counted.ok) {
+        this.#report(counted.value.problems);
+        return this.#helpers.rankConnection(
+          counted.value.items,
+          registration.key,
+          limit,
+        );
+      }
+      const pause = RANK_RETRY_MS[Math.min(attempt, RANK_RETRY_MS.length - 1)];
+      if (Date.now() + pause >= deadline) return { error: counted.error };
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
-    this.#registration = registered.value;
-    for (const warning of registered.value.warnings) {
-      log("WARNING", `setting destination in etcd: ${warning}`);
-    }
-    log("DEBUG", `registered in etcd as ${registered.value.key}`);
   }
 
   /** Starts publishing the recorder's bandwidth every `etcd_stats_interval`. */
   publishStats(recorder: BandwidthSource): void {
-    const start = () => {
+    // The registration exists at once, or once etcd answers.
+    this.#registrationAnnounced.then(() => {
       const registration = this.#registration;
       if (
         registration === undefined || this.#stopStats !== undefined ||
@@ -484,24 +807,24 @@ export class SharedState {
         this.#config.etcdStatsInterval,
         this.#log,
       );
-    };
-    if (this.#registering === undefined) start();
-    else this.#registering.then(start);
+    });
   }
 
   /**
-   * Session end: stops the statistics, deletes the connection key (the
-   * history key stays for etcd_keyttl) and disconnects, within 2.5 s.
+   * Session end (or refusal): stops the statistics and the registration's
+   * retries, deletes the connection key (also one that lands meanwhile;
+   * the history key stays for etcd_keyttl) and disconnects, within 2.5 s.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopStats?.();
-      if (this.#registering !== undefined) {
+      this.#wakeConnect?.();
+      this.#announceRegistration();
+      const registration = this.#registration;
+      if (registration !== undefined) {
         let timer: number | undefined;
         const closed = await Promise.race([
-          this.#registering.then(() =>
-            this.#registration?.close() ?? ok(undefined)
-          ),
+          registration.close(),
           new Promise<"timeout">((resolve) => {
             timer = setTimeout(
               () => resolve("timeout"),
@@ -511,8 +834,6 @@ export class SharedState {
         ]);
         clearTimeout(timer);
         if (closed === "timeout") {
-          // A registration still under way stops renewing when it lands.
-          this.#registering.then(() => this.#registration?.close());
           this.#log(
             "WARNING",
             `removing the connection from etcd: no answer within ${
@@ -526,7 +847,7 @@ export class SharedState {
           );
         }
       }
-      this.#store.close();
+      this.#store?.close();
     })();
     return this.#closing;
   }

@@ -14,7 +14,12 @@ import {
 export interface SshCommandInput {
   config: Pick<
     Config,
-    "ssh" | "forceCommand" | "commandMustMatch" | "translateCommands" | "dump"
+    | "ssh"
+    | "sshConfig"
+    | "forceCommand"
+    | "commandMustMatch"
+    | "translateCommands"
+    | "dump"
   >;
   /** The user's command (§5.10); "" for an interactive shell. */
   originalCommand: string;
@@ -41,7 +46,19 @@ export interface SshCommand {
   translation?: TranslateCommand;
   /** DEBUG lines, in the reference's order (`translateCmdConf = ...`, `command = ...`). */
   debugLines: string[];
+  /**
+   * Seconds ssh waits for the destination's TCP connection and SSH banner
+   * (ConnectTimeout: ours, or the admin's); undefined when unbounded.
+   */
+  connectTimeoutSeconds?: number;
 }
+
+/**
+ * ConnectTimeout given to the gateway's ssh unless the admin's arguments
+ * set one: a destination that accepts TCP but never sends its SSH banner
+ * would otherwise hold the login for ever.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
 
 // Options a user may pass through SSHPROXY_ARGS. None of them can run a
 // command or open a channel or forwarding on the gateway itself.
@@ -75,9 +92,9 @@ export function buildSshCommand(input: SshCommandInput): Result<SshCommand> {
   let dump = config.dump;
   let dumpDisabled = false;
   let translation: TranslateCommand | undefined;
-  if (command === "") {
-    argv.push(destination.host);
-  } else {
+  // What follows the options: the host, then `--` and the remote command.
+  let remote: string[] = [];
+  if (command !== "") {
     if (config.commandMustMatch && originalCommand !== command) {
       return fail(
         `originalCmd "${originalCommand}" does not match forceCommand "${config.forceCommand}"`,
@@ -86,21 +103,45 @@ export function buildSshCommand(input: SshCommandInput): Result<SshCommand> {
     translation = config.translateCommands.get(command);
     if (translation !== undefined) {
       debugLines.push(`translateCmdConf = ${describe(translation)}`);
-      argv.push(...translation.sshArgs, destination.host, "--");
-      argv.push(translation.command);
+      argv.push(...translation.sshArgs);
+      remote = ["--", translation.command];
       if (dump !== "" && translation.disableDump) {
         dump = "etcd";
         dumpDisabled = true;
       }
     } else {
       if (input.stdoutIsTerminal) argv.push("-t");
-      argv.push(destination.host, "--", command);
+      remote = ["--", command];
     }
   }
+  // Our additions come last among the options: ssh keeps the first value
+  // of an -o option, so a ConnectTimeout of the admin's (ssh.args,
+  // translate_commands) wins, and the last -F, so ssh.config wins over an
+  // -F in those arguments.
+  if (config.sshConfig !== "") argv.push("-F", config.sshConfig);
+  const adminTimeout = connectTimeoutSetting([
+    ...config.ssh.args,
+    ...(translation?.sshArgs ?? []),
+  ]);
+  if (adminTimeout === undefined) {
+    argv.push(`-oConnectTimeout=${DEFAULT_CONNECT_TIMEOUT_SECONDS}`);
+  }
+  const connectTimeoutSeconds = adminTimeout === undefined
+    ? DEFAULT_CONNECT_TIMEOUT_SECONDS
+    : parseSshTime(adminTimeout);
+  argv.push(destination.host, ...remote);
   debugLines.push(
     `command = ${input.exePath ?? config.ssh.exe} ${goQuoteList(argv)}`,
   );
-  return ok({ argv, command, dump, dumpDisabled, translation, debugLines });
+  return ok({
+    argv,
+    command,
+    dump,
+    dumpDisabled,
+    translation,
+    debugLines,
+    connectTimeoutSeconds,
+  });
 }
 
 // Our fix for spec §12.2 item 19: the reference appends SSHPROXY_ARGS
@@ -125,22 +166,65 @@ function isAllowedUserFlag(word: string): boolean {
   );
 }
 
-// Reads the admin's arguments the way ssh's getopt would: `-e` anywhere in a
-// flag cluster, or an `-o EscapeChar` option (joined or as the next word).
-function setsEscapeChar(args: readonly string[]): boolean {
+// The options in `args` as ssh's getopt reads them: [letter, value] pairs,
+// value "" for a flag (a flag cluster such as `-qY` gives one pair per
+// letter); an option's value is the rest of its word or the next word.
+function sshOptions(args: readonly string[]): [string, string][] {
+  const options: [string, string][] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (!arg.startsWith("-") || arg === "-" || arg === "--") continue;
     for (let j = 1; j < arg.length; j++) {
       const letter = arg[j];
-      if (letter === "e") return true;
-      if (!FLAGS_WITH_ARGUMENT.includes(letter)) continue;
-      const value = j + 1 < arg.length ? arg.slice(j + 1) : args[++i] ?? "";
-      if (letter === "o" && /^\s*escapechar\b/i.test(value)) return true;
+      if (!FLAGS_WITH_ARGUMENT.includes(letter)) {
+        options.push([letter, ""]);
+        continue;
+      }
+      options.push([
+        letter,
+        j + 1 < arg.length ? arg.slice(j + 1) : args[++i] ?? "",
+      ]);
       break;
     }
   }
-  return false;
+  return options;
+}
+
+// `-e` anywhere in a flag cluster, or an `-o EscapeChar` option.
+function setsEscapeChar(args: readonly string[]): boolean {
+  return sshOptions(args).some(([letter, value]) =>
+    letter === "e" || (letter === "o" && /^\s*escapechar\b/i.test(value))
+  );
+}
+
+// The value of the first `-o ConnectTimeout` (ssh keeps the first), in any
+// spelling ssh accepts: `-oConnectTimeout=5`, `-o "connecttimeout 5"`.
+function connectTimeoutSetting(args: readonly string[]): string | undefined {
+  for (const [letter, value] of sshOptions(args)) {
+    if (letter !== "o") continue;
+    const match = /^\s*connecttimeout(?:\s*=\s*|\s+)(.*?)\s*$/i.exec(value);
+    if (match) return match[1].replace(/^"(.*)"$/, "$1");
+  }
+  return undefined;
+}
+
+// ssh's time format (convtime): `10`, `90s`, `1m30s`, `1h`...; 0 and
+// `none` mean no timeout (undefined), as does a value ssh would refuse.
+function parseSshTime(text: string): number | undefined {
+  if (!/^(\d+[sSmMhHdDwW]?)+$/.test(text)) return undefined;
+  const unit: Record<string, number> = {
+    s: 1,
+    m: 60,
+    h: 3600,
+    d: 86400,
+    w: 604800,
+  };
+  let seconds = 0;
+  for (const [, amount, letter] of text.matchAll(/(\d+)([a-zA-Z]?)/g)) {
+    seconds += Number(amount) *
+      (letter === "" ? 1 : unit[letter.toLowerCase()]);
+  }
+  return seconds > 0 ? seconds : undefined;
 }
 
 // Go's %+v of a *TranslateCommandConfig (spec Appendix A.4).

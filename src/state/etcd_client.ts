@@ -19,6 +19,10 @@ export interface KeyValue {
   value: string;
   /** Decimal lease ID, "0" when the key has no lease. */
   lease: string;
+  /** Decimal revision of the key's creation (its order among live keys), when the backend knows it. */
+  createRevision?: string;
+  /** Decimal revision of the key's last change, when the backend knows it. */
+  modRevision?: string;
 }
 
 /** One operation of an atomic transaction. */
@@ -508,6 +512,12 @@ class Etcd3Backend implements EtcdBackend {
       key: kv.key.toString("utf8"),
       value: kv.value ? kv.value.toString("utf8") : "",
       lease: String(kv.lease ?? "0"),
+      ...(kv.create_revision == null
+        ? {}
+        : { createRevision: String(kv.create_revision) }),
+      ...(kv.mod_revision == null
+        ? {}
+        : { modRevision: String(kv.mod_revision) }),
     };
   }
 

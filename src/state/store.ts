@@ -15,14 +15,15 @@ import {
 } from "../format/time.ts";
 import type { Connection, HistoryEntry, HostEntry } from "./aggregate.ts";
 import { stickyFromConnections } from "./aggregate.ts";
-import type { EtcdBackend, OpenOptions, TxnOp } from "./etcd_client.ts";
+import type { RankedKey } from "./admission.ts";
+import type { EtcdBackend, OpenOptions } from "./etcd_client.ts";
+import { Registration, type RegistrationOptions } from "./registration.ts";
 import {
   BANNER_EXPIRE_KEY,
   BANNER_VALUE_KEY,
   connectionKey,
   connectionPrefix,
   CONNECTIONS_PREFIX,
-  historyKey,
   historyPrefix,
   hostKey,
   HOSTS_PREFIX,
@@ -31,13 +32,17 @@ import {
   parseHostKey,
 } from "./keys.ts";
 import {
-  type ConnectionStats,
   decodeConnectionValue,
   decodeHostValue,
-  encodeConnectionValue,
   encodeHostValue,
   type HostState,
 } from "./values.ts";
+
+export type {
+  Registration,
+  RegistrationEvent,
+  RegistrationOptions,
+} from "./registration.ts";
 
 /** A key that was skipped or that deserves a warning. */
 export interface Problem {
@@ -287,20 +292,24 @@ export class StateStore {
   }
 
   /**
-   * Live connections of a user across services and gateways, for
-   * `max_connections_per_user` (malformed keys are not counted).
+   * Live connections of a user across services and gateways, with the
+   * revision that created each key, for `max_connections_per_user`
+   * (malformed keys are not counted).
    */
-  async countUserConnections(user: string): Promise<Result<Listing<string>>> {
+  async countUserConnections(
+    user: string,
+  ): Promise<Result<Listing<RankedKey>>> {
     const listed = await this.backend.list(connectionPrefix(user), {
       keysOnly: true,
     });
     if (!listed.ok) return listed;
-    const items: string[] = [];
+    const items: RankedKey[] = [];
     const problems: Problem[] = [];
     for (const kv of listed.value) {
       const parts = parseConnectionKey(kv.key);
-      if (parts.ok && parts.value.user === user) items.push(kv.key);
-      else if (!parts.ok) {
+      if (parts.ok && parts.value.user === user) {
+        items.push({ key: kv.key, createRevision: kv.createRevision });
+      } else if (!parts.ok) {
         problems.push({ key: kv.key, reason: parts.error, skipped: true });
       }
     }
@@ -403,15 +412,11 @@ export class StateStore {
   }
 
   /**
-   * Registers a session (spec §6.3): a connection key under a kept-alive
-   * lease of `keyTtl` seconds and, when `historyTtl` > 0, the history key
-   * under a (reused or new) lease of `historyTtl` seconds, written in one
-   * transaction. See `Registration` for what happens afterwards.
+   * A session's registration (spec §6.3), not written yet: the connection
+   * key, with `<ts>` the time of this call, or an error when the names
+   * would make a key that reference readers reject. See `Registration`.
    */
-  async register(
-    options: RegistrationOptions,
-  ): Promise<Result<Registration>> {
-    const keyTtl = effectiveKeyTtl(options.keyTtl);
+  newRegistration(options: RegistrationOptions): Result<Registration> {
     const now = localNow(options.now?.());
     const key = connectionKey({
       user: options.user,
@@ -421,307 +426,29 @@ export class StateStore {
       ts: formatRfc3339Nano(now.ns, now.offsetMinutes),
     });
     if (!key.ok) return key;
-    const warnings: string[] = [];
-    let historyLease: string | undefined;
-    const stale: string[] = [];
-    if (options.historyTtl > 0) {
-      const existing = await this.backend.list(
-        historyPrefix(options.user, options.service),
-        { keysOnly: true },
-      );
-      if (!existing.ok) return fail(`reading history: ${existing.error}`);
-      for (const kv of existing.value) {
-        const parts = parseHistoryKey(kv.key);
-        if (
-          historyLease === undefined && parts.ok && kv.lease !== "0" &&
-          kv.lease === parts.value.leaseId
-        ) {
-          const ttl = await this.backend.timeToLive(kv.lease);
-          if (ttl.ok && ttl.value > 0) {
-            historyLease = kv.lease;
-            continue;
-          }
-        }
-        stale.push(kv.key);
-      }
-      if (historyLease === undefined) {
-        const granted = await this.backend.grant(options.historyTtl);
-        if (granted.ok) historyLease = granted.value;
-        else {
-          // Never a history key without lease (spec §12.3 item 26).
-          warnings.push(
-            `no history lease, destination not persisted: ${granted.error}`,
-          );
-        }
-      }
-    }
-    const lease = await this.backend.grant(keyTtl);
-    if (!lease.ok) return fail(`granting a lease: ${lease.error}`);
-    const stats: ConnectionStats = { bwIn: 0, bwOut: 0 };
-    const ops: TxnOp[] = [
-      {
-        put: {
-          key: key.value,
-          value: encodeConnectionValue(stats),
-          lease: lease.value,
-        },
-      },
-    ];
-    if (historyLease !== undefined) {
-      ops.push({
-        put: {
-          key: historyKey(options.user, options.service, historyLease),
-          value: options.dest,
-          lease: historyLease,
-        },
-      });
-      for (const old of stale) ops.push({ delete: { key: old } });
-    }
-    const written = await this.backend.txn(ops);
-    if (!written.ok) {
-      await this.backend.revoke(lease.value);
-      return fail(`writing the connection: ${written.error}`);
-    }
-    const registration = new Registration(this.backend, {
-      ...options,
-      keyTtl,
-      key: key.value,
-      lease: lease.value,
-      historyLease,
-      warnings,
-    });
-    registration.start();
-    return ok(registration);
-  }
-}
-
-/** What `register` needs. */
-export interface RegistrationOptions {
-  user: string;
-  service: string;
-  /** Chosen destination, `host:port`. */
-  dest: string;
-  /** The gateway's sshd listening address, `host:port`. */
-  sshd: string;
-  /** `etcd.keyttl` (0 means 5). */
-  keyTtl: number;
-  /** `etcd_keyttl`: seconds a destination stays persisted; 0 = none. */
-  historyTtl: number;
-  /** Clock (ns since the epoch), for tests. */
-  now?: () => bigint;
-  /** Told when the registration is lost and restored, for the log. */
-  onEvent?: (event: RegistrationEvent) => void;
-  /** Delays between recovery attempts (default 250 ms doubling up to min(TTL/3, 2 s)). */
-  backoff?: { initialMs: number; maxMs: number };
-}
-
-/** What happens to a registration while its session lives. */
-export type RegistrationEvent =
-  | { kind: "lost"; reason: string }
-  | { kind: "restored"; key: string; lease: string }
-  | { kind: "retry-failed"; reason: string; nextMs: number };
-
-/**
- * A registered session. Its leases are renewed every TTL/3. When renewal
- * fails (etcd unreachable) it is "inactive" and retried with a growing
- * delay (never a tight loop); as soon as etcd answers again the connection
- * key is written again, under a fresh lease if the old one expired, and the
- * history key likewise. `close()` at session end deletes the connection key
- * at once (the reference lets it linger one TTL, spec §12.3 item 28); the
- * history key stays for `etcd_keyttl` as designed.
- */
-export class Registration {
-  readonly #backend: EtcdBackend;
-  readonly #options:
-    & RegistrationOptions
-    & { key: string; lease: string; historyLease?: string };
-  #lease: string;
-  #historyLease: string | undefined;
-  #stats: ConnectionStats = { bwIn: 0, bwOut: 0 };
-  #active = true;
-  #closed = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #tick: Promise<void> | undefined;
-  #delayMs = 0;
-  /** Problems met at registration (e.g. history not persisted). */
-  readonly warnings: readonly string[];
-
-  constructor(
-    backend: EtcdBackend,
-    options:
-      & RegistrationOptions
-      & {
-        key: string;
-        lease: string;
-        historyLease?: string;
-        warnings: string[];
-      },
-  ) {
-    this.#backend = backend;
-    this.#options = options;
-    this.#lease = options.lease;
-    this.#historyLease = options.historyLease;
-    this.warnings = options.warnings;
-  }
-
-  /** The connection key. */
-  get key(): string {
-    return this.#options.key;
-  }
-
-  /** The current connection lease ID. */
-  get lease(): string {
-    return this.#lease;
-  }
-
-  /** The history key, when the destination is persisted. */
-  get historyKey(): string | undefined {
-    return this.#historyLease === undefined ? undefined : historyKey(
-      this.#options.user,
-      this.#options.service,
-      this.#historyLease,
+    return ok(
+      new Registration(this.backend, {
+        ...options,
+        keyTtl: effectiveKeyTtl(options.keyTtl),
+        key: key.value,
+      }),
     );
-  }
-
-  /** False while etcd cannot be reached (reads and writes should be skipped). */
-  get active(): boolean {
-    return this.#active;
-  }
-
-  #interval(): number {
-    return Math.max(Math.floor((this.#options.keyTtl * 1000) / 3), 100);
-  }
-
-  #backoff(): { initialMs: number; maxMs: number } {
-    return this.#options.backoff ??
-      { initialMs: 250, maxMs: Math.min(this.#interval(), 2000) };
-  }
-
-  /** Starts renewing the leases (called by register). */
-  start(): void {
-    this.#schedule(this.#interval());
-  }
-
-  #schedule(ms: number): void {
-    if (this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#tick = this.#renew().finally(() => {
-        this.#tick = undefined;
-      });
-    }, ms);
-  }
-
-  #fail(reason: string): void {
-    if (this.#active) {
-      this.#active = false;
-      this.#options.onEvent?.({ kind: "lost", reason });
-    }
-    const backoff = this.#backoff();
-    this.#delayMs = this.#delayMs === 0
-      ? backoff.initialMs
-      : Math.min(this.#delayMs * 2, backoff.maxMs);
-    if (!this.#closed) {
-      this.#options.onEvent?.({
-        kind: "retry-failed",
-        reason,
-        nextMs: this.#delayMs,
-      });
-    }
-    this.#schedule(this.#delayMs);
-  }
-
-  async #renew(): Promise<void> {
-    if (this.#closed) return;
-    const renewed = await this.#backend.keepAliveOnce(this.#lease);
-    if (this.#closed) return;
-    if (!renewed.ok) return this.#fail(renewed.error);
-    let rewrite = !this.#active;
-    if (renewed.value <= 0) {
-      // The lease expired (etcd was away longer than the TTL): a new one.
-      const granted = await this.#backend.grant(this.#options.keyTtl);
-      if (this.#closed) {
-        if (granted.ok) await this.#backend.revoke(granted.value);
-        return;
-      }
-      if (!granted.ok) {
-        return this.#fail(`getting a new lease: ${granted.error}`);
-      }
-      this.#lease = granted.value;
-      rewrite = true;
-    }
-    if (this.#historyLease !== undefined) {
-      const history = await this.#backend.keepAliveOnce(this.#historyLease);
-      if (!history.ok) return this.#fail(history.error);
-      if (history.value <= 0) {
-        const granted = await this.#backend.grant(this.#options.historyTtl);
-        if (!granted.ok) {
-          return this.#fail(`getting a new history lease: ${granted.error}`);
-        }
-        const old = this.historyKey!;
-        this.#historyLease = granted.value;
-        const moved = await this.#backend.txn([
-          { delete: { key: old } },
-          {
-            put: {
-              key: this.historyKey!,
-              value: this.#options.dest,
-              lease: granted.value,
-            },
-          },
-        ]);
-        if (!moved.ok) return this.#fail(moved.error);
-      }
-    }
-    if (rewrite) {
-      const put = await this.#backend.put(
-        this.key,
-        encodeConnectionValue(this.#stats),
-        this.#lease,
-      );
-      if (this.#closed) return;
-      if (!put.ok) return this.#fail(put.error);
-      this.#options.onEvent?.({
-        kind: "restored",
-        key: this.key,
-        lease: this.#lease,
-      });
-    }
-    this.#active = true;
-    this.#delayMs = 0;
-    this.#schedule(this.#interval());
   }
 
   /**
-   * Publishes the session's bandwidth (integer kB/s). A failure makes the
-   * registration inactive and starts recovery at once.
+   * Registers a session: a connection key under a kept-alive lease of
+   * `keyTtl` seconds and, when `historyTtl` > 0, the history key under a
+   * (reused or new) lease of `historyTtl` seconds, written in one
+   * transaction. Resolves after the first attempt: `landed` says whether
+   * it succeeded; if not, it is retried in the background until it lands
+   * or is closed.
    */
-  async updateStats(stats: ConnectionStats): Promise<Result<void>> {
-    this.#stats = { ...stats };
-    if (this.#closed) return fail("registration closed");
-    const put = await this.#backend.put(
-      this.key,
-      encodeConnectionValue(this.#stats),
-      this.#lease,
-    );
-    if (!put.ok && !this.#closed) {
-      if (this.#tick === undefined) this.#fail(put.error);
-      return put;
-    }
-    return ok(undefined);
-  }
-
-  /** Stops renewing and removes the connection key now; the history key stays. */
-  async close(): Promise<Result<void>> {
-    if (this.#closed) return ok(undefined);
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#tick;
-    const revoked = await this.#backend.revoke(this.#lease);
-    if (revoked.ok) return ok(undefined);
-    const removed = await this.#backend.remove(this.key);
-    return removed.ok ? ok(undefined) : removed;
+  async register(
+    options: RegistrationOptions,
+  ): Promise<Result<Registration>> {
+    const registration = this.newRegistration(options);
+    if (!registration.ok) return registration;
+    await registration.value.start();
+    return registration;
   }
 }

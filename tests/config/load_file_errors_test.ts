@@ -3,8 +3,6 @@
 import assert from "node:assert/strict";
 import { readConfigFile } from "../../src/config/load.ts";
 
-const noEnv = (_name: string) => undefined;
-
 async function withTempDir(test: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "sshproxy-config-" });
   try {
@@ -29,7 +27,7 @@ function assertOneLineFor(
 Deno.test("a missing file: `<path>: cannot read: no such file or directory ...`", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/nonexistingfile.yaml`;
-    const result = await readConfigFile(path, noEnv);
+    const result = await readConfigFile(path);
     assertOneLineFor(result, path, /^cannot read: no such file or directory/);
   });
 });
@@ -37,7 +35,7 @@ Deno.test("a missing file: `<path>: cannot read: no such file or directory ...`"
 Deno.test("a missing directory in the path is reported the same way", async () => {
   const path = "/nonexistent-sshproxy-dir/sshproxy.yaml";
   assertOneLineFor(
-    await readConfigFile(path, noEnv),
+    await readConfigFile(path),
     path,
     /^cannot read: no such file or directory/,
   );
@@ -46,7 +44,7 @@ Deno.test("a missing directory in the path is reported the same way", async () =
 Deno.test("a directory instead of a file is unreadable: `<path>: cannot read: is a directory ...`", async () => {
   await withTempDir(async (dir) => {
     assertOneLineFor(
-      await readConfigFile(dir, noEnv),
+      await readConfigFile(dir),
       dir,
       /^cannot read: is a directory/,
     );
@@ -61,7 +59,7 @@ async function readAsNobody(dir: string, path: string) {
   await Deno.writeTextFile(
     probe,
     `import { readConfigFile } from ${JSON.stringify(load)};\n` +
-      "console.log(JSON.stringify(await readConfigFile(Deno.args[0], () => undefined)));\n",
+      "console.log(JSON.stringify(await readConfigFile(Deno.args[0])));\n",
   );
   await Deno.mkdir(`${dir}/deno`);
   await Deno.chmod(`${dir}/deno`, 0o777);
@@ -124,7 +122,7 @@ Deno.test("a file without read permission: `<path>: cannot read: permission deni
     }
     const result = privileged
       ? await readAsNobody(dir, path)
-      : await readConfigFile(path, noEnv);
+      : await readConfigFile(path);
     assertOneLineFor(result, path, /^cannot read: permission denied/);
   });
 });
@@ -134,7 +132,7 @@ Deno.test("a dangling symbolic link is a missing file", async () => {
     const path = `${dir}/link.yaml`;
     await Deno.symlink(`${dir}/target.yaml`, path);
     assertOneLineFor(
-      await readConfigFile(path, noEnv),
+      await readConfigFile(path),
       path,
       /^cannot read: no such file or directory/,
     );
@@ -146,13 +144,13 @@ Deno.test("a content error is `<path>: line N: ...`", async () => {
     const path = `${dir}/sshproxy.yaml`;
     await Deno.writeTextFile(path, "debug: true\nmode: notamode\n");
     assertOneLineFor(
-      await readConfigFile(path, noEnv),
+      await readConfigFile(path),
       path,
       /^line 2: mode: invalid value "notamode"/,
     );
     await Deno.writeTextFile(path, "debug: true\n\tmode: sticky\n");
     assertOneLineFor(
-      await readConfigFile(path, noEnv),
+      await readConfigFile(path),
       path,
       /^line 2: yaml: found character that cannot start any token/,
     );
@@ -166,7 +164,7 @@ Deno.test("a readable, valid file is parsed, with the system's service names", a
       path,
       "dest: [server1:ssh]\noverrides:\n  - match: [{sources: ['127.0.0.1:ssh']}]\n    service: s\n",
     );
-    const result = await readConfigFile(path, noEnv);
+    const result = await readConfigFile(path);
     assert.ok(result.ok, result.ok ? "" : result.error);
     assert.deepEqual(result.value.top.dest, ["server1:22"]);
     assert.equal(
@@ -180,43 +178,118 @@ Deno.test("an empty file is valid", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/sshproxy.yaml`;
     await Deno.writeTextFile(path, "");
-    const result = await readConfigFile(path, noEnv);
+    const result = await readConfigFile(path);
     assert.ok(result.ok);
     assert.deepEqual(result.value.top, {});
   });
 });
 
-Deno.test("@groups in dest are read from the ClusterShell directory named by SSHPROXY_CLUSTERSHELL_CONFDIR", async () => {
+async function writeGroups(dir: string, login: string): Promise<void> {
+  await Deno.mkdir(`${dir}/groups.d`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/groups.conf`,
+    "[Main]\ndefault: site\nautodir: $CFGDIR/groups.d\n",
+  );
+  await Deno.writeTextFile(
+    `${dir}/groups.d/site.yaml`,
+    `site:\n  login: '${login}'\n`,
+  );
+}
+
+Deno.test("@groups in dest are read from the file's clustershell_dir", async () => {
   await withTempDir(async (dir) => {
-    await Deno.mkdir(`${dir}/clustershell/groups.d`, { recursive: true });
-    await Deno.writeTextFile(
-      `${dir}/clustershell/groups.conf`,
-      "[Main]\ndefault: site\nautodir: $CFGDIR/groups.d\n",
-    );
-    await Deno.writeTextFile(
-      `${dir}/clustershell/groups.d/site.yaml`,
-      "site:\n  login: 'login[1-2]'\n",
-    );
+    await writeGroups(`${dir}/clustershell`, "login[1-2]");
     const path = `${dir}/sshproxy.yaml`;
-    await Deno.writeTextFile(path, "dest: ['@login']\n");
-    const env = (name: string) =>
-      name === "SSHPROXY_CLUSTERSHELL_CONFDIR"
-        ? `${dir}/clustershell`
-        : undefined;
-    const result = await readConfigFile(path, env);
+    await Deno.writeTextFile(
+      path,
+      `clustershell_dir: ${dir}/clustershell\ndest: ['@login']\n`,
+    );
+    const result = await readConfigFile(path);
     assert.ok(result.ok, result.ok ? "" : result.error);
     assert.deepEqual(result.value.top.dest, ["login1:22", "login2:22"]);
   });
 });
 
+Deno.test("clustershell_dir may follow the keys that use groups", async () => {
+  await withTempDir(async (dir) => {
+    await writeGroups(`${dir}/clustershell`, "login[1-2]");
+    const path = `${dir}/sshproxy.yaml`;
+    await Deno.writeTextFile(
+      path,
+      `dest: ['@login']\noverrides:\n  - match: [{users: [alice]}]\n` +
+        `    dest: ['@login!login1']\nclustershell_dir: ${dir}/clustershell\n`,
+    );
+    const result = await readConfigFile(path);
+    assert.ok(result.ok, result.ok ? "" : result.error);
+    assert.deepEqual(result.value.overrides[0].patch.dest, ["login2:22"]);
+  });
+});
+
+Deno.test("the environment never names the ClusterShell directory", async () => {
+  await withTempDir(async (dir) => {
+    // What a user would send with `AcceptEnv SSHPROXY_*` before issue 12.
+    await writeGroups(`${dir}/mine`, "myhost");
+    const path = `${dir}/sshproxy.yaml`;
+    await Deno.writeTextFile(
+      path,
+      `clustershell_dir: ${dir}/admin\ndest: ['@login']\n`,
+    );
+    Deno.env.set("SSHPROXY_CLUSTERSHELL_CONFDIR", `${dir}/mine`);
+    try {
+      assertOneLineFor(
+        await readConfigFile(path),
+        path,
+        /^line 2: dest: invalid nodeset: .*unknown group '@login'/,
+      );
+      await writeGroups(`${dir}/admin`, "login[1-2]");
+      const result = await readConfigFile(path);
+      assert.ok(result.ok, result.ok ? "" : result.error);
+      assert.deepEqual(result.value.top.dest, ["login1:22", "login2:22"]);
+    } finally {
+      Deno.env.delete("SSHPROXY_CLUSTERSHELL_CONFDIR");
+    }
+  });
+});
+
+Deno.test("clustershell_dir is an absolute path, at top level only", async (t) => {
+  const rows: [string, RegExp][] = [
+    [
+      "clustershell_dir: etc/clustershell\n",
+      /^line 1: clustershell_dir: "etc\/clustershell" is not an absolute path \(expected a path starting with \/\)$/,
+    ],
+    [
+      "clustershell_dir: ~/cs\n",
+      /^line 1: clustershell_dir: "~\/cs" is not an absolute path/,
+    ],
+    [
+      "clustershell_dir: [a]\n",
+      /^line 1: clustershell_dir: a list is not a string/,
+    ],
+    [
+      "overrides:\n  - match: [{users: [alice]}]\n    clustershell_dir: /x\n",
+      /^line 3: clustershell_dir: cannot be set in an override \(expected clustershell_dir only at top level\)$/,
+    ],
+  ];
+  for (const [yaml, reason] of rows) {
+    await t.step(yaml.trim(), async () => {
+      await withTempDir(async (dir) => {
+        const path = `${dir}/sshproxy.yaml`;
+        await Deno.writeTextFile(path, yaml);
+        assertOneLineFor(await readConfigFile(path), path, reason);
+      });
+    });
+  }
+});
+
 Deno.test("an unknown @group is a one-line error naming the file and line", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/sshproxy.yaml`;
-    await Deno.writeTextFile(path, "debug: true\ndest: ['@nosuchgroup']\n");
-    const env = (name: string) =>
-      name === "SSHPROXY_CLUSTERSHELL_CONFDIR" ? `${dir}/none` : undefined;
+    await Deno.writeTextFile(
+      path,
+      `clustershell_dir: ${dir}/none\ndest: ['@nosuchgroup']\n`,
+    );
     assertOneLineFor(
-      await readConfigFile(path, env),
+      await readConfigFile(path),
       path,
       /^line 2: dest: invalid nodeset: /,
     );

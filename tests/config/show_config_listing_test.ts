@@ -1,6 +1,7 @@
 // The `config.*` lines of `sshproxyctl show config` and of every
 // session's DEBUG log (spec §7.7, §3.10, A.4), line by line, with the
-// etcd password masked and our `health_check` line last.
+// etcd password masked and our own keys' lines last (`health_check`,
+// `ssh.config`, `clustershell_dir`).
 import assert from "node:assert/strict";
 import {
   configAsJson,
@@ -44,6 +45,8 @@ Deno.test("config.yaml for alice (groups foo, bar; sshd 127.0.0.1:22) lists as t
     "config.etcd_keyttl = 0",
     "config.max_connections_per_user = 0",
     "config.health_check = tcp",
+    "config.ssh.config = ",
+    "config.clustershell_dir = /etc/clustershell",
     "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
   assert.equal(
@@ -84,6 +87,8 @@ Deno.test("config.yaml for notalice: only override 1, top-level values elsewhere
     "config.etcd_keyttl = 3600",
     "config.max_connections_per_user = 50",
     "config.health_check = tcp",
+    "config.ssh.config = ",
+    "config.clustershell_dir = /etc/clustershell",
     "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
 });
@@ -119,6 +124,8 @@ Deno.test("the empty file lists every default (spec §3.10, §7.7 example)", asy
     "config.etcd_keyttl = 0",
     "config.max_connections_per_user = 0",
     "config.health_check = tcp",
+    "config.ssh.config = ",
+    "config.clustershell_dir = /etc/clustershell",
     "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
 });
@@ -237,8 +244,15 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
     "etcd_keyttl",
     "max_connections_per_user",
     "health_check",
+    "clustershell_dir",
     "agent",
   ]);
+  assert.deepEqual(json.ssh, {
+    exe: "sshhhhh",
+    args: ["-vvv", "-Y"],
+    config: "",
+  });
+  assert.equal(json.clustershell_dir, "/etc/clustershell");
   assert.equal(json.check_interval, "2m0s");
   assert.deepEqual(json.agent, {
     socket: "",
@@ -260,4 +274,24 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
   });
   // a plain JSON value: no BigInt, no Map
   assert.doesNotThrow(() => JSON.stringify(json));
+});
+
+Deno.test("ssh.config and clustershell_dir are listed as set", async () => {
+  const { config } = await effective(
+    "ssh: {config: /etc/sshproxy/ssh_config}\nclustershell_dir: /srv/cs\n",
+    "u",
+    [],
+  );
+  const listing = configListing(config);
+  assert.deepEqual(listing.slice(-2), [
+    "config.ssh.config = /etc/sshproxy/ssh_config",
+    "config.clustershell_dir = /srv/cs",
+  ]);
+  assert.ok(listing.includes("config.ssh = {Exe:ssh Args:[-q -Y]}"));
+  const json = configAsJson(config);
+  assert.equal(
+    (json.ssh as { config: string }).config,
+    "/etc/sshproxy/ssh_config",
+  );
+  assert.equal(json.clustershell_dir, "/srv/cs");
 });

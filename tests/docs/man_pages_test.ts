@@ -207,11 +207,13 @@ Deno.test("sshproxy(8) lists the environment and the SSHPROXY_ARGS allow-list", 
       "SSH_ORIGINAL_COMMAND",
       "SSH_USER_AUTH",
       "SSHPROXY_ARGS",
-      "SSHPROXY_CLUSTERSHELL_CONFDIR",
+      "PATH",
     ]
   ) {
     assert.match(source, new RegExp(`^\\.TP\\n\\.B ${variable}$`, "m"));
   }
+  // The environment never chooses where routing data comes from.
+  assert.ok(!source.includes("SSHPROXY_CLUSTERSHELL_CONFDIR"));
   // Exactly the single-letter options the session code lets through.
   const allowed = [
     ..."0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
@@ -220,6 +222,7 @@ Deno.test("sshproxy(8) lists the environment and the SSHPROXY_ARGS allow-list", 
       buildSshCommand({
         config: {
           ssh: { exe: "ssh", args: [] },
+          sshConfig: "",
           forceCommand: "",
           commandMustMatch: false,
           translateCommands: new Map(),
@@ -234,7 +237,7 @@ Deno.test("sshproxy(8) lists the environment and the SSHPROXY_ARGS allow-list", 
   assert.ok(allowed.length > 0);
   const section = source.slice(
     source.indexOf(".TP\n.B SSHPROXY_ARGS\n"),
-    source.indexOf(".B SSHPROXY_CLUSTERSHELL_CONFDIR"),
+    source.indexOf(".TP\n.B PATH\n"),
   );
   const accepted = section.slice(0, section.indexOf("alone or grouped"));
   const listed = [...accepted.matchAll(/^\.BR? \\-(\S)\b/gm)].map((m) => m[1]);

@@ -8,7 +8,6 @@ import { SETTINGS_KEYS } from "../../src/config/settings.ts";
 import type { Config } from "../../src/config/types.ts";
 
 const SAMPLE = new URL("../../config/sshproxy.yaml", import.meta.url).pathname;
-const noEnvironment = (_name: string) => undefined;
 
 function session(
   user: string,
@@ -26,7 +25,7 @@ function session(
 
 /** Loads a file and resolves it for one session; fails on any warning. */
 async function load(path: string, context: SessionContext): Promise<Config> {
-  const parsed = await readConfigFile(path, noEnvironment);
+  const parsed = await readConfigFile(path);
   assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
   assert.deepEqual(parsed.value.unknownKeys, [], "unknown or ignored keys");
   const resolved = await resolveForSession(parsed.value, context);

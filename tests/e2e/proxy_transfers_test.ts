@@ -141,7 +141,7 @@ for (const server of ["server1", "server2"] as const) {
       assert.match(
         log,
         new RegExp(
-          ` DEBUG [0-9A-F]{10}: command = .* "-s" "${destination.host}" "--" "sftp"\\]\n`,
+          ` DEBUG [0-9A-F]{10}: command = .* "-s" "-oConnectTimeout=10" "${destination.host}" "--" "sftp"\\]\n`,
         ),
       );
     },

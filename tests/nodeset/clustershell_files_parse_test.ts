@@ -1,7 +1,6 @@
 // Pure parsing of ClusterShell's groups.conf and groups.d/*.yaml.
 import assert from "node:assert/strict";
 import {
-  clusterShellConfDir,
   parseGroupsConf,
   parseGroupsYaml,
 } from "../../src/nodeset/clustershell.ts";
@@ -170,12 +169,4 @@ Deno.test("groups.d YAML: errors", async (t) => {
       assert.match(parsed.error, message);
     });
   }
-});
-
-Deno.test("the conf dir comes from SSHPROXY_CLUSTERSHELL_CONFDIR", () => {
-  assert.equal(clusterShellConfDir(() => undefined), "/etc/clustershell");
-  assert.equal(clusterShellConfDir(() => ""), "/etc/clustershell");
-  const env = (name: string) =>
-    name === "SSHPROXY_CLUSTERSHELL_CONFDIR" ? "/opt/cs" : undefined;
-  assert.equal(clusterShellConfDir(env), "/opt/cs");
 });

@@ -19,7 +19,7 @@ async function confDir(files: Record<string, string>): Promise<string> {
 
 async function withConf(
   files: Record<string, string>,
-  test: (dir: string) => Promise<void>,
+  test: (dir: string) => void | Promise<void>,
 ): Promise<void> {
   const dir = await confDir(files);
   try {
@@ -29,8 +29,8 @@ async function withConf(
   }
 }
 
-async function load(dir: string): Promise<GroupResolver> {
-  const loaded = await loadClusterShellGroups(dir);
+function load(dir: string): GroupResolver {
+  const loaded = loadClusterShellGroups(dir);
   assert.ok(loaded.ok, loaded.ok ? "" : loaded.error);
   return loaded.value;
 }
@@ -55,8 +55,8 @@ Deno.test("groups.conf with a default source and groups.d YAML", async () => {
   await withConf({
     "groups.conf": "[Main]\ndefault: site\nautodir: $CFGDIR/groups.d\n",
     "groups.d/cluster.yaml": CLUSTER_YAML,
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     assert.deepEqual(expand("@login", groups), {
       ok: true,
       value: ["login1", "login2"],
@@ -84,8 +84,8 @@ Deno.test("without groups.conf: groups.d is read, first source is default", asyn
   await withConf({
     "groups.d/a.yaml": CLUSTER_YAML,
     "groups.d/b.yaml": "other:\n  login: 'elsewhere'\n",
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     assert.deepEqual(expand("@login", groups), {
       ok: true,
       value: ["login1", "login2"],
@@ -101,8 +101,8 @@ Deno.test("groups.conf without autodir still reads <confdir>/groups.d", async ()
   await withConf({
     "groups.conf": "[Main]\ndefault: src\n",
     "groups.d/cluster.yaml": CLUSTER_YAML,
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     assert.deepEqual(expand("@gpu", groups), {
       ok: true,
       value: ["node03", "node04"],
@@ -118,8 +118,8 @@ Deno.test("several autodirs, quoted, with files sorted by name", async () => {
     "my groups/ignored.yml": "ignored:\n  g: c\n",
     "my groups/.hidden.yaml": "hidden:\n  g: d\n",
     "more/x.yaml": "third:\n  g: e\n",
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     // The first source loaded (10-first.yaml) is the default.
     assert.deepEqual(expand("@g,@second:g,@third:g", groups), {
       ok: true,
@@ -140,8 +140,8 @@ Deno.test("nested groups across files and cycles", async () => {
   await withConf({
     "groups.d/a.yaml": "a:\n  top: '@b:mid'\n  loop: '@b:back'\n",
     "groups.d/b.yaml": "b:\n  mid: 'n[1-2]'\n  back: '@a:loop'\n",
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     assert.deepEqual(expand("@top", groups), { ok: true, value: ["n1", "n2"] });
     assert.deepEqual(expand("@a:loop", groups), {
       ok: false,
@@ -151,8 +151,8 @@ Deno.test("nested groups across files and cycles", async () => {
 });
 
 Deno.test("unknown groups", async () => {
-  await withConf({ "groups.d/c.yaml": CLUSTER_YAML }, async (dir) => {
-    const groups = await load(dir);
+  await withConf({ "groups.d/c.yaml": CLUSTER_YAML }, (dir) => {
+    const groups = load(dir);
     assert.deepEqual(expand("@nope", groups), {
       ok: false,
       error: "unknown group '@nope'",
@@ -179,8 +179,8 @@ Deno.test("upcall sources are known but not run", async () => {
     "groups.conf.d/off.conf.example": "[off]\nmap: false\n",
     "groups.d/local.cfg": "login: login1\n",
     "groups.d/site.yaml": "site:\n  login: 'login[1-2]'\n",
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     for (const [input, source] of [["@login", "local"], ["@sp:batch", "sp"]]) {
       const result = expand(input, groups);
       assert.ok(!result.ok);
@@ -204,16 +204,16 @@ Deno.test("a YAML source overrides an upcall source of the same name", async () 
   await withConf({
     "groups.conf": "[Main]\ndefault: local\n[local]\nmap: echo\n",
     "groups.d/local.yaml": "local:\n  login: 'login9'\n",
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     assert.deepEqual(expand("@login", groups), { ok: true, value: ["login9"] });
   });
 });
 
 Deno.test("load errors", async (t) => {
   const failure = async (files: Record<string, string>, message: RegExp) => {
-    await withConf(files, async (dir) => {
-      const loaded = await loadClusterShellGroups(dir);
+    await withConf(files, (dir) => {
+      const loaded = loadClusterShellGroups(dir);
       assert.ok(!loaded.ok, "expected a load error");
       assert.match(loaded.error, message);
     });
@@ -247,7 +247,7 @@ Deno.test("load errors", async (t) => {
 Deno.test("a missing conf dir gives a resolver without sources", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sshproxy-cs-" });
   await Deno.remove(dir);
-  const groups = await load(dir);
+  const groups = load(dir);
   assert.deepEqual(expand("@login", groups), {
     ok: false,
     error: "unknown group '@login' (no default group source)",
@@ -262,8 +262,8 @@ Deno.test("a missing autodir is skipped", async () => {
   await withConf({
     "groups.conf": "[Main]\nautodir: /nonexistent/cs $CFGDIR/groups.d\n",
     "groups.d/a.yaml": "s:\n  g: a\n",
-  }, async (dir) => {
-    const groups = await load(dir);
+  }, (dir) => {
+    const groups = load(dir);
     assert.deepEqual(expand("@g", groups), { ok: true, value: ["a"] });
   });
 });

@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { fail, ok, type Result } from "../../src/result.ts";
 import { orderByLoad } from "../../src/route/stateful_order.ts";
-import { destinationLoads } from "../../src/state/aggregate.ts";
 import type { KeyValue } from "../../src/state/etcd_client.ts";
-import { localNow, StateStore } from "../../src/state/store.ts";
+import { StateStore } from "../../src/state/store.ts";
 import {
   chooseSessionDestination,
+  loadStateHelpers,
   publishStats,
   SharedState,
 } from "../../src/session/shared_state.ts";
@@ -201,10 +201,13 @@ async function setUp(
     if (level !== "DEBUG") lines.push(`${level} ${message}`);
   };
   const shared = etcd &&
-    new SharedState(new StateStore(etcd), config, user, log, {
-      destinationLoads,
-      localNow,
-    });
+    new SharedState(
+      new StateStore(etcd),
+      config,
+      user,
+      log,
+      await loadStateHelpers(),
+    );
   return { config, lines, log, shared };
 }
 

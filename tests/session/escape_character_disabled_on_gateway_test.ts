@@ -18,6 +18,7 @@ Deno.test("-e none follows the admin's arguments, before the user's", () => {
     "-e",
     "none",
     "-v",
+    "-oConnectTimeout=10",
     "server1",
   ]);
 });
@@ -37,6 +38,7 @@ Deno.test("an admin who sets the escape character keeps it", async (t) => {
         "ssh",
         ...args,
         "-v",
+        "-oConnectTimeout=10",
         "server1",
       ]);
     });
@@ -59,6 +61,7 @@ Deno.test("an -e inside another option's value is not an escape setting", async 
         "-e",
         "none",
         "-v",
+        "-oConnectTimeout=10",
         "server1",
       ]);
     });

@@ -22,7 +22,7 @@ const SFTP = {
 };
 
 // The rows of spec §5.11; our argv differs only by the "-e none" we insert
-// after the admin's arguments.
+// after the admin's arguments and the "-oConnectTimeout=10" before the host.
 Deno.test("ssh command lines of spec §5.11", async (t) => {
   await t.step("shell, dest server1:22", () => {
     assert.deepEqual(argvOf(sshInput()), [
@@ -31,6 +31,7 @@ Deno.test("ssh command lines of spec §5.11", async (t) => {
       "-Y",
       "-e",
       "none",
+      "-oConnectTimeout=10",
       "server1",
     ]);
   });
@@ -47,6 +48,7 @@ Deno.test("ssh command lines of spec §5.11", async (t) => {
       "none",
       "-p",
       "2222",
+      "-oConnectTimeout=10",
       "server1",
       "--",
       "hostname",
@@ -67,6 +69,7 @@ Deno.test("ssh command lines of spec §5.11", async (t) => {
       "-p",
       "2222",
       "-t",
+      "-oConnectTimeout=10",
       "server1",
       "--",
       "hostname",
@@ -90,6 +93,7 @@ Deno.test("ssh command lines of spec §5.11", async (t) => {
       "-e",
       "none",
       ...SFTP.sshArgs,
+      "-oConnectTimeout=10",
       "server1",
       "--",
       "sftp",
@@ -104,6 +108,7 @@ Deno.test("ssh command lines of spec §5.11", async (t) => {
       "none",
       "-v",
       "-A",
+      "-oConnectTimeout=10",
       "server1",
     ]);
   });
@@ -122,7 +127,13 @@ Deno.test("an explicitly empty ssh.args gives no admin arguments", () => {
   const input = sshInput({
     config: { ssh: { exe: "/usr/bin/ssh", args: [] } },
   });
-  assert.deepEqual(argvOf(input), ["/usr/bin/ssh", "-e", "none", "server1"]);
+  assert.deepEqual(argvOf(input), [
+    "/usr/bin/ssh",
+    "-e",
+    "none",
+    "-oConnectTimeout=10",
+    "server1",
+  ]);
 });
 
 Deno.test("force_command replaces the user's command", async (t) => {
@@ -251,7 +262,7 @@ Deno.test("DEBUG lines render the argv with Go's %q", async (t) => {
     );
     assert.ok(built.ok);
     assert.deepEqual(built.value.debugLines, [
-      'command = /usr/bin/ssh ["ssh" "-q" "-Y" "-e" "none" "server1" "--" "echo \\"hi\\"\\tthere"]',
+      'command = /usr/bin/ssh ["ssh" "-q" "-Y" "-e" "none" "-oConnectTimeout=10" "server1" "--" "echo \\"hi\\"\\tthere"]',
     ]);
   });
   await t.step("the translation is shown first, as &{...}", () => {
@@ -268,7 +279,7 @@ Deno.test("DEBUG lines render the argv with Go's %q", async (t) => {
     assert.ok(built.ok);
     assert.deepEqual(built.value.debugLines, [
       "translateCmdConf = &{SSHArgs:[-s] Command:sftp DisableDump:false}",
-      'command = ssh ["ssh" "-q" "-Y" "-e" "none" "-s" "server1" "--" "sftp"]',
+      'command = ssh ["ssh" "-q" "-Y" "-e" "none" "-s" "-oConnectTimeout=10" "server1" "--" "sftp"]',
     ]);
   });
 });

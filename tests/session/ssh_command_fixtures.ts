@@ -12,6 +12,7 @@ export function sshInput(
   return {
     config: {
       ssh: { exe: "ssh", args: ["-q", "-Y"] },
+      sshConfig: "",
       forceCommand: "",
       commandMustMatch: false,
       translateCommands: new Map(),

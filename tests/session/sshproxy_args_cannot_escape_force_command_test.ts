@@ -69,6 +69,7 @@ Deno.test("harmless SSHPROXY_ARGS options pass, combined or not", () => {
     "-4",
     "-CAX",
     "-T",
+    "-oConnectTimeout=10",
     "server1",
   ]);
 });

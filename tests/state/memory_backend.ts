@@ -1,6 +1,7 @@
-// An in-memory etcd for the state layer's unit tests: keys with leases,
-// lease expiry on demand, and an outage switch. Real etcd is exercised by
-// the end-to-end tests.
+// An in-memory etcd for the state layer's unit tests: keys with leases and
+// revisions (one per write or transaction, as etcd counts them), lease
+// expiry on demand, an outage switch and a hook that can hold any call.
+// Real etcd is exercised by the end-to-end tests.
 import { fail, ok, type Result } from "../../src/result.ts";
 import type {
   EtcdBackend,
@@ -8,15 +9,31 @@ import type {
   TxnOp,
 } from "../../src/state/etcd_client.ts";
 
+/** A stored key: value, lease and the revisions etcd reports. */
+export interface StoredKey {
+  value: string;
+  lease: string;
+  createRevision: string;
+  modRevision: string;
+}
+
 /** A fake etcd with call counting. */
 export class MemoryEtcd implements EtcdBackend {
   readonly endpoints = "memory://test";
-  readonly keys = new Map<string, { value: string; lease: string }>();
+  readonly keys = new Map<string, StoredKey>();
   readonly leases = new Map<string, number>();
   /** While true every call fails as if etcd were unreachable. */
   down = false;
   /** Calls made, by method. */
   readonly calls = new Map<string, number>();
+  /**
+   * Awaited before each call is answered (after `down` is looked at, as a
+   * request in flight when etcd goes away): lets a test hold a call, or
+   * fail it with the text returned (e.g. after a timeout's worth of time).
+   */
+  beforeAnswer?: (method: string) => Promise<string | void>;
+  /** etcd's revision: bumped by every put, delete and transaction that changes something. */
+  revision = 1;
   #nextLease = 7587871234567890000n;
 
   #enter(method: string): Result<void> {
@@ -24,17 +41,39 @@ export class MemoryEtcd implements EtcdBackend {
     return this.down ? fail("connection refused") : ok(undefined);
   }
 
+  async #answer<T>(
+    method: string,
+    answer: () => Result<T>,
+  ): Promise<Result<T>> {
+    const entered = this.#enter(method);
+    if (!entered.ok) return entered;
+    const failure = await this.beforeAnswer?.(method);
+    return typeof failure === "string" ? fail(failure) : answer();
+  }
+
   /** Seeds a key as another writer (e.g. a reference gateway or etcdctl) would. */
   seed(key: string, value: string, lease = "0"): void {
-    this.keys.set(key, { value, lease });
+    this.revision++;
+    this.#store(key, value, lease);
+  }
+
+  #store(key: string, value: string, lease: string): void {
+    const revision = String(this.revision);
+    const createRevision = this.keys.get(key)?.createRevision ?? revision;
+    this.keys.set(key, { value, lease, createRevision, modRevision: revision });
   }
 
   /** Makes a lease vanish with its keys, as when its TTL runs out. */
   expire(id: string): void {
     this.leases.delete(id);
+    let changed = false;
     for (const [key, entry] of this.keys) {
-      if (entry.lease === id) this.keys.delete(key);
+      if (entry.lease === id) {
+        this.keys.delete(key);
+        changed = true;
+      }
     }
+    if (changed) this.revision++;
   }
 
   #sorted(prefix: string): KeyValue[] {
@@ -45,29 +84,29 @@ export class MemoryEtcd implements EtcdBackend {
   }
 
   get(key: string): Promise<Result<KeyValue | undefined>> {
-    const entered = this.#enter("get");
-    if (!entered.ok) return Promise.resolve(entered);
-    const entry = this.keys.get(key);
-    return Promise.resolve(ok(entry && { key, ...entry }));
+    return this.#answer("get", () => {
+      const entry = this.keys.get(key);
+      return ok(entry && { key, ...entry });
+    });
   }
 
   list(
     prefix: string,
     options: { keysOnly?: boolean } = {},
   ): Promise<Result<KeyValue[]>> {
-    const entered = this.#enter("list");
-    if (!entered.ok) return Promise.resolve(entered);
-    const items = this.#sorted(prefix).map((kv) =>
-      options.keysOnly ? { ...kv, value: "" } : kv
-    );
-    return Promise.resolve(ok(items));
+    return this.#answer("list", () =>
+      ok(
+        this.#sorted(prefix).map((kv) =>
+          options.keysOnly ? { ...kv, value: "" } : kv
+        ),
+      ));
   }
 
   #put(key: string, value: string, lease = "0"): Result<void> {
     if (lease !== "0" && !this.leases.has(lease)) {
       return fail("requested lease not found");
     }
-    this.keys.set(key, { value, lease });
+    this.#store(key, value, lease);
     return ok(undefined);
   }
 
@@ -83,62 +122,65 @@ export class MemoryEtcd implements EtcdBackend {
   }
 
   put(key: string, value: string, lease?: string): Promise<Result<void>> {
-    const entered = this.#enter("put");
-    if (!entered.ok) return Promise.resolve(entered);
-    return Promise.resolve(this.#put(key, value, lease));
+    return this.#answer("put", () => {
+      if ((lease ?? "0") !== "0" && !this.leases.has(lease!)) {
+        return fail("requested lease not found");
+      }
+      this.revision++;
+      return this.#put(key, value, lease);
+    });
   }
 
   remove(
     key: string,
     options: { prefix?: boolean } = {},
   ): Promise<Result<number>> {
-    const entered = this.#enter("remove");
-    if (!entered.ok) return Promise.resolve(entered);
-    return Promise.resolve(ok(this.#remove(key, options.prefix ?? false)));
+    return this.#answer("remove", () => {
+      const count = this.#remove(key, options.prefix ?? false);
+      if (count > 0) this.revision++;
+      return ok(count);
+    });
   }
 
   txn(ops: readonly TxnOp[]): Promise<Result<void>> {
-    const entered = this.#enter("txn");
-    if (!entered.ok) return Promise.resolve(entered);
-    for (const op of ops) {
-      if ("put" in op && (op.put.lease ?? "0") !== "0") {
-        if (!this.leases.has(op.put.lease!)) {
-          return Promise.resolve(fail("requested lease not found"));
+    return this.#answer("txn", () => {
+      for (const op of ops) {
+        if ("put" in op && (op.put.lease ?? "0") !== "0") {
+          if (!this.leases.has(op.put.lease!)) {
+            return fail("requested lease not found");
+          }
         }
       }
-    }
-    for (const op of ops) {
-      if ("put" in op) this.#put(op.put.key, op.put.value, op.put.lease);
-      else this.#remove(op.delete.key, op.delete.prefix ?? false);
-    }
-    return Promise.resolve(ok(undefined));
+      this.revision++;
+      for (const op of ops) {
+        if ("put" in op) this.#put(op.put.key, op.put.value, op.put.lease);
+        else this.#remove(op.delete.key, op.delete.prefix ?? false);
+      }
+      return ok(undefined);
+    });
   }
 
   grant(ttl: number): Promise<Result<string>> {
-    const entered = this.#enter("grant");
-    if (!entered.ok) return Promise.resolve(entered);
-    const id = String(this.#nextLease++);
-    this.leases.set(id, ttl);
-    return Promise.resolve(ok(id));
+    return this.#answer("grant", () => {
+      const id = String(this.#nextLease++);
+      this.leases.set(id, ttl);
+      return ok(id);
+    });
   }
 
   revoke(id: string): Promise<Result<void>> {
-    const entered = this.#enter("revoke");
-    if (!entered.ok) return Promise.resolve(entered);
-    this.expire(id);
-    return Promise.resolve(ok(undefined));
+    return this.#answer("revoke", () => {
+      this.expire(id);
+      return ok(undefined);
+    });
   }
 
   timeToLive(id: string): Promise<Result<number>> {
-    const entered = this.#enter("timeToLive");
-    if (!entered.ok) return Promise.resolve(entered);
-    return Promise.resolve(ok(this.leases.get(id) ?? -1));
+    return this.#answer("timeToLive", () => ok(this.leases.get(id) ?? -1));
   }
 
   keepAliveOnce(id: string): Promise<Result<number>> {
-    const entered = this.#enter("keepAliveOnce");
-    if (!entered.ok) return Promise.resolve(entered);
-    return Promise.resolve(ok(this.leases.get(id) ?? 0));
+    return this.#answer("keepAliveOnce", () => ok(this.leases.get(id) ?? 0));
   }
 
   close(): void {}

@@ -83,7 +83,7 @@ Deno.test({
 
       // The lease vanishes (as when etcd stayed away longer than the TTL):
       // a fresh lease, the same key.
-      const oldLease = registration.lease;
+      const oldLease = registration.lease!;
       const revoked = await etcd.etcdctl([
         "lease",
         "revoke",

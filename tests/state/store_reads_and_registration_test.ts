@@ -13,6 +13,11 @@ function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+function valueAndLease(etcd: MemoryEtcd, key: string) {
+  const stored = etcd.keys.get(key);
+  return stored && { value: stored.value, lease: stored.lease };
+}
+
 async function waitFor(what: string, check: () => boolean, ms = 3000) {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -147,11 +152,11 @@ Deno.test("registration writes both keys at once, reuses a live history lease an
       registration.key,
       /^\/sshproxy\/connections\/alice@default\/server1:22\/192\.168\.0\.1:2022\/2024-05-02T\d\d:\d\d:03\.041527381(Z|[+-]\d\d:\d\d)$/,
     );
-    assert.deepEqual(etcd.keys.get(registration.key), {
+    assert.deepEqual(valueAndLease(etcd, registration.key), {
       value: '{"In":0,"Out":0}',
       lease: registration.lease,
     });
-    assert.equal(etcd.leases.get(registration.lease), 5);
+    assert.equal(etcd.leases.get(registration.lease!), 5);
     assert.equal(etcd.calls.get("txn"), 1);
     const historyKeys = [...etcd.keys.keys()].filter((k) =>
       k.includes("/history/")
@@ -177,7 +182,7 @@ Deno.test("registration writes both keys at once, reuses a live history lease an
     false,
     "key deleted at session end",
   );
-  assert.equal(etcd.leases.has(registration.lease), false, "lease revoked");
+  assert.equal(etcd.leases.has(registration.lease!), false, "lease revoked");
   assert.ok(etcd.keys.has(`/sshproxy/history/alice@default/${history.value}`));
 });
 
@@ -228,7 +233,7 @@ Deno.test("after an outage the key comes back under a fresh lease, with backoff,
   assert.ok(registered.ok);
   const registration = registered.value;
   try {
-    const firstLease = registration.lease;
+    const firstLease = registration.lease!;
     const firstHistory = registration.historyKey!;
     etcd.down = true;
     await waitFor("lost", () => events.some((e) => e.kind === "lost"));
@@ -244,7 +249,7 @@ Deno.test("after an outage the key comes back under a fresh lease, with backoff,
     await waitFor("restored", () => events.some((e) => e.kind === "restored"));
     assert.equal(registration.active, true);
     assert.notEqual(registration.lease, firstLease);
-    assert.deepEqual(etcd.keys.get(registration.key), {
+    assert.deepEqual(valueAndLease(etcd, registration.key), {
       value: '{"In":0,"Out":0}',
       lease: registration.lease,
     });
@@ -292,7 +297,7 @@ Deno.test("error banner: with an expiry under one lease with the expire text, el
   const past = await store.setBanner("late", now - 1n, now);
   assert.equal(past.ok, false);
   assert.ok((await store.setBanner("forever")).ok);
-  assert.deepEqual(etcd.keys.get("/sshproxy/error_banner/value"), {
+  assert.deepEqual(valueAndLease(etcd, "/sshproxy/error_banner/value"), {
     value: "forever",
     lease: "0",
   });
