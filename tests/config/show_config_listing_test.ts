@@ -283,7 +283,7 @@ Deno.test("ssh.config and clustershell_dir are listed as set", async () => {
     [],
   );
   const listing = configListing(config);
-  assert.deepEqual(listing.slice(-2), [
+  assert.deepEqual(listing.slice(-3, -1), [
     "config.ssh.config = /etc/sshproxy/ssh_config",
     "config.clustershell_dir = /srv/cs",
   ]);
