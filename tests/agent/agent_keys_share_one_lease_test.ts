@@ -104,9 +104,9 @@ Deno.test("history: one lease per user@service, reused from etcd, kept while a s
     };
     await keys.add(key("alice", 1), VALUE, wish);
     await keys.add(key("alice", 2), VALUE, wish);
-    const history = [...etcd.keys].filter(([k]) =>
-      k.startsWith("/sshproxy/history/")
-    );
+    const history = [...etcd.keys]
+      .filter(([k]) => k.startsWith("/sshproxy/history/"))
+      .map(([k, { value, lease }]) => [k, { value, lease }]);
     assert.deepEqual(history, [[
       `/sshproxy/history/alice@default/${other.value}`,
       { value: "s1:22", lease: other.value },
