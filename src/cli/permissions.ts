@@ -37,7 +37,9 @@ export function replayNeeds(asciicastPath: string): Capability[] {
  * NSS helper it asks for identities is started before `run` is revoked.
  */
 export function agentNeeds(): Capability[] {
-  return ["read", "write", "net"];
+  // TEMPORARY until the fetch-based etcd client lands: etcd3 (grpc-js)
+  // reads the environment and host information.
+  return ["read", "write", "net", "env", "sys"];
 }
 
 /** What `sshproxy-dumpd` keeps: listening, and writing dumps (no processes, no environment). */
