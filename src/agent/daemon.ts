@@ -90,6 +90,43 @@ function durationText(ms: number): string {
   return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
 }
 
+/** At most `limit` lines per `windowMs`; the rest are counted and said later. */
+export class RateLimitedLog {
+  readonly #log: AgentLog;
+  readonly #limit: number;
+  readonly #windowMs: number;
+  #windowStart = 0;
+  #count = 0;
+  #suppressed = 0;
+
+  constructor(log: AgentLog, limit: number, windowMs: number) {
+    this.#log = log;
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+  }
+
+  /** Logs the line unless the window's quota is spent. */
+  log(level: Level, message: string, now = Date.now()): void {
+    if (now - this.#windowStart >= this.#windowMs) {
+      if (this.#suppressed > 0) {
+        this.#log(
+          "WARNING",
+          `${this.#suppressed} more such line(s) left out in the last ${
+            this.#windowMs / 1000
+          }s`,
+        );
+      }
+      this.#windowStart = now;
+      this.#count = 0;
+      this.#suppressed = 0;
+    }
+    if (this.#count < this.#limit) {
+      this.#count++;
+      this.#log(level, message);
+    } else this.#suppressed++;
+  }
+}
+
 /** The agent's etcd: one connection and one lease for all its sessions. */
 interface AgentEtcd {
   settings: EtcdSettings;
@@ -285,6 +322,8 @@ export async function startAgent(
     await state?.close();
   }
 
+  // Any local user can connect: a flood of bad clients must not flood the log.
+  const rejections = new RateLimitedLog(log, 20, 60_000);
   const services = loadServices();
   const onUpdate = (session: LiveSession) => (update: SessionUpdate) => {
     if (update.kind === "started") {
@@ -382,8 +421,9 @@ export async function startAgent(
         },
         rejected(category, detail, claimedUid) {
           metrics.rejected.inc({ reason: category });
-          log(
-            category === "proof" ? "WARNING" : "DEBUG",
+          // A late client may just be slow; anything else is not a session.
+          rejections.log(
+            category === "deadline" ? "INFO" : "WARNING",
             `turned a client away${
               claimedUid === undefined ? "" : ` claiming uid ${claimedUid}`
             }: ${detail}`,
