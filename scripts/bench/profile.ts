@@ -522,8 +522,10 @@ async function measureImports(
       `import { parse } from ${yamlEsm};\nparse("a: 1");`,
     ],
     [
-      "`etcd3` (npm:, grpc-js; loaded by the proxy only with etcd)",
-      'const { Etcd3 } = await import("etcd3");\nvoid Etcd3;',
+      "the etcd client (src/state/etcd_http.ts; loaded by the proxy only with etcd)",
+      `const { openHttpEtcd } = await import(${
+        JSON.stringify(`file://${lib}/src/state/etcd_http.ts`)
+      });\nvoid openHttpEtcd;`,
     ],
     ...(ctx.etcdEndpoint
       ? [[
@@ -577,7 +579,8 @@ async function measureImports(
   for (const cost of costs) {
     if (
       cost !== costs[0] && !cost.what.startsWith("today's") &&
-      !cost.what.startsWith("alternative") && !cost.what.startsWith("`etcd3`")
+      !cost.what.startsWith("alternative") &&
+      !cost.what.startsWith("the etcd client")
     ) continue;
     const file = `${dir}/idle-${costs.indexOf(cost)}.js`;
     await Deno.writeTextFile(

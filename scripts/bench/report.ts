@@ -355,13 +355,14 @@ function idleMemoryText(p: ProfileFigures): string {
   } MB (the alternative) and ${kibToMb(empty.privateDirty)} MB (nothing).`;
 }
 
-/** Idle memory after importing etcd3, as a sentence (or ""). */
+/** Idle memory after importing the etcd client, as a sentence (or ""). */
 function etcdMemoryText(p: ProfileFigures): string {
-  const etcd3 = p.importCosts.find((c) => c.what.startsWith("`etcd3`"))?.idle;
+  const client = p.importCosts.find((c) => c.what.startsWith("the etcd client"))
+    ?.idle;
   const empty = p.importCosts[0].idle;
-  if (!etcd3 || !empty) return "";
-  return ` Idle after importing \`etcd3\` alone, a process keeps ${
-    kibToMb(etcd3.privateDirty)
+  if (!client || !empty) return "";
+  return ` Idle after importing the etcd client alone, a process keeps ${
+    kibToMb(client.privateDirty)
   } MB private dirty (${kibToMb(empty.privateDirty)} MB for nothing).`;
 }
 
@@ -418,8 +419,8 @@ function findings(p: ProfileFigures): string[] {
     out.push(
       `- With etcd (d), the start-up until ssh is ${e.beforeSsh.p50} ms against ${s.beforeSsh.p50} ms for (c): ${
         Math.round(e.beforeSsh.p50 - s.beforeSsh.p50)
-      } ms more, for loading the etcd client (\`etcd3\` alone costs ${
-        cost("`etcd3`")
+      } ms more, for loading the etcd client (its module alone costs ${
+        cost("the etcd client")
       } ms over an empty module; npm code's self time grows by ${grpc} ms in the profile) and the round trips to etcd before ssh starts (sticky lookup, connection counts, registration). After ssh exits, ${e.afterSsh.p50} ms (deleting the connection key, closing the client) against ${s.afterSsh.p50} ms.${
         Number.isNaN(cost("instead: one `fetch`"))
           ? ""

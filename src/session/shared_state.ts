@@ -4,7 +4,7 @@
 // `connections`/`bandwidth`, host checks shared through etcd), the error
 // banner, the session's registration and its bandwidth statistics.
 //
-// The state layer (and etcd3, 120-200 ms to import) is loaded only when
+// The state layer (and its etcd client) is loaded only when
 // `etcd.endpoints` is set; without it nothing is logged (the reference logs
 // an ERROR on every session, spec §12.2 item 15). When etcd does not answer
 // the session goes on stateless, unless `etcd.mandatory`. A routing read

@@ -96,7 +96,7 @@ export class StateStore {
     this.backend = backend;
   }
 
-  /** Connects (importing etcd3 only now) and checks that etcd answers. */
+  /** Connects (loading the etcd client only now) and checks that etcd answers. */
   static async open(
     settings: EtcdSettings,
     options: OpenOptions = {},

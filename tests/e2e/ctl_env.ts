@@ -13,7 +13,7 @@ import {
 } from "../harness/mod.ts";
 import { installed, sharedWritableDir } from "./installed.ts";
 
-/** Test options that let etcd3's sockets outlive a test's await points. */
+/** Test options for e2e tests: real processes outlive single ops, so sanitizers are off. */
 export const e2e = { sanitizeOps: false, sanitizeResources: false };
 
 /** A running etcd, a config for it, and sshproxyctl. */

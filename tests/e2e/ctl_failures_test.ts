@@ -11,9 +11,10 @@ Deno.test({
   ...e2e,
   async fn() {
     await using env = await startCtlEnv();
-    // Port 1 (tcpmux) is never served here, and unlike a free port that
-    // is released, nothing else can grab it meanwhile.
-    const closed = 1;
+    // Port 2 is never served here, and unlike a free port that is
+    // released, nothing else can grab it meanwhile (not port 1: fetch
+    // refuses to connect to it at all).
+    const closed = 2;
     const refused = await env.writeConfig(
       "refused.yaml",
       `etcd:\n  endpoints: ["http://127.0.0.1:${closed}"]\n`,

@@ -78,18 +78,18 @@ Deno.test({
   ...e2e,
   async fn() {
     await using env = await startEtcdGateways();
-    await env.configure({ endpoints: ["http://127.0.0.1:1"] });
+    await env.configure({ endpoints: ["http://127.0.0.1:2"] });
     const stateless = await env.ssh(WHERE);
     assert.equal(stateless.code, 0, stateless.stderr);
     assert.equal(stateless.stdout.trim(), "server1");
     const log = await env.gw.readLog(FEDORA);
     assert.match(
       log,
-      /ERROR [^:]+: Cannot contact etcd cluster to update state: cannot reach etcd at http:\/\/127\.0\.0\.1:1: connection refused/,
+      /ERROR [^:]+: Cannot contact etcd cluster to update state: cannot reach etcd at http:\/\/127\.0\.0\.1:2: connection refused/,
     );
 
     await env.configure({
-      endpoints: ["http://127.0.0.1:1"],
+      endpoints: ["http://127.0.0.1:2"],
       mandatory: true,
     });
     const refused = await env.ssh(WHERE);

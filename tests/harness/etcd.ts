@@ -36,13 +36,25 @@ export interface EtcdOptions {
   startTimeoutMs?: number;
   /** Extra etcd command-line flags. */
   extraArgs?: string[];
+  /**
+   * A Common Name for the client certificate. By default it has none: with
+   * authentication on, etcd's JSON gateway (which the product's client
+   * uses) refuses a client certificate that has one.
+   */
+  clientCommonName?: string;
+  /**
+   * Whether etcd's server certificate also allows client authentication
+   * (default true: with client certificates required, etcd's JSON gateway
+   * connects to etcd itself with it).
+   */
+  serverClientAuth?: boolean;
 }
 
 /** Client-side TLS material (all world-readable so test users' proxies can load it). */
 export interface EtcdTlsFiles {
   /** CA certificate that signed the server and client certificates. */
   caFile: string;
-  /** Client certificate (CN = the auth user, or "sshproxy"). */
+  /** Client certificate (no CN unless `clientCommonName` is given). */
   certFile: string;
   /** Client private key. */
   keyFile: string;
@@ -85,7 +97,11 @@ export interface Etcd {
 
 const ROLE = "sshproxy";
 
-async function makeCertificates(dir: string, clientCn: string): Promise<{
+async function makeCertificates(
+  dir: string,
+  clientSubject: string,
+  serverClientAuth: boolean,
+): Promise<{
   client: EtcdTlsFiles;
   serverCert: string;
   serverKey: string;
@@ -105,7 +121,7 @@ async function makeCertificates(dir: string, clientCn: string): Promise<{
     ...["req", "-x509", ...ecKey, "-keyout", caKey, "-out", caFile],
     ...["-days", "7", "-subj", "/CN=sshproxy-e2e-ca"],
   ]);
-  const issue = async (name: string, cn: string, extensions: string) => {
+  const issue = async (name: string, subject: string, extensions: string) => {
     const key = `${dir}/${name}.key`;
     const csr = `${dir}/${name}.csr`;
     const cert = `${dir}/${name}.crt`;
@@ -122,7 +138,7 @@ async function makeCertificates(dir: string, clientCn: string): Promise<{
         "-out",
         csr,
         "-subj",
-        `/CN=${cn}`,
+        subject,
       ],
     ]);
     await runChecked([
@@ -144,13 +160,15 @@ async function makeCertificates(dir: string, clientCn: string): Promise<{
   // clientAuth too: etcd's own gRPC gateway dials the server with this pair.
   const server = await issue(
     "server",
-    "127.0.0.1",
+    "/CN=127.0.0.1",
     "subjectAltName=IP:127.0.0.1,DNS:localhost\n" +
-      "extendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n",
+      `extendedKeyUsage=serverAuth${
+        serverClientAuth ? ",clientAuth" : ""
+      }\nkeyUsage=digitalSignature\n`,
   );
   const client = await issue(
     "client",
-    clientCn,
+    clientSubject,
     "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n",
   );
   // The proxy under test runs as a test user and must read its client key;
@@ -177,15 +195,20 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<Etcd> {
   const listenUrl = `${
     options.tls ? "https" : "http"
   }://127.0.0.1:${clientPort}`;
-  // With TLS, clients get a host name, as in the reference (https://etcd:2379):
-  // Deno's node:tls refuses an IP address as TLS server name, so grpc-js
-  // (etcd3) under Deno cannot reach https://127.0.0.1:PORT at all.
+  // With TLS, clients get a host name, as in the reference (https://etcd:2379);
+  // the certificate names 127.0.0.1 too, for tests of IP endpoints.
   const endpoint = options.tls ? `https://localhost:${clientPort}` : listenUrl;
   const peer = `http://127.0.0.1:${peerPort}`;
   const auth = options.auth && { rootPassword: "root", ...options.auth };
 
   const certs = options.tls
-    ? await makeCertificates(dir, auth?.user ?? ROLE)
+    ? await makeCertificates(
+      dir,
+      options.clientCommonName === undefined
+        ? "/O=sshproxy-e2e"
+        : `/CN=${options.clientCommonName}`,
+      options.serverClientAuth ?? true,
+    )
     : undefined;
   const argv = [
     etcdBin,

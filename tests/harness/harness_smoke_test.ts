@@ -144,8 +144,7 @@ Deno.test("harness: etcd with TLS client certificates and auth", async () => {
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /authentication failed/);
 
-  // The product's own client (etcd3) over these TLS files is exercised
-  // through the installed commands (tests/e2e/ctl_*, proxy_etcd_outage):
-  // an in-process etcd3 client here would expose the test runner itself
-  // to denoland/deno#36788 (an nghttp2 abort on etcd's GOAWAY at shutdown).
+  // The product's own client over these TLS files is exercised by
+  // tests/state/etcd_client_against_real_etcd_test.ts and through the
+  // installed commands (tests/e2e/ctl_*, proxy_etcd_outage).
 });
