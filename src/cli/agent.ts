@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG_PATH } from "../config/load.ts";
 import { formatLogLine } from "../log/format.ts";
 import { startAgent } from "../agent/daemon.ts";
 import { startSystemHelper } from "../agent/helper.ts";
+import { PROXY_VARIABLES } from "../net/direct_http_client.ts";
 import { VERSION } from "../version.ts";
 import { type FlagSpec, formatFlagDefaults, parseGoFlags } from "./go_flags.ts";
 import { printErr } from "./output.ts";
@@ -56,6 +57,9 @@ export async function run(
     printErr(`sshproxy-agent: ${helper.error}\n`);
     return 1;
   }
+  // Deno's HTTP clients read proxy variables from the environment by
+  // themselves; the agent's etcd traffic goes direct, always.
+  for (const name of PROXY_VARIABLES) Deno.env.delete(name);
   // From here on the agent starts no program, reads no environment.
   await keepOnly(agentNeeds());
   const started = await startAgent({

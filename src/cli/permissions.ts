@@ -37,9 +37,7 @@ export function replayNeeds(asciicastPath: string): Capability[] {
  * NSS helper it asks for identities is started before `run` is revoked.
  */
 export function agentNeeds(): Capability[] {
-  // TEMPORARY until the fetch-based etcd client lands: etcd3 (grpc-js)
-  // reads the environment and host information.
-  return ["read", "write", "net", "env", "sys"];
+  return ["read", "write", "net"];
 }
 
 /** What `sshproxy-dumpd` keeps: listening, and writing dumps (no processes, no environment). */
