@@ -219,6 +219,51 @@ export class AgentKeys {
     return ok(undefined);
   }
 
+  /**
+   * Takes over the keys of the agent that ran before (restart): kept under
+   * `lease` if it is still alive, else written again under a new one; the
+   * keys in `gone` (sessions that ended meanwhile) are deleted.
+   */
+  async adopt(
+    lease: string | undefined,
+    keys: readonly { key: string; value: string; history?: HistoryWish }[],
+    gone: readonly string[],
+  ): Promise<void> {
+    let alive = false;
+    if (lease !== undefined) {
+      const renewed = await this.#backend.keepAliveOnce(lease);
+      alive = renewed.ok && renewed.value > 0;
+    }
+    if (alive) this.#lease = lease;
+    for (const { key, value, history } of keys) {
+      let historyName: string | undefined;
+      if (history !== undefined && history.ttl > 0) {
+        historyName = `${history.user}@${history.service}`;
+        const known = this.#histories.get(historyName);
+        if (known) known.refs++;
+        else {
+          this.#histories.set(historyName, {
+            ...history,
+            refs: 1,
+            written: false,
+          });
+        }
+      }
+      const landed = Promise.withResolvers<boolean>();
+      if (alive) landed.resolve(true);
+      this.#entries.set(key, {
+        value,
+        written: alive,
+        history: historyName,
+        landed,
+      });
+    }
+    for (const key of gone) {
+      if (alive) await this.#backend.remove(key);
+    }
+    if (this.#entries.size > 0 || this.#histories.size > 0) this.#schedule(0);
+  }
+
   /** Resolves true once `key` is in etcd, false if removed or `timeoutMs` passes first. */
   async whenWritten(key: string, timeoutMs: number): Promise<boolean> {
     const entry = this.#entries.get(key);

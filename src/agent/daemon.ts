@@ -10,7 +10,7 @@ import type { Level } from "../log/format.ts";
 import { fail, ok, type Result } from "../result.ts";
 import type { SharedState } from "../session/shared_state.ts";
 import { openEtcd } from "../state/etcd_client.ts";
-import { AgentKeys } from "./agent_keys.ts";
+import { AgentKeys, type HistoryWish } from "./agent_keys.ts";
 import { AgentBackend, AgentStateStore } from "./agent_store.ts";
 import { HealthMonitor, healthTargets } from "./health.ts";
 import {
@@ -26,6 +26,14 @@ import type { SessionUpdate } from "./protocol.ts";
 import { decideRoute } from "./router.ts";
 import { type AgentServer, startServer } from "./server.ts";
 import { type LiveSession, SessionRegistry } from "./sessions.ts";
+import {
+  readState,
+  type SavedSession,
+  saveSession,
+  writeState,
+} from "./session_file.ts";
+import { stillRunning } from "./processes.ts";
+import { encodeConnectionValue } from "../state/values.ts";
 
 /** The agent's log: level, message, and the session it is about if any. */
 export type AgentLog = (
@@ -61,6 +69,13 @@ export interface RunningAgent {
   reload(): Promise<void>;
   /** Stops serving; sessions' etcd entries expire with the agent's lease. */
   stop(): Promise<void>;
+}
+
+/** Where the list of watched sessions of a socket's agent is kept: beside it. */
+export function stateFileOf(socketPath: string): string {
+  return `${
+    socketPath.slice(0, socketPath.lastIndexOf("/")) || ""
+  }/sessions.json`;
 }
 
 /** Where the proof directory of a socket is: beside it. */
@@ -191,6 +206,36 @@ export async function startAgent(
   const startedSeconds = Date.now() / 1000;
   // The shared state of each routed session, closed when its process ends.
   const shared = new Map<number, SharedState>();
+  // The history key each session keeps (etcd_keyttl), for the saved list.
+  const histories = new Map<number, HistoryWish>();
+  const statePath = stateFileOf(socketPath);
+  let saving: ReturnType<typeof setTimeout> | undefined;
+  let lastSaveProblem: string | undefined;
+  const save = async () => {
+    saving = undefined;
+    const written = await writeState(statePath, {
+      ...(etcd?.keys?.lease === undefined ? {} : { lease: etcd.keys.lease }),
+      sessions: registry.all().map((s) => saveSession(s, histories.get(s.id))),
+    });
+    if (!written.ok && written.error !== lastSaveProblem) {
+      log(
+        "ERROR",
+        `cannot keep the list of sessions in ${statePath}: ${written.error}`,
+      );
+    }
+    lastSaveProblem = written.ok ? undefined : written.error;
+  };
+  const saveSoon = () => {
+    saving ??= setTimeout(() => void save(), 100);
+  };
+  // Sessions of the agent that ran before, waiting for etcd to take their keys back.
+  let adoption:
+    | {
+      lease?: string;
+      keys: { key: string; value: string; history?: HistoryWish }[];
+      gone: string[];
+    }
+    | undefined;
   let blind: string | undefined;
   const registry = new SessionRegistry({
     proc,
@@ -258,6 +303,12 @@ export async function startAgent(
           },
         }),
       );
+      if (adoption !== undefined) {
+        const taken = adoption;
+        adoption = undefined;
+        await etcd.keys!.adopt(taken.lease, taken.keys, taken.gone);
+        saveSoon();
+      }
       if (etcd.problem !== undefined) log("INFO", "etcd answers again");
       etcd.problem = undefined;
       log("INFO", `connected to etcd at ${backend.endpoints}`);
@@ -266,7 +317,68 @@ export async function startAgent(
     });
     return connecting;
   };
+  // Take back the sessions of the agent that ran before (a restart).
+  const saved = await readState(statePath);
+  if (!saved.ok) {
+    log(
+      "WARNING",
+      `${statePath} does not read (${saved.error}): the sessions of the previous agent are not taken back`,
+    );
+  } else if (saved.value !== undefined) {
+    const before = saved.value.sessions;
+    let running: boolean[] = [];
+    try {
+      running = await stillRunning(
+        before.map((s) => ({ pid: s.pid, startTime: BigInt(s.startTime) })),
+        proc,
+      );
+    } catch (error) {
+      log("ERROR", `cannot look at the previous agent's sessions: ${error}`);
+    }
+    const kept: SavedSession[] = before.filter((_, i) => running[i]);
+    for (const s of kept) {
+      const id = registry.nextId();
+      registry.add({
+        id,
+        sessionId: s.sessionId,
+        uid: s.uid,
+        user: s.user,
+        service: s.service,
+        destination: s.destination,
+        sshd: s.sshd,
+        client: s.client,
+        process: { pid: s.pid, startTime: BigInt(s.startTime) },
+        startedMs: s.startedMs,
+        stats: { in: 0, out: 0 },
+        ...(s.key === undefined ? {} : { key: s.key }),
+      });
+      if (s.history !== undefined) histories.set(id, s.history);
+    }
+    if (before.length > 0) {
+      log(
+        "INFO",
+        `took back ${kept.length} session(s) of the previous agent (${
+          before.length - kept.length
+        } ended meanwhile)`,
+      );
+    }
+    adoption = {
+      lease: saved.value.lease,
+      keys: kept.flatMap((s) =>
+        s.key === undefined ? [] : [{
+          key: s.key,
+          value: encodeConnectionValue({ bwIn: 0, bwOut: 0 }),
+          history: s.history,
+        }]
+      ),
+      gone: before.filter((_, i) => !running[i]).flatMap((s) =>
+        s.key === undefined ? [] : [s.key]
+      ),
+    };
+    if (etcd === undefined) adoption = undefined;
+  }
   await connectEtcd();
+  saveSoon();
   // While etcd fails: ask again every second (decisions meanwhile do not wait).
   const etcdWatch = etcd === undefined ? undefined : setInterval(() => {
     if (etcd.backend === undefined) void connectEtcd();
@@ -319,7 +431,10 @@ export async function startAgent(
     );
     const state = shared.get(session.id);
     shared.delete(session.id);
-    await state?.close();
+    histories.delete(session.id);
+    saveSoon();
+    if (state !== undefined) await state.close();
+    else if (session.key !== undefined) await etcd?.keys?.remove(session.key);
   }
 
   // Any local user can connect: a flood of bad clients must not flood the log.
@@ -510,6 +625,8 @@ export async function startAgent(
     sessions: registry,
     reload: () => source.refresh(),
     async stop() {
+      clearTimeout(saving);
+      await save();
       clearInterval(sweeper);
       clearInterval(etcdWatch);
       await server?.close();

@@ -228,3 +228,44 @@ Deno.test({
     assert.ok(await waitFor(() => true, 1));
   },
 });
+
+Deno.test({
+  name:
+    "a restarted agent takes its sessions back: their keys stay under the same lease and go when they end",
+  ...e2e,
+  async fn() {
+    await using env = await startEtcdGateways();
+    await using agent = await prepareAgent(env.gw);
+    await configure(env, agent, { keyttl: 5 });
+    await agent.start();
+    const session = await env.start("sleep 30", { role: 2022 });
+    const prefix = `/sshproxy/connections/${FEDORA}@service1/`;
+    const [key] = await env.until("registered", async () => {
+      const found = await env.dump(prefix);
+      return found.size === 1 ? [...found.keys()] : undefined;
+    });
+    const [lease] = await leases(env, prefix);
+    await agent.stop();
+    let missing = false;
+    const watching = (async () => {
+      for (let i = 0; i < 40; i++) {
+        if ((await env.dump(prefix)).size === 0) missing = true;
+        await sleep(100);
+      }
+    })();
+    await agent.start();
+    await watching;
+    assert.equal(missing, false, "the key disappeared during the restart");
+    assert.deepEqual([...(await env.dump(prefix)).keys()], [key]);
+    assert.deepEqual(await leases(env, prefix), [lease]);
+    await agent.waitForLog(/took back 1 session\(s\) of the previous agent/);
+    session.kill("SIGKILL");
+    await session.result();
+    await env.until(
+      "the key deleted by the new agent",
+      async () => (await env.dump(prefix)).size === 0 ? true : undefined,
+      8_000,
+    );
+    await agent.waitForLog(new RegExp(`session of ${FEDORA} ended`));
+  },
+});
