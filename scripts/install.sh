@@ -5,7 +5,7 @@
 #   share/man/man{1,5,8}/...     the man pages
 #   share/bash-completion/completions/sshproxyctl
 #   share/sshproxy/sshproxy.yaml (commented sample), sshproxy-dumpd.service,
-#                                sshproxy-agent.service
+#                                sshproxy-agent.service, sshproxy-alerts.yaml
 #   lib/sshproxy/                the program and its MANIFEST
 # The commands are runnable by any local user (sshd runs the ForceCommand
 # as the user who logs in) and never touch the network. With --binary FILE
@@ -131,6 +131,7 @@ extras=(
   "config/sshproxy.yaml|share/sshproxy/sshproxy.yaml"
   "config/sshproxy-dumpd.service|share/sshproxy/sshproxy-dumpd.service"
   "config/sshproxy-agent.service|share/sshproxy/sshproxy-agent.service"
+  "config/sshproxy-alerts.yaml|share/sshproxy/sshproxy-alerts.yaml"
 )
 {
   for command in "${commands[@]}"; do echo "bin/$command"; done
