@@ -21,7 +21,7 @@ export interface MetricSources {
   connections(): number;
   configReloads(): { ok: number; failed: number };
   startedSeconds: number;
-  memory(): number | undefined;
+  memory(): { rss: number; heapUsed: number };
 }
 
 /** The counters and histograms the agent updates. */
@@ -192,10 +192,12 @@ export function agentMetrics(sources: MetricSources): AgentMetrics {
   registry.gauge(
     "process_resident_memory_bytes",
     "Resident memory size in bytes.",
-    () => {
-      const bytes = sources.memory();
-      return bytes === undefined ? [] : [{ value: bytes }];
-    },
+    () => [{ value: sources.memory().rss }],
+  );
+  registry.gauge(
+    "sshproxy_agent_heap_used_bytes",
+    "JavaScript heap in use (what the agent's data and garbage take).",
+    () => [{ value: sources.memory().heapUsed }],
   );
   return {
     registry,

@@ -246,14 +246,13 @@ export async function startAgent(
       log("ERROR", `cannot watch the sessions' processes: ${reason}`);
     },
   });
-  let memory: number | undefined;
   const metrics = agentMetrics({
     sessions: () => registry.all(),
     destinations: () => destinations,
     connections: () => server?.active ?? 0,
     configReloads: () => source.reloads,
     startedSeconds,
-    memory: () => memory,
+    memory: () => Deno.memoryUsage(),
   });
 
   // etcd, when the top level configures it.
@@ -459,10 +458,10 @@ export async function startAgent(
       );
       session.bytes = { in: update.bytesIn, out: update.bytesOut };
     }
-    void shared.get(session.id)?.registration?.updateStats({
-      bwIn: update.in,
-      bwOut: update.out,
-    });
+    const stats = { bwIn: update.in, bwOut: update.out };
+    if (session.key !== undefined) {
+      void etcd?.keys?.update(session.key, encodeConnectionValue(stats));
+    } else void shared.get(session.id)?.registration?.updateStats(stats);
   };
 
   try {
@@ -516,10 +515,13 @@ export async function startAgent(
             stats: { in: 0, out: 0 },
             key: routed.shared?.registration?.key,
           };
-          routed.logTo((level, message) =>
-            log(level === "DEBUG" ? "DEBUG" : level, message, session.sessionId)
-          );
-          if (routed.shared !== undefined) {
+          // A registered session is its key from now on (deleted when it
+          // ends); one whose etcd was away at login keeps its shared state,
+          // which registers it when etcd answers and withdraws it at the end.
+          if (routed.shared !== undefined && session.key === undefined) {
+            routed.logTo((level, message) =>
+              log(level, message, session.sessionId)
+            );
             shared.set(session.id, routed.shared);
           }
           registry.add(session);
@@ -564,10 +566,9 @@ export async function startAgent(
         hostname: address.hostname,
         port: address.port,
         onListen: () => {},
-      }, async (request) => {
+      }, (request) => {
         const path = new URL(request.url).pathname;
         if (path === "/metrics") {
-          memory = await helper.agentMemory();
           return new Response(metrics.registry.render(), {
             headers: { "content-type": EXPOSITION_CONTENT_TYPE },
           });

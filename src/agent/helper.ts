@@ -25,8 +25,6 @@ export interface SystemHelper {
   identity(uid: number): Promise<Result<UserIdentity>>;
   /** /proc, read for the agent. */
   proc: ProcSource;
-  /** Resident memory of the agent (its parent), bytes. */
-  agentMemory(): Promise<number | undefined>;
   /** Whether fs.protected_hardlinks is on (undefined: unreadable). */
   protectedHardlinks(): Promise<boolean | undefined>;
   /** Why the helper cannot answer any more, once it cannot. */
@@ -68,11 +66,6 @@ while IFS= read -r request; do
           done < "/proc/$pid/status"; } 2>/dev/null
         printf '%s %s\\n' "$pid" "$found"
       done
-      echo "--end 0" ;;
-    mem)
-      line=
-      { IFS= read -r line < "/proc/$PPID/statm"; } 2>/dev/null
-      printf '%s\\n' "$line"
       echo "--end 0" ;;
     hardlinks)
       line=
@@ -220,12 +213,6 @@ export function startSystemHelper(timeoutMs = 5000): Result<SystemHelper> {
     proc: {
       stat: (pids) => perPid("stat", pids),
       uids: (pids) => perPid("uid", pids),
-    },
-    async agentMemory() {
-      const answer = await ask("mem");
-      if (!answer.ok) return undefined;
-      const pages = Number(answer.value.text.trim().split(" ")[1]);
-      return Number.isFinite(pages) ? pages * 4096 : undefined;
     },
     async protectedHardlinks() {
       const answer = await ask("hardlinks");
