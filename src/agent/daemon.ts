@@ -471,6 +471,7 @@ export async function startAgent(
       proofDeadlineMs: timing.proofDeadlineMs,
       handlers: {
         async route(request) {
+          const started = performance.now();
           const decision = await decideRoute(request, {
             config: source,
             identity: (uid) => helper.identity(uid),
@@ -527,7 +528,9 @@ export async function startAgent(
           registry.add(session);
           log(
             "INFO",
-            `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid})`,
+            `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid}, decided in ${
+              Math.round(performance.now() - started)
+            } ms)`,
             session.sessionId,
           );
           return { reply, onUpdate: onUpdate(session) };
