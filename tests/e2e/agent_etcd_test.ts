@@ -5,7 +5,7 @@
 // its keys lapse, and new logins route themselves.
 import assert from "node:assert/strict";
 import { sleep, USERS } from "../harness/mod.ts";
-import { prepareAgent, type TestAgent } from "./agent_env.ts";
+import { prepareAgent, sample, type TestAgent } from "./agent_env.ts";
 import { alive, waitFor } from "./gateway.ts";
 import {
   e2e,
@@ -267,5 +267,46 @@ Deno.test({
       8_000,
     );
     await agent.waitForLog(new RegExp(`session of ${FEDORA} ended`));
+  },
+});
+
+Deno.test({
+  name:
+    "a recorded session with etcd_stats_interval sends its bandwidth to the agent, which puts it on the session's key",
+  ...e2e,
+  async fn() {
+    await using env = await startEtcdGateways();
+    await using agent = await prepareAgent(env.gw);
+    await configure(env, agent, {
+      keyttl: 5,
+      extra: "dump: etcd\netcd_stats_interval: 1s\n",
+    });
+    await agent.start();
+    // About 2 MB a second for 8 seconds, out of the destination.
+    const session = await env.start(
+      "for i in 1 2 3 4 5 6 7 8; do head -c 2000000 /dev/zero; sleep 1; done",
+      { role: 2022 },
+    );
+    const prefix = `/sshproxy/connections/${FEDORA}@service1/`;
+    const value = await env.until("bandwidth on the key", async () => {
+      const [found] = [...(await env.dump(prefix)).values()];
+      const out = Number(/"Out":(\d+)/.exec(found ?? "")?.[1] ?? 0);
+      return out > 0 ? found : undefined;
+    }, 15_000);
+    assert.match(value, /^\{"In":\d+,"Out":\d+\}$/);
+    const out = Number(/"Out":(\d+)/.exec(value)![1]);
+    // KiB/s of the last interval: some hundreds to a few thousands.
+    assert.ok(out > 100 && out < 100_000, value);
+    const metrics = await agent.scrape();
+    assert.ok(
+      (sample(metrics, 'sshproxy_session_bytes_total{direction="out"}') ?? 0) >
+        1_000_000,
+      metrics,
+    );
+    const result = await session.result();
+    assert.equal(result.code, 0);
+    assert.equal(result.stdoutBytes.length, 16_000_000);
+    const log = await env.gw.readLog(FEDORA);
+    assert.match(log, /route given by the agent/);
   },
 });
