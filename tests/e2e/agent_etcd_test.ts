@@ -310,3 +310,62 @@ Deno.test({
     assert.match(log, /route given by the agent/);
   },
 });
+
+Deno.test({
+  name:
+    "with etcd_keyttl the agent keeps the history key as the reference does: under a lease of etcd_keyttl, kept after the session, sticky for the next login",
+  ...e2e,
+  async fn() {
+    await using env = await startEtcdGateways();
+    await using agent = await prepareAgent(env.gw);
+    const { server1, server2 } = env.gw.servers;
+    await configure(env, agent, { keyttl: 5, o1: { etcdKeyttl: 60 } });
+    await agent.start();
+    // server1 disabled: the session goes to server2 and is remembered there.
+    const ctl = await env.ctl([
+      "disable",
+      "-host",
+      server1.host,
+      "-port",
+      String(server1.port),
+    ]);
+    assert.equal(ctl.code, 0, ctl.stderr);
+    const first = await env.ssh(WHERE, { role: 2022 });
+    assert.equal(first.stdout.trim(), "server2", first.stderr);
+    const history = await env.dump(`/sshproxy/history/${FEDORA}@service1/`);
+    assert.deepEqual([...history.values()], [server2.address]);
+    const [key] = history.keys();
+    const leaseId = key.split("/").at(-1)!;
+    const ttl = await env.etcdctl([
+      "lease",
+      "timetolive",
+      BigInt(leaseId).toString(16),
+    ]);
+    const remaining = Number(/remaining\((\d+)s\)/.exec(ttl)?.[1]);
+    assert.ok(remaining > 0 && remaining <= 60, ttl);
+    await env.ctl([
+      "enable",
+      "-host",
+      server1.host,
+      "-port",
+      String(server1.port),
+    ]);
+    // The session ended; its destination is remembered for the next one.
+    await env.until(
+      "the connection key gone",
+      async () =>
+        (await env.dump(`/sshproxy/connections/${FEDORA}@service1/`)).size === 0
+          ? true
+          : undefined,
+      8_000,
+    );
+    const second = await env.ssh(WHERE, { role: 2022 });
+    assert.equal(second.stdout.trim(), "server2", second.stderr);
+    assert.match(await env.gw.readLog(FEDORA), /route given by the agent/);
+    assert.deepEqual(
+      [...(await env.dump(`/sshproxy/history/${FEDORA}@service1/`)).keys()],
+      [key],
+      "the same history key (and lease) reused",
+    );
+  },
+});
