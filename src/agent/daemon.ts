@@ -67,6 +67,8 @@ export interface RunningAgent {
   sessions: SessionRegistry;
   /** Looks at the configuration file now. */
   reload(): Promise<void>;
+  /** Resolves with the reason when the agent cannot go on (its helper died). */
+  failed: Promise<string>;
   /** Stops serving; sessions' etcd entries expire with the agent's lease. */
   stop(): Promise<void>;
 }
@@ -615,6 +617,16 @@ export async function startAgent(
     () => void sweepProofDir(proofDir, 60_000),
     60_000,
   );
+  // Without its helper the agent can neither check identities nor see
+  // processes end: better a restart (the next agent takes the sessions
+  // back) than keys that outlive their sessions.
+  const failure = Promise.withResolvers<string>();
+  const helperWatch = setInterval(() => {
+    if (helper.broken !== undefined) {
+      clearInterval(helperWatch);
+      failure.resolve(helper.broken);
+    }
+  }, 1000);
   log(
     "INFO",
     `listening on ${socketPath}${
@@ -628,7 +640,9 @@ export async function startAgent(
     metrics,
     sessions: registry,
     reload: () => source.refresh(),
+    failed: failure.promise,
     async stop() {
+      clearInterval(helperWatch);
       clearTimeout(saving);
       await save();
       clearInterval(sweeper);

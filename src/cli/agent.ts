@@ -74,14 +74,21 @@ export async function run(
     await helper.value.close();
     return 1;
   }
-  const stop = Promise.withResolvers<void>();
-  const onSignal = () => stop.resolve();
+  const stop = Promise.withResolvers<number>();
+  const onSignal = () => stop.resolve(0);
+  started.value.failed.then((reason) => {
+    printErr(
+      formatLogLine(new Date(), "CRITICAL", "agent", `${reason}: stopping`),
+    );
+    stop.resolve(1);
+  });
   // SIGHUP (systemctl reload): look at the configuration file now.
   const onReload = () => void started.value.reload();
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
   Deno.addSignalListener("SIGHUP", onReload);
+  let status = 0;
   try {
-    await stop.promise;
+    status = await stop.promise;
   } finally {
     for (const signal of STOP_SIGNALS) {
       Deno.removeSignalListener(signal, onSignal);
@@ -90,5 +97,5 @@ export async function run(
     await started.value.stop();
     await helper.value.close();
   }
-  return 0;
+  return status;
 }

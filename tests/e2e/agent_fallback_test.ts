@@ -136,3 +136,38 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "an agent whose helper dies stops with status 1 and one CRITICAL line (systemd restarts it); logins go on",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await using agent = await prepareAgent(gw);
+    await gw.writeConfig(gw.basicConfig({
+      extra: `debug: true\n${agent.agentYaml()}`,
+    }));
+    await agent.start();
+    const pid = agent.pid()!;
+    const children = (await Deno.readTextFile(
+      `/proc/${pid}/task/${pid}/children`,
+    )).trim().split(/\s+/).map(Number);
+    assert.equal(children.length, 1, "one helper, nothing else");
+    const cmdline = await Deno.readTextFile(`/proc/${children[0]}/cmdline`);
+    assert.match(cmdline, /^\/bin\/sh\0-c\0/);
+    Deno.kill(children[0], "SIGKILL");
+    await agent.waitForLog(
+      /CRITICAL agent: the helper ended \(exit status \d+\): stopping/,
+    );
+    assert.ok(
+      await waitFor(() => agent.pid() === undefined, 10_000),
+      "the agent is still running",
+    );
+    const result = await sshAs(USERS.user1, {
+      port: gw.gateway.ports[2022],
+      command: WHERE,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(await gw.readLog(USERS.user1), /routing without it/);
+  },
+});
