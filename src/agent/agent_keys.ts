@@ -342,13 +342,16 @@ export class AgentKeys {
 
   // Renews the leases, and writes what etcd does not hold (yet or again).
   async #keep(): Promise<void> {
-    if (this.#entries.size === 0 && this.#histories.size === 0) {
-      // Nothing to keep: the lease may lapse; the next session gets another.
-      this.#lease = undefined;
+    if (
+      this.#entries.size === 0 && this.#histories.size === 0 &&
+      this.#lease === undefined
+    ) {
       this.#healthy = true;
       this.#delayMs = 0;
       return;
     }
+    // The lease is kept alive even while no session uses it: the next login
+    // then writes its key at once, without granting one first.
     const wasHealthy = this.#healthy;
     if (this.#lease !== undefined) {
       const renewed = await this.#backend.keepAliveOnce(this.#lease);

@@ -119,3 +119,23 @@ Deno.test("history: one lease per user@service, reused from etcd, kept while a s
     await keys.stop();
   }
 });
+
+Deno.test("the lease outlives a quiet moment: the next session's key needs no new grant", async () => {
+  const etcd = new MemoryEtcd();
+  const keys = new AgentKeys(etcd, { keyTtl: 1 });
+  try {
+    await keys.add(key("alice", 1), VALUE);
+    const lease = keys.lease;
+    await keys.remove(key("alice", 1));
+    const renewals = etcd.calls.get("keepAliveOnce") ?? 0;
+    await until(
+      "renewed while unused",
+      () => (etcd.calls.get("keepAliveOnce") ?? 0) >= renewals + 2,
+    );
+    await keys.add(key("bob", 2), VALUE);
+    assert.equal(keys.lease, lease);
+    assert.equal(etcd.calls.get("grant"), 1);
+  } finally {
+    await keys.stop();
+  }
+});
