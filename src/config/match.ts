@@ -14,8 +14,8 @@ import {
   type PortLookup,
   splitHostPort,
 } from "./host_port.ts";
-import { describe, problem, readStringList } from "./settings.ts";
-import type { MappingNode, TreeNode } from "./yaml_tree.ts";
+import { describe, problem, quoted, readStringList } from "./settings.ts";
+import { clip, type MappingNode, type TreeNode } from "./yaml_tree.ts";
 
 /** One `sources` entry, already split into host and port. */
 export interface SourceCondition {
@@ -100,22 +100,30 @@ function parseItem(
       ),
     );
   }
+  // A key written twice is an AND (see the header); a key brought in by a
+  // `<<` merge, or written after one, replaces what came before, as go-yaml
+  // v2 does for every key (it merges in place, decode.go `merge`).
+  const fromMerge = new Set<string>();
   for (const entry of node.entries) {
     const key = `match.${entry.key}`;
     if (!ITEM_KEYS.includes(entry.key)) {
       return fail(
         problem(
           entry.line,
-          key,
-          `unknown match condition ${JSON.stringify(entry.key)}`,
+          clip(key),
+          `unknown match condition ${quoted(entry.key)}`,
           "users, groups or sources",
         ),
       );
     }
     const list = readStringList(entry.value, key);
     if (!list.ok) return list;
-    if (entry.key === "users") item.users.push(list.value);
-    else if (entry.key === "groups") item.groups.push(list.value);
+    const name = entry.key as "users" | "groups" | "sources";
+    if (entry.merged || fromMerge.has(name)) item[name] = [];
+    if (entry.merged) fromMerge.add(name);
+    else fromMerge.delete(name);
+    if (name === "users") item.users.push(list.value);
+    else if (name === "groups") item.groups.push(list.value);
     else {
       const sources = parseSources(
         list.value,
@@ -142,7 +150,7 @@ function parseSources(
       problem(
         line,
         "match.sources",
-        `invalid nodeset for sources match: ${expanded.error}`,
+        `invalid nodeset for sources match: ${clip(expanded.error, 200)}`,
         "host[:port] entries or nodesets",
       ),
     );
@@ -159,7 +167,7 @@ function parseSources(
         problem(
           line,
           "match.sources",
-          `source: invalid address: ${address.error}`,
+          `source: invalid address: ${clip(address.error)}`,
           "host[:port] with a numeric port or a service name",
         ),
       );

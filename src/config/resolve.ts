@@ -22,6 +22,7 @@ import {
 } from "./settings.ts";
 import type { Config } from "./types.ts";
 import {
+  clip,
   lastEntry,
   type MappingNode,
   parseYamlTree,
@@ -55,7 +56,7 @@ export function parseConfig(
 ): Result<ParsedConfig> {
   const tree = parseYamlTree(text);
   if (!tree.ok) return tree;
-  let root: TreeNode = tree.value;
+  let root: TreeNode = tree.value.root;
   if (root.kind === "scalar" && root.tag === "null") {
     root = { kind: "mapping", entries: [], line: 1 };
   }
@@ -71,9 +72,13 @@ export function parseConfig(
   }
   const top = parseSettings(root, ["overrides"]);
   if (!top.ok) return top;
-  const dest = expandDest(top.value.patch, root, dependencies);
+  const expansion: Expansion = { ...dependencies, namesLeft: MAX_NAMES };
+  const dest = expandDest(top.value.patch, root, expansion);
   if (!dest.ok) return dest;
-  const unknownKeys = [...top.value.unknownKeys];
+  const unknownKeys: UnknownKey[] = [
+    ...tree.value.notes.map(({ line, note }) => ({ key: "", line, note })),
+    ...top.value.unknownKeys,
+  ];
   const overrides: Override[] = [];
   const overridesEntry = lastEntry(root, "overrides");
   if (
@@ -93,7 +98,7 @@ export function parseConfig(
       );
     }
     for (const element of list.items) {
-      const parsed = parseOverride(element, dependencies, unknownKeys);
+      const parsed = parseOverride(element, expansion, unknownKeys);
       if (!parsed.ok) return parsed;
       overrides.push(parsed.value);
     }
@@ -101,9 +106,20 @@ export function parseConfig(
   return ok({ top: top.value.patch, overrides, unknownKeys });
 }
 
+// Every nodeset of the file (`dest` and `sources`) is expanded when the
+// file is read, and one expansion may give up to a million names: the
+// file as a whole gets that budget, so a thousand overrides each naming
+// `host[1-999999]` cost one expansion's time, not a thousand.
+const MAX_NAMES = 1_000_000;
+
+interface Expansion extends ParseDependencies {
+  /** Names the file's nodesets may still expand to. */
+  namesLeft: number;
+}
+
 function parseOverride(
   element: TreeNode,
-  dependencies: ParseDependencies,
+  dependencies: Expansion,
   unknownKeys: UnknownKey[],
 ): Result<Override> {
   if (element.kind !== "mapping") {
@@ -156,6 +172,21 @@ function parseOverride(
     dependencies.groupResolver,
   );
   if (!match.ok) return match;
+  for (const item of match.value) {
+    for (const sources of item.sources) {
+      dependencies.namesLeft -= sources.length;
+    }
+  }
+  if (dependencies.namesLeft < 0) {
+    return fail(
+      problem(
+        matchEntry.line,
+        "match.sources",
+        `the file's nodesets expand to more than ${MAX_NAMES} names`,
+        "smaller ranges",
+      ),
+    );
+  }
   if (match.value.length === 0) {
     unknownKeys.push({
       key: "overrides",
@@ -175,10 +206,10 @@ function parseOverride(
 function expandDest(
   patch: SettingsPatch,
   node: MappingNode,
-  dependencies: ParseDependencies,
+  dependencies: Expansion,
 ): Result<void> {
   if (!patch.dest) return ok(undefined);
-  const line = lastEntry(node, "dest")?.line ?? node.line;
+  const line = patch.destLine ?? node.line;
   const expanded = expandNodeset(
     patch.dest.join(","),
     dependencies.groupResolver,
@@ -188,12 +219,23 @@ function expandDest(
       problem(
         line,
         "dest",
-        `invalid nodeset: ${expanded.error}`,
+        `invalid nodeset: ${clip(expanded.error, 200)}`,
         "host[:port] entries or nodesets such as server[1-4]",
       ),
     );
   }
-  const normalised: string[] = [];
+  dependencies.namesLeft -= expanded.value.length;
+  if (dependencies.namesLeft < 0) {
+    return fail(
+      problem(
+        line,
+        "dest",
+        `the file's nodesets expand to more than ${MAX_NAMES} names`,
+        "smaller ranges",
+      ),
+    );
+  }
+  const normalised = new Set<string>();
   for (const destination of expanded.value) {
     const split = splitHostPort(destination, dependencies.lookupPort);
     if (!split.ok) {
@@ -201,15 +243,14 @@ function expandDest(
         problem(
           line,
           "dest",
-          `invalid destination '${destination}': ${split.error}`,
+          `invalid destination '${clip(destination)}': ${clip(split.error)}`,
           "host[:port] with a numeric port or a service name",
         ),
       );
     }
-    const text = joinHostPort(split.value.host, split.value.port);
-    if (!normalised.includes(text)) normalised.push(text);
+    normalised.add(joinHostPort(split.value.host, split.value.port));
   }
-  patch.dest = normalised;
+  patch.dest = [...normalised];
   return ok(undefined);
 }
 
@@ -302,10 +343,9 @@ export function applyPatch(config: Config, patch: SettingsPatch): void {
   }
   if (patch.healthCheck !== undefined) config.healthCheck = patch.healthCheck;
   // Kept from the reference so existing files mean the same: an empty
-  // `dest` list, an empty `ssh.exe` and empty/zero etcd values do not clear.
-  if (patch.dest !== undefined && patch.dest.length > 0) {
-    config.dest = [...patch.dest];
-  }
+  // `dest` list (never in a patch, see settings.ts), an empty `ssh.exe` and
+  // empty/zero etcd values do not clear; `dest: [""]` does.
+  if (patch.dest !== undefined) config.dest = [...patch.dest];
   if (patch.sshExe !== undefined && patch.sshExe !== "") {
     config.ssh.exe = patch.sshExe;
   }
