@@ -44,11 +44,28 @@ export type HostResolver = (host: string) => Promise<Result<string[]>>;
 
 const ITEM_KEYS = ["users", "groups", "sources"];
 
+/**
+ * How many names a file's nodesets may still expand to: every `sources`
+ * and `dest` of a file is expanded when it is read, so the file as a whole
+ * gets one budget (see resolve.ts).
+ */
+export interface NameBudget {
+  namesLeft: number;
+  /** The budget of a whole file, for messages. */
+  readonly total: number;
+}
+
+/** The one-line problem of a nodeset that goes past the file's budget. */
+export function overBudget(budget: NameBudget): string {
+  return `the file's nodesets expand to more than ${budget.total} names`;
+}
+
 /** Parses one `match` list; errors carry the line. */
 export function parseMatchList(
   node: TreeNode,
   lookupPort: PortLookup,
   groupResolver: GroupResolver | undefined,
+  budget: NameBudget = { namesLeft: 1_000_000, total: 1_000_000 },
 ): Result<MatchItem[]> {
   if (node.kind !== "sequence") {
     return fail(
@@ -72,7 +89,7 @@ export function parseMatchList(
         ),
       );
     }
-    const item = parseItem(itemNode, lookupPort, groupResolver);
+    const item = parseItem(itemNode, lookupPort, groupResolver, budget);
     if (!item.ok) return item;
     items.push(item.value);
   }
@@ -83,6 +100,7 @@ function parseItem(
   node: MappingNode,
   lookupPort: PortLookup,
   groupResolver: GroupResolver | undefined,
+  budget: NameBudget,
 ): Result<MatchItem> {
   const item: MatchItem = {
     line: node.line,
@@ -130,6 +148,7 @@ function parseItem(
         entry.line,
         lookupPort,
         groupResolver,
+        budget,
       );
       if (!sources.ok) return sources;
       item.sources.push(sources.value);
@@ -143,8 +162,19 @@ function parseSources(
   line: number,
   lookupPort: PortLookup,
   groupResolver: GroupResolver | undefined,
+  budget: NameBudget,
 ): Result<SourceCondition[]> {
-  const expanded = expandNodeset(list.join(","), groupResolver);
+  const expanded = expandNodeset(
+    list.join(","),
+    groupResolver,
+    budget.namesLeft,
+  );
+  if (tooLarge(expanded)) {
+    return fail(
+      problem(line, "match.sources", overBudget(budget), "smaller ranges"),
+    );
+  }
+  if (expanded.ok) budget.namesLeft -= expanded.value.length;
   if (!expanded.ok) {
     return fail(
       problem(
@@ -175,6 +205,11 @@ function parseSources(
     sources.push({ text, address: address.value });
   }
   return ok(sources);
+}
+
+/** Whether a nodeset error is the "too many names" one. */
+export function tooLarge(result: Result<unknown>): boolean {
+  return !result.ok && result.error.startsWith("nodeset too large");
 }
 
 /** Outcome of evaluating an item: whether it matched, plus warnings (e.g. DNS failures). */
