@@ -299,15 +299,19 @@ const NO_SECTIONS: ReadonlySet<string> = new Set();
 
 /**
  * The entries of a mapping in document order, to be applied one after the
- * other as go-yaml v2 decodes them into the reference's structs (decode.go,
- * `mappingStruct` and `mapping`: each key is decoded into the same field or
- * map as an earlier occurrence of it, so a struct or map given twice merges,
- * the keys of the later occurrence winning, while a scalar or list given
- * twice is replaced, and a null value resets the field). `sections` names
- * the keys whose value is such a struct or map; `known` the keys worth a
- * duplicate warning (unknown keys get their own). Each written (not `<<`
- * merged) repeated key is reported; `prefix` names the mapping in the
- * report (`etcd.`...).
+ * other as go-yaml v2 (gopkg.in/yaml.v2, v2 branch at 7649d45) decodes them
+ * into the reference's structs. decode.go: `mappingStruct` decodes every
+ * occurrence of a key into the same struct field, and `mapping` reuses a
+ * non-nil map, so a struct or map given twice merges, the keys of the later
+ * occurrence winning (a map of pointers, `translate_commands`, gets a new
+ * struct per command, so a command given again is replaced whole);
+ * `sequence` makes a new slice and `scalar` sets the value, so a list or a
+ * scalar given twice is replaced; a null value sets the field's zero value
+ * (`scalar`, `resolved == nil`), i.e. "not set". `sections` names the keys
+ * whose value is such a struct or map; `known` the keys worth a duplicate
+ * warning (unknown keys get their own). Each written (not `<<` merged)
+ * repeated key is reported; `prefix` names the mapping in the report
+ * (`etcd.`...).
  */
 export function inDocumentOrder(
   mapping: MappingNode,

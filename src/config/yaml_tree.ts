@@ -171,8 +171,9 @@ interface FirstDocument {
 
 // The package's parser driven by hand, one lexeme at a time, so nesting is
 // checked as it grows (5 MiB of `[` is refused after 101 of them instead of
-// exhausting memory) and reading stops where a second document begins, as
-// go-yaml's Unmarshal does.
+// exhausting memory) and reading stops where a second document begins:
+// go-yaml v2's Unmarshal (yaml.go `unmarshal`) calls its parser's `parse`
+// once, which reads one document, and never looks further.
 function firstDocument(
   text: string,
   lines: LineCounter,
