@@ -603,3 +603,46 @@ Deno.test("error lines count from the start of the file, comments and --- includ
   if (parsed.ok) return;
   assert.match(parsed.error, /^line 4: debug: /);
 });
+
+Deno.test("100 levels of lists and mappings are read, 101 are refused", () => {
+  const flow = (levels: number) =>
+    "x: " + "[".repeat(levels - 1) + "]".repeat(levels - 1) + "\n";
+  const block = (levels: number) =>
+    Array.from({ length: levels }, (_, i) => " ".repeat(i) + "k:").join("\n") +
+    " v\n";
+  for (const shape of [flow, block]) {
+    assert.ok(parseYamlTree(shape(100)).ok);
+    const refused = parseYamlTree(shape(101));
+    assert.equal(refused.ok, false);
+    if (refused.ok) continue;
+    assert.match(refused.error, /^line \d+: yaml: exceeded max depth of 100 /);
+  }
+});
+
+Deno.test("at most 100 warnings are listed, then how many were left out", () => {
+  const text = Array.from({ length: 150 }, (_, i) => `unknown${i}: x`).join(
+    "\n",
+  );
+  const parsed = parse(text + "\n");
+  assert.ok(parsed.ok);
+  const lines = describeUnknownKeys(parsed.value.unknownKeys);
+  assert.equal(lines.length, 101);
+  assert.equal(lines[0], 'line 1: unknown key "unknown0" ignored');
+  assert.equal(lines[100], "50 more warnings about the file left out");
+});
+
+Deno.test("an unknown key merged into several places is warned about once", () => {
+  const text = `defaults: &d {debug: true, colour: blue}
+overrides:
+  - match: [{users: [a]}]
+    <<: *d
+  - match: [{users: [b]}]
+    <<: *d
+`;
+  const parsed = parse(text);
+  assert.ok(parsed.ok);
+  assert.deepEqual(describeUnknownKeys(parsed.value.unknownKeys), [
+    'line 1: unknown key "defaults" ignored',
+    'line 1: unknown key "overrides.colour" ignored',
+  ]);
+});
