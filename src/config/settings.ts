@@ -393,8 +393,9 @@ type Handler = (
 ) => Result<void>;
 
 // The patch fields each key sets, cleared when the key is given a null
-// value (go-yaml sets the field to its zero value: "not set").
-const FIELDS: Record<string, readonly (keyof SettingsPatch)[]> = {
+// value (go-yaml sets the field to its zero value: "not set"). A key with a
+// handler must be listed here (HANDLERS is typed by these keys).
+const FIELDS = {
   debug: ["debug"],
   log: ["log"],
   check_interval: ["checkInterval"],
@@ -419,7 +420,7 @@ const FIELDS: Record<string, readonly (keyof SettingsPatch)[]> = {
   etcd_keyttl: ["etcdKeyttl"],
   max_connections_per_user: ["maxConnectionsPerUser"],
   health_check: ["healthCheck"],
-};
+} as const satisfies Record<string, readonly (keyof SettingsPatch)[]>;
 
 // The keys whose value the reference decodes into a struct or a map, which
 // a repeated key merges into (top level and overrides alike).
@@ -671,7 +672,7 @@ function parseEnvironment(
   return done;
 }
 
-const HANDLERS: Record<string, Handler> = {
+const HANDLERS: Record<keyof typeof FIELDS, Handler> = {
   debug: (n, p) => assign(boolean(n, "debug"), (v) => p.debug = v),
   log: (n, p) => assign(scalarText(n, "log"), (v) => p.log = v),
   check_interval: (n, p) =>
@@ -790,13 +791,16 @@ export function parseSettings(
   ]);
   for (const entry of entries) {
     if (skip.includes(entry.key) || entry.key === "nodeset") continue;
-    const handler = HANDLERS[entry.key];
+    const handler = Object.hasOwn(HANDLERS, entry.key)
+      ? HANDLERS[entry.key as keyof typeof FIELDS]
+      : undefined;
     if (!handler) {
       unknownKeys.push({ key: entry.key, line: entry.line });
       continue;
     }
     if (isNull(entry.value)) {
-      for (const field of FIELDS[entry.key]) delete patch[field];
+      const fields = FIELDS[entry.key as keyof typeof FIELDS];
+      for (const field of fields) delete patch[field];
       continue;
     }
     const result = handler(entry.value, patch, unknownKeys, entry.line);

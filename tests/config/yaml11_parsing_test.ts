@@ -646,3 +646,17 @@ overrides:
     'line 1: unknown key "overrides.colour" ignored',
   ]);
 });
+
+Deno.test("keys named like JavaScript object properties are unknown keys", async () => {
+  const text =
+    "constructor: x\ntoString: y\n__proto__: z\nhasOwnProperty: 1\ndest: [a]\n";
+  const parsed = parse(text);
+  assert.ok(parsed.ok, parsed.ok ? "" : String(parsed.error));
+  assert.deepEqual(parsed.value.unknownKeys.map((key) => key.key), [
+    "constructor",
+    "toString",
+    "__proto__",
+    "hasOwnProperty",
+  ]);
+  assert.deepEqual((await effective(text, "a", [])).config.dest, ["a:22"]);
+});
