@@ -220,16 +220,15 @@ function addRouteKeys(fields: Fields, route: SettingsPatch): void {
   if (route.etcdKeyttl) fields.set("etcd_keyttl", route.etcdKeyttl);
 }
 
-function translateCommands(
-  commands: Map<string, TranslateCommand>,
-): Record<string, unknown> {
-  const written: Record<string, unknown> = {};
+// A Map, not an object: a command may be named `__proto__`.
+function translateCommands(commands: Map<string, TranslateCommand>): Fields {
+  const written: Fields = new Map();
   for (const [command, entry] of commands) {
-    const fields: Record<string, unknown> = {};
-    if (entry.sshArgs.length > 0) fields.ssh_args = entry.sshArgs;
-    fields.command = entry.command;
-    if (entry.disableDump) fields.disable_dump = true;
-    written[command] = fields;
+    const fields: Fields = new Map();
+    if (entry.sshArgs.length > 0) fields.set("ssh_args", entry.sshArgs);
+    fields.set("command", entry.command);
+    if (entry.disableDump) fields.set("disable_dump", true);
+    written.set(command, fields);
   }
   return written;
 }
@@ -293,9 +292,7 @@ function addSettings(
       translateCommands(patch.translateCommands),
     );
   }
-  if (environment.size > 0) {
-    fields.set("environment", Object.fromEntries(environment));
-  }
+  if (environment.size > 0) fields.set("environment", environment);
 }
 
 // At top level the reference's typed fields omit zero values, which are
@@ -322,9 +319,7 @@ function routeOverride(
 ): Fields {
   const fields: Fields = new Map([["match", [match]]]);
   const environment = route.settings.environment ?? new Map();
-  if (environment.size > 0) {
-    fields.set("environment", Object.fromEntries(environment));
-  }
+  if (environment.size > 0) fields.set("environment", environment);
   fields.set("service", route.name);
   addRouteKeys(fields, route.settings);
   return fields;

@@ -203,3 +203,15 @@ groups:
     ["alpha", "mid", "zeta", "a", "b"],
   );
 });
+
+Deno.test("names that are JavaScript object properties are kept", () => {
+  const text = converted(
+    "translate_commands: {__proto__: {command: x}, constructor: {command: y}}\nenvironment: {__proto__: p}\n",
+  );
+  const v2 = parseYaml(text, { version: "1.1" });
+  assert.deepEqual(Object.keys(v2.translate_commands), [
+    "__proto__",
+    "constructor",
+  ]);
+  assert.deepEqual(Object.keys(v2.environment), ["__proto__"]);
+});
