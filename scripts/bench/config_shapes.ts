@@ -7,7 +7,7 @@
 //   - legitimate files of growing size (N overrides), to show what the
 //     `yaml` package costs per MiB below the 1 MiB limit.
 // Each figure is the median of several runs, wall clock, process start
-// included, and its ratio to the baseline.
+// included, its ratio to the baseline, and the peak resident memory.
 //
 //   deno run -A scripts/bench/config_shapes.ts [RUNS=5]
 import { HOSTILE_CONFIGS } from "../../tests/config/hostile_configs.ts";
@@ -19,18 +19,37 @@ interface Timing {
   ms: number;
   code: number;
   firstLine: string;
+  /** CPU time (user + system) in ms (GNU time), 0 when unknown. */
+  cpuMs: number;
+  /** Peak resident memory in KiB (GNU time), 0 when unknown. */
+  maxRssKiB: number;
 }
 
+// GNU time, when installed, reports the CPU time (which a busy machine
+// disturbs less than the wall clock) and the peak resident memory on its
+// last stderr line.
+const gnuTime = await Deno.stat("/usr/bin/time").then(() => true, () => false);
+
 async function timed(argv: string[]): Promise<Timing> {
+  const command = gnuTime ? ["/usr/bin/time", "-f", "%U %S %M", ...argv] : argv;
   const start = performance.now();
-  const output = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
+  const output = await new Deno.Command(command[0], {
+    args: command.slice(1),
     stdout: "null",
     stderr: "piped",
   }).output();
   const ms = performance.now() - start;
-  const firstLine = new TextDecoder().decode(output.stderr).split("\n")[0];
-  return { ms, code: output.code, firstLine };
+  const lines = new TextDecoder().decode(output.stderr).trimEnd().split("\n");
+  const [user, system, rss] = gnuTime
+    ? (lines.pop() ?? "").split(" ").map(Number)
+    : [0, 0, 0];
+  return {
+    ms,
+    code: output.code,
+    firstLine: lines[0] ?? "",
+    cpuMs: (user + system) * 1000,
+    maxRssKiB: rss,
+  };
 }
 
 async function median(argv: string[]): Promise<Timing> {
@@ -74,13 +93,17 @@ try {
   );
   const row = (name: string, bytes: number, timing: Timing) =>
     console.log(
-      `${name.padEnd(62)} ${String(bytes).padStart(8)} B ${
-        timing.ms.toFixed(0).padStart(6)
-      } ms  x${
-        (timing.ms / baseline.ms).toFixed(2).padStart(6)
-      }  exit ${timing.code}  ${
-        timing.code === 0 ? "" : timing.firstLine.slice(0, 90)
-      }`,
+      [
+        name.padEnd(58),
+        `${String(bytes).padStart(8)} B`,
+        `${timing.ms.toFixed(0).padStart(5)} ms`,
+        `x${(timing.ms / baseline.ms).toFixed(2).padStart(5)}`,
+        `cpu ${timing.cpuMs.toFixed(0).padStart(5)} ms`,
+        `x${(timing.cpuMs / baseline.cpuMs).toFixed(2).padStart(5)}`,
+        `${(timing.maxRssKiB / 1024).toFixed(0).padStart(4)} MiB`,
+        `exit ${timing.code}`,
+        timing.code === 0 ? "" : timing.firstLine.slice(0, 90),
+      ].join("  "),
     );
   row("baseline: config/sshproxy.yaml", 0, baseline);
   for (const shape of HOSTILE_CONFIGS) {
