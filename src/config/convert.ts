@@ -18,7 +18,6 @@ import { formatGoDuration } from "../format/duration.ts";
 import { fail, ok, type Result } from "../result.ts";
 import {
   describe,
-  inDocumentOrder,
   parseSettings,
   problem,
   quoted,
@@ -82,7 +81,6 @@ const ROUTE_KEYS = [
 /** A v1 route, typed. */
 interface Route {
   name: string;
-  line: number;
   source?: string[];
   settings: SettingsPatch;
 }
@@ -151,7 +149,7 @@ function parseRoutes(node: MappingNode, where: string): Result<Route[]> {
       routes.clear();
       continue;
     }
-    for (const routeEntry of inDocumentOrder(section.value, "", [])) {
+    for (const routeEntry of section.value.entries) {
       const name = routeEntry.key;
       const body = asMapping(routeEntry.value, `${where}routes.${name}`);
       if (!body.ok) return body;
@@ -195,7 +193,6 @@ function parseRoutes(node: MappingNode, where: string): Result<Route[]> {
       }
       routes.set(name, {
         name,
-        line: routeEntry.line,
         source,
         settings: settings.value,
       });
