@@ -10,25 +10,11 @@ import {
 } from "../../src/config/resolve.ts";
 import { fail, ok, type Result } from "../../src/result.ts";
 
-/**
- * Directory of the reference configuration fixtures: beside the checkout
- * (/work/main next to /work/shared), else the machine's shared copy (a
- * worktree one level deeper).
- */
-export const FIXTURES = locateFixtures();
-
-function locateFixtures(): URL {
-  const beside = new URL(
-    "../../../shared/fixtures/reference-config/",
-    import.meta.url,
-  );
-  try {
-    Deno.statSync(beside);
-    return beside;
-  } catch {
-    return new URL("file:///work/shared/fixtures/reference-config/");
-  }
-}
+/** Directory of the reference configuration fixtures (shared/ beside the checkout). */
+export const FIXTURES = new URL(
+  "../../../shared/fixtures/reference-config/",
+  import.meta.url,
+);
 
 /** Reads one fixture's text. */
 export function fixture(name: string): string {
