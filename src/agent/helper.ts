@@ -1,6 +1,7 @@
-// The agent's one helper process: a shell started before the agent gives up
-// the right to run programs, kept for the agent's life, that answers two
-// kinds of questions the Deno runtime cannot, on its stdin and stdout:
+// The agent's helpers: shells started before the agent gives up the right
+// to run programs, kept for the agent's life, that answer two kinds of
+// questions the Deno runtime cannot, on their stdin and stdout (one shell
+// for each kind, so that a slow name service never delays /proc):
 //
 // - who a uid is, with its groups: NSS through `id -- UID`, the same
 //   lookup as a session's own `id` (src/system/identity.ts parses both);
@@ -92,81 +93,137 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+type Answer = Result<{ text: string; status: number }>;
+
 /**
- * Starts the helper (this needs the `run` permission, never again). One
- * question at a time, each answered within `timeoutMs`; a helper that
- * stops answering is `broken` for good (the agent then leaves every
- * session to route itself).
+ * One helper shell: questions are written in order and their answers read
+ * in the same order, so an answer that came too late for its caller is
+ * still read (and dropped) before the next one: a slow answer costs a
+ * timeout, never the order. Only the shell's end breaks the channel.
  */
-export function startSystemHelper(timeoutMs = 5000): Result<SystemHelper> {
-  let child: Deno.ChildProcess;
+class ShellChannel {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffered = "";
+  #broken: string | undefined;
+  #writing: Promise<unknown> = Promise.resolve();
+  #reading: Promise<unknown> = Promise.resolve();
+
+  constructor(child: Deno.ChildProcess, name: string) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    child.status.then((status) => {
+      this.#broken ??= `the ${name} ended (exit status ${status.code})`;
+    });
+  }
+
+  get broken(): string | undefined {
+    return this.#broken;
+  }
+
+  async #readAnswer(): Promise<Answer> {
+    for (;;) {
+      const end = /(?:^|\n)--end (\d+)\n/.exec(this.#buffered);
+      if (end) {
+        const text = this.#buffered.slice(0, end.index);
+        this.#buffered = this.#buffered.slice(end.index + end[0].length);
+        return ok({ text, status: Number(end[1]) });
+      }
+      const chunk = await this.#reader.read().catch(() => ({
+        done: true as const,
+        value: undefined,
+      }));
+      if (chunk.done) {
+        this.#broken ??= "the helper's output ended";
+        return fail(this.#broken);
+      }
+      this.#buffered += chunk.value;
+    }
+  }
+
+  ask(question: string, timeoutMs: number): Promise<Answer> {
+    if (this.#broken !== undefined) {
+      return Promise.resolve(fail(this.#broken));
+    }
+    const written = this.#writing.then(() =>
+      this.#writer.write(new TextEncoder().encode(`${question}\n`))
+    );
+    this.#writing = written.catch(() => {});
+    const answer = this.#reading.then(async (): Promise<Answer> => {
+      try {
+        await written;
+      } catch (error) {
+        this.#broken ??= `the helper failed: ${describe(error)}`;
+        return fail(this.#broken);
+      }
+      return await this.#readAnswer();
+    });
+    this.#reading = answer;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      answer,
+      new Promise<Answer>((resolve) => {
+        timer = setTimeout(
+          () => resolve(fail(`no answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  async close(): Promise<void> {
+    this.#broken ??= "closed";
+    await this.#writer.close().catch(() => {});
+    await this.#reader.cancel().catch(() => {});
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await this.#child.status;
+  }
+}
+
+function spawnShell(): Deno.ChildProcess {
+  return new Deno.Command("/bin/sh", {
+    args: ["-c", HELPER_SCRIPT, "sshproxy-agent-helper", idPath()],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    clearEnv: true,
+    env: { PATH: "/usr/bin:/bin" },
+  }).spawn();
+}
+
+/**
+ * Starts the helper (this needs the `run` permission, never again): two
+ * shells of the same script, one for name service lookups (which may be
+ * slow: a remote directory), one for /proc (which must stay quick: it
+ * tells when sessions end). A question without answer within its time
+ * fails alone; a shell that ends makes the helper `broken`.
+ */
+export function startSystemHelper(
+  timeouts: { identityMs?: number; procMs?: number } = {},
+): Result<SystemHelper> {
+  let identityShell: ShellChannel;
+  let procShell: ShellChannel;
   try {
-    child = new Deno.Command("/bin/sh", {
-      args: ["-c", HELPER_SCRIPT, "sshproxy-agent-helper", idPath()],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-      clearEnv: true,
-      env: { PATH: "/usr/bin:/bin" },
-    }).spawn();
+    identityShell = new ShellChannel(spawnShell(), "identity helper");
   } catch (error) {
     return fail(`cannot start the helper (/bin/sh): ${describe(error)}`);
   }
-  const writer = child.stdin.getWriter();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  let broken: string | undefined;
-  child.status.then((status) => {
-    broken ??= `the helper ended (exit status ${status.code})`;
-  });
-
-  const readAnswer = async (): Promise<
-    Result<{ text: string; status: number }>
-  > => {
-    for (;;) {
-      const end = /(?:^|\n)--end (\d+)\n/.exec(buffered);
-      if (end) {
-        const text = buffered.slice(0, end.index);
-        buffered = buffered.slice(end.index + end[0].length);
-        return ok({ text, status: Number(end[1]) });
-      }
-      const chunk = await reader.read();
-      if (chunk.done) return fail(broken ?? "the helper ended");
-      buffered += chunk.value;
-    }
-  };
-
-  let queue: Promise<unknown> = Promise.resolve();
-  const ask = (
-    question: string,
-  ): Promise<Result<{ text: string; status: number }>> => {
-    const answer = queue.then(async () => {
-      if (broken !== undefined) {
-        return fail<{ text: string; status: number }>(broken);
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        await writer.write(new TextEncoder().encode(`${question}\n`));
-        return await Promise.race([
-          readAnswer(),
-          new Promise<Result<never>>((resolve) => {
-            timer = setTimeout(() => {
-              // A late answer would be read as the next one's: stop here.
-              broken = `the helper did not answer within ${timeoutMs} ms`;
-              resolve(fail(broken));
-            }, timeoutMs);
-          }),
-        ]);
-      } catch (error) {
-        broken ??= `the helper failed: ${describe(error)}`;
-        return fail<{ text: string; status: number }>(broken);
-      } finally {
-        clearTimeout(timer);
-      }
-    });
-    queue = answer;
-    return answer;
-  };
+  try {
+    procShell = new ShellChannel(spawnShell(), "/proc helper");
+  } catch (error) {
+    void identityShell.close();
+    return fail(`cannot start the helper (/bin/sh): ${describe(error)}`);
+  }
+  const identityMs = timeouts.identityMs ?? 30_000;
+  const procMs = timeouts.procMs ?? 5_000;
+  const ask = (question: string) => procShell.ask(question, procMs);
 
   const perPid = async (
     command: "stat" | "uid",
@@ -193,7 +250,7 @@ export function startSystemHelper(timeoutMs = 5000): Result<SystemHelper> {
   return ok({
     async identity(uid) {
       if (!Number.isInteger(uid) || uid < 0) return fail(`bad uid ${uid}`);
-      const answer = await ask(`id ${uid}`);
+      const answer = await identityShell.ask(`id ${uid}`, identityMs);
       if (!answer.ok) return answer;
       if (answer.value.status !== 0) {
         return fail(
@@ -221,18 +278,10 @@ export function startSystemHelper(timeoutMs = 5000): Result<SystemHelper> {
       return value === "" ? undefined : value !== "0";
     },
     get broken() {
-      return broken;
+      return identityShell.broken ?? procShell.broken;
     },
     async close() {
-      broken ??= "closed";
-      await writer.close().catch(() => {});
-      await reader.cancel().catch(() => {});
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await child.status;
+      await Promise.all([identityShell.close(), procShell.close()]);
     },
   });
 }

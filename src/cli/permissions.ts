@@ -34,7 +34,8 @@ export function replayNeeds(asciicastPath: string): Capability[] {
  * What `sshproxy-agent` keeps once started: reading (its configuration,
  * /proc, proof files), writing (its socket and proof directory), the
  * network (etcd, health checks, metrics). It never starts a program: the
- * NSS helper it asks for identities is started before `run` is revoked.
+ * helper shells it asks for identities and /proc are started before `run`
+ * is revoked.
  */
 export function agentNeeds(): Capability[] {
   return ["read", "write", "net"];
