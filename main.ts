@@ -1,4 +1,4 @@
-// Entry point: only dispatches to one of the four faces. Each face is
+// Entry point: only dispatches to one of the faces. Each face is
 // imported on demand so a login pays only for the proxy's modules.
 import { chooseFace } from "./src/cli/dispatch.ts";
 
@@ -27,5 +27,7 @@ const faceModule = face === "proxy"
   ? await import("./src/cli/ctl.ts")
   : face === "dumpd"
   ? await import("./src/cli/dumpd.ts")
+  : face === "agent"
+  ? await import("./src/cli/agent.ts")
   : await import("./src/cli/replay.ts");
 Deno.exit(await faceModule.run(args, programName));

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs sshproxy into PREFIX:
-#   bin/sshproxy, bin/sshproxyctl, bin/sshproxy-dumpd, bin/sshproxy-replay
+#   bin/sshproxy, bin/sshproxyctl, bin/sshproxy-dumpd, bin/sshproxy-replay,
+#   bin/sshproxy-agent
 #   share/man/man{1,5,8}/...     the man pages
 #   share/bash-completion/completions/sshproxyctl
-#   share/sshproxy/sshproxy.yaml (commented sample), sshproxy-dumpd.service
+#   share/sshproxy/sshproxy.yaml (commented sample), sshproxy-dumpd.service,
+#                                sshproxy-agent.service, sshproxy-alerts.yaml
 #   lib/sshproxy/                the program and its MANIFEST
 # The commands are runnable by any local user (sshd runs the ForceCommand
 # as the user who logs in) and never touch the network. With --binary FILE
@@ -45,7 +47,7 @@ done
 [ -w "$prefix" ] || die "prefix $prefix is not writable (run as root or choose another prefix)"
 prefix=$(cd "$prefix" && pwd)
 lib="$prefix/lib/sshproxy"
-commands=(sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay)
+commands=(sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent)
 
 remove_empty_parents() {
   local dir=$1
@@ -122,11 +124,14 @@ extras=(
   "man/sshproxy.8|share/man/man8/sshproxy.8"
   "man/sshproxyctl.8|share/man/man8/sshproxyctl.8"
   "man/sshproxy-dumpd.8|share/man/man8/sshproxy-dumpd.8"
+  "man/sshproxy-agent.8|share/man/man8/sshproxy-agent.8"
   "man/sshproxy.yaml.5|share/man/man5/sshproxy.yaml.5"
   "man/sshproxy-replay.1|share/man/man1/sshproxy-replay.1"
   "config/sshproxyctl.bash-completion|share/bash-completion/completions/sshproxyctl"
   "config/sshproxy.yaml|share/sshproxy/sshproxy.yaml"
   "config/sshproxy-dumpd.service|share/sshproxy/sshproxy-dumpd.service"
+  "config/sshproxy-agent.service|share/sshproxy/sshproxy-agent.service"
+  "config/sshproxy-alerts.yaml|share/sshproxy/sshproxy-alerts.yaml"
 )
 {
   for command in "${commands[@]}"; do echo "bin/$command"; done
@@ -146,7 +151,7 @@ if [ -z "$binary" ]; then
   # the move (every login would transpile again, ~1 s).
   DENO_DIR="$lib/cache" "$lib/bin/deno" cache --quiet --config "$lib/deno.json" "$lib/main.ts" \
     || die "cannot prepare Deno's cache in $lib/cache"
-  for words in "proxy -version" "ctl version" "dumpd -version" "replay -version"; do
+  for words in "proxy -version" "ctl version" "dumpd -version" "replay -version" "agent -version"; do
     # shellcheck disable=SC2086 # words are meant to split
     SSHPROXY_ARGV0=warm-up DENO_DIR="$lib/cache" "$lib/bin/deno" run --cached-only --no-prompt --quiet \
       --config "$lib/deno.json" --allow-all "$lib/main.ts" $words >/dev/null 2>&1 || true

@@ -2,8 +2,9 @@
 # One command for a fresh machine: the pinned Deno (from npm) and the
 # project's npm dependencies. With --services it also installs, as root,
 # what the end-to-end tests start: OpenSSH server and client, etcd, rsync,
-# tmux, man-db, and an X server with its tools for the X11 forwarding tests
-# (Debian packages).
+# tmux, man-db, an X server with its tools for the X11 forwarding tests, and
+# Prometheus (its server and promtool check the agent's metrics) (Debian
+# packages).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,7 +13,8 @@ if [ "${1:-}" = "--services" ]; then
   missing=()
   for tool in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/etcd:etcd-server \
     /usr/bin/etcdctl:etcd-client /usr/bin/rsync:rsync /usr/bin/tmux:tmux /usr/bin/man:man-db \
-    /usr/bin/openssl:openssl /usr/bin/Xvfb:xvfb /usr/bin/xauth:xauth /usr/bin/xdpyinfo:x11-utils; do
+    /usr/bin/openssl:openssl /usr/bin/Xvfb:xvfb /usr/bin/xauth:xauth /usr/bin/xdpyinfo:x11-utils \
+    /usr/bin/prometheus:prometheus /usr/bin/promtool:prometheus; do
     [ -x "${tool%%:*}" ] || missing+=("${tool##*:}")
   done
   if [ "${#missing[@]}" -gt 0 ]; then

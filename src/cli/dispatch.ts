@@ -1,8 +1,8 @@
 // Which face runs: the name the program was invoked as (a symlink), or
 // else the first argument. Pure, so it is tested without processes.
 
-/** The four faces of the program. */
-export type Face = "proxy" | "ctl" | "dumpd" | "replay";
+/** The faces of the program. */
+export type Face = "proxy" | "ctl" | "dumpd" | "replay" | "agent";
 
 /** The reference program name of each face (used in usage texts). */
 export const PROGRAM_NAMES: Record<Face, string> = {
@@ -10,6 +10,7 @@ export const PROGRAM_NAMES: Record<Face, string> = {
   ctl: "sshproxyctl",
   dumpd: "sshproxy-dumpd",
   replay: "sshproxy-replay",
+  agent: "sshproxy-agent",
 };
 
 /** The chosen face, its arguments and the program name for messages. */
@@ -17,8 +18,9 @@ export type FaceChoice =
   | { face: Face; args: string[]; programName: string }
   | { usage: string };
 
-const USAGE = "usage: sshproxy-deno {proxy|ctl|dumpd|replay} [ARGS...]\n" +
-  "  or invoke it as sshproxy, sshproxyctl, sshproxy-dumpd or sshproxy-replay (symlinks)\n";
+const USAGE =
+  "usage: sshproxy-deno {proxy|ctl|dumpd|replay|agent} [ARGS...]\n" +
+  "  or invoke it as sshproxy, sshproxyctl, sshproxy-dumpd, sshproxy-replay or sshproxy-agent (symlinks)\n";
 
 function basename(path: string): string {
   return path.replace(/\/+$/, "").split("/").pop() ?? path;
@@ -43,7 +45,7 @@ export function chooseFace(
   const first = args[0];
   if (
     first === "proxy" || first === "ctl" || first === "dumpd" ||
-    first === "replay"
+    first === "replay" || first === "agent"
   ) {
     return {
       face: first,

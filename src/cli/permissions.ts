@@ -30,6 +30,17 @@ export function replayNeeds(asciicastPath: string): Capability[] {
     : ["read"];
 }
 
+/**
+ * What `sshproxy-agent` keeps once started: reading (its configuration,
+ * /proc, proof files), writing (its socket and proof directory), the
+ * network (etcd, health checks, metrics). It never starts a program: the
+ * helper shells it asks for identities and /proc are started before `run`
+ * is revoked.
+ */
+export function agentNeeds(): Capability[] {
+  return ["read", "write", "net"];
+}
+
 /** What `sshproxy-dumpd` keeps: listening, and writing dumps (no processes, no environment). */
 export function dumpdNeeds(): Capability[] {
   return ["net", "write", "read"];

@@ -1,635 +1,509 @@
 // `sshproxyctl convert`: a v1 configuration file rewritten as v2 (spec §4).
-// The reference decodes the v1 file into Go structs with go-yaml v2, moves
-// the pieces into its v2 structs (§4.2 rules 1-5) and marshals those with
-// go-yaml v2; the output format (key order, omitted zero values, quoting,
-// flow/block styles) is that marshalling. convert_decode.ts and
-// convert_emit.ts reproduce the two go-yaml halves; this file holds the v1
-// and v2 struct layouts and the conversion rules.
 //
-// Deliberate difference: where the reference iterates Go maps (non-default
-// routes, several keys in one `users`/`groups` element), whose order is
-// random, we iterate the names in sorted order so the output is stable.
-import { fail, ok, type Result } from "../result.ts";
+// The contract is meaning, not bytes: the file written resolves, for every
+// user, group and source, to what the reference's own conversion resolves
+// to, it is a valid v2 file, and it reads like one written by hand. So the
+// v1 file is read by the v2 engine's own reader (go-yaml v2 semantics for
+// duplicate keys and merges, one-line errors with the line), each v1
+// section is typed by the v2 settings parser (v1 keys are v2 keys), the
+// reference's rules (§4.2) move them into top-level keys and overrides, and
+// the `yaml` package writes the result.
+//
+// Where the reference's Go maps give a random order (non-default routes,
+// several names in one `users`/`groups` element), names are taken in
+// sorted order so the output is stable.
+// @ts-types="yaml"
+import { Document, isScalar, visit } from "yaml/esm";
 import { formatGoDuration } from "../format/duration.ts";
+import { fail, ok, type Result } from "../result.ts";
 import {
-  type Desc,
-  DStruct,
-  type DValue,
-  GoMap,
-  GoYamlDecoder,
-  parseGoYamlTree,
-  type StructDesc,
-  YamlFatal,
-  zeroValue,
-} from "./convert_decode.ts";
+  describe,
+  parseSettings,
+  problem,
+  quoted,
+  readStringList,
+  type SettingsPatch,
+} from "./settings.ts";
+import type { TranslateCommand } from "./types.ts";
 import {
-  emitGoYaml,
-  type ENode,
-  goString,
-  goValue,
-  plainScalar,
-  sortedEntries,
-} from "./convert_emit.ts";
+  goYamlTags,
+  lastEntry,
+  type MappingNode,
+  parseYamlTree,
+  type TreeNode,
+} from "./yaml_tree.ts";
 
-// ---------------------------------------------------------------------------
-// v1 layout (the reference's configV1, routeConfigV1, subConfigV1), with Go
-// type names as they appear in go-yaml's type errors.
+// The keys each v1 section has (the reference's configV1, subConfigV1 and
+// routeConfigV1); any other key is ignored, as go-yaml ignores unknown
+// struct fields.
+const TOP_KEYS = [
+  "debug",
+  "log",
+  "check_interval",
+  "error_banner",
+  "dump",
+  "dump_limit_size",
+  "dump_limit_window",
+  "etcd",
+  "etcd_stats_interval",
+  "log_stats_interval",
+  "bg_command",
+  "ssh",
+  "translate_commands",
+  "environment",
+  "max_connections_per_user",
+];
+const SUB_KEYS = [
+  "debug",
+  "log",
+  "error_banner",
+  "dump",
+  "dump_limit_size",
+  "dump_limit_window",
+  "etcd_stats_interval",
+  "log_stats_interval",
+  "bg_command",
+  "translate_commands",
+  "environment",
+  "max_connections_per_user",
+  "ssh",
+];
+const ROUTE_KEYS = [
+  "dest",
+  "route_select",
+  "mode",
+  "force_command",
+  "command_must_match",
+  "etcd_keyttl",
+  "environment",
+];
 
-const BOOL: Desc = { k: "bool" };
-const STRING: Desc = { k: "string" };
-const IFACE: Desc = { k: "iface" };
-const INT: Desc = { k: "int", name: "int" };
-const INT64: Desc = { k: "int", name: "int64" };
-const DURATION: Desc = { k: "int", name: "time.Duration" };
-const UINT64: Desc = { k: "uint", name: "uint64" };
-const STRINGS: Desc = { k: "slice", name: "[]string", elem: STRING };
-const STRING_MAP: Desc = { k: "map", name: "map[string]string", elem: STRING };
-
-function struct(name: string, fields: Record<string, Desc>): StructDesc {
-  return { k: "struct", name: `utils.${name}`, fields };
+/** A v1 route, typed. */
+interface Route {
+  name: string;
+  source?: string[];
+  settings: SettingsPatch;
 }
 
-const ETCD = struct("EtcdConfig", {
-  endpoints: STRINGS,
-  tls: struct("etcdTLSConfig", {
-    cafile: STRING,
-    keyfile: STRING,
-    certfile: STRING,
-  }),
-  username: STRING,
-  password: STRING,
-  keyttl: INT64,
-  mandatory: IFACE,
-});
+/** One v2 mapping being built, keys in the order they are set. */
+type Fields = Map<string, unknown>;
 
-const SSH = struct("sshConfig", { exe: STRING, args: STRINGS });
-
-const TRANSLATE = struct("TranslateCommandConfig", {
-  ssh_args: STRINGS,
-  command: STRING,
-  disable_dump: BOOL,
-});
-
-const TRANSLATE_MAP: Desc = {
-  k: "map",
-  name: "map[string]*utils.TranslateCommandConfig",
-  elem: { k: "ptr", name: "*utils.TranslateCommandConfig", elem: TRANSLATE },
-};
-
-const ROUTE = struct("routeConfigV1", {
-  source: STRINGS,
-  dest: STRINGS,
-  route_select: STRING,
-  mode: STRING,
-  force_command: STRING,
-  command_must_match: BOOL,
-  etcd_keyttl: INT64,
-  environment: STRING_MAP,
-});
-
-const ROUTE_MAP: Desc = {
-  k: "map",
-  name: "map[string]*utils.routeConfigV1",
-  elem: { k: "ptr", name: "*utils.routeConfigV1", elem: ROUTE },
-};
-
-const SUB_CONFIG = struct("subConfigV1", {
-  debug: IFACE,
-  log: IFACE,
-  error_banner: IFACE,
-  dump: IFACE,
-  dump_limit_size: IFACE,
-  dump_limit_window: IFACE,
-  etcd_stats_interval: IFACE,
-  log_stats_interval: IFACE,
-  bg_command: IFACE,
-  translate_commands: TRANSLATE_MAP,
-  environment: STRING_MAP,
-  routes: ROUTE_MAP,
-  max_connections_per_user: IFACE,
-  ssh: SSH,
-});
-
-const SUB_CONFIG_LIST: Desc = {
-  k: "slice",
-  name: "[]map[string]utils.subConfigV1",
-  elem: { k: "map", name: "map[string]utils.subConfigV1", elem: SUB_CONFIG },
-};
-
-const CONFIG_V1 = struct("configV1", {
-  debug: BOOL,
-  log: STRING,
-  check_interval: DURATION,
-  error_banner: STRING,
-  dump: STRING,
-  dump_limit_size: UINT64,
-  dump_limit_window: DURATION,
-  etcd: ETCD,
-  etcd_stats_interval: DURATION,
-  log_stats_interval: DURATION,
-  bg_command: STRING,
-  ssh: SSH,
-  translate_commands: TRANSLATE_MAP,
-  environment: STRING_MAP,
-  routes: ROUTE_MAP,
-  max_connections_per_user: INT,
-  users: SUB_CONFIG_LIST,
-  groups: SUB_CONFIG_LIST,
-});
-
-// ---------------------------------------------------------------------------
-// Typed access to decoded structs (the descriptors guarantee the shapes).
-
-function get(s: DStruct, key: string): DValue {
-  return s.fields.get(key) ?? null;
-}
-function getString(s: DStruct, key: string): string {
-  const v = get(s, key);
-  return typeof v === "string" ? v : "";
-}
-function getBool(s: DStruct, key: string): boolean {
-  return get(s, key) === true;
-}
-function getInt(s: DStruct, key: string): bigint {
-  const v = get(s, key);
-  return typeof v === "bigint" ? v : 0n;
-}
-function getStrings(s: DStruct, key: string): string[] | null {
-  const v = get(s, key);
-  return Array.isArray(v) ? v.map((e) => typeof e === "string" ? e : "") : null;
-}
-function getMap(s: DStruct, key: string): GoMap | null {
-  const v = get(s, key);
-  return v instanceof GoMap ? v : null;
-}
-function getStruct(s: DStruct, key: string, desc: StructDesc): DStruct {
-  const v = get(s, key);
-  return v instanceof DStruct ? v : zeroValue(desc) as DStruct;
-}
-
-/** A `map[string]T`'s entries by key, in sorted key order (see header). */
-function byName(map: GoMap | null): [string, DValue][] {
-  if (map === null) return [];
-  const entries: [string, DValue][] = [];
-  for (const [key, value] of map.entries.values()) {
-    entries.push([typeof key === "string" ? key : "", value]);
-  }
-  return entries.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-}
-
-// ---------------------------------------------------------------------------
-// v2 layout being built (the reference's Config and subConfig).
-
-/** Top-level keys of the v2 document being built. */
-interface TopV2 {
-  debug: boolean;
-  log: string;
-  checkInterval: bigint;
-  errorBanner: string;
-  dump: string;
-  dumpLimitSize: bigint;
-  dumpLimitWindow: bigint;
-  etcd: DStruct;
-  etcdStatsInterval: bigint;
-  logStatsInterval: bigint;
-  bgCommand: string;
-  ssh: DStruct;
-  translateCommands: GoMap | null;
-  environment: GoMap;
-  dest: string[] | null;
-  routeSelect: string;
-  mode: string;
-  forceCommand: string;
-  commandMustMatch: boolean;
-  etcdKeyttl: bigint;
-  maxConnectionsPerUser: bigint;
-  overrides: OverrideV2[];
-}
-
-/** One override; `null` means an unset interface{} field (omitted). */
-interface OverrideV2 {
-  match: [string, string[] | null][];
-  debug: DValue;
-  log: DValue;
-  errorBanner: DValue;
-  dump: DValue;
-  dumpLimitSize: DValue;
-  dumpLimitWindow: DValue;
-  etcdStatsInterval: DValue;
-  logStatsInterval: DValue;
-  bgCommand: DValue;
-  ssh: DStruct | null;
-  translateCommands: GoMap | null;
-  environment: GoMap | null;
-  service: DValue;
-  dest: string[] | null;
-  routeSelect: DValue;
-  mode: DValue;
-  forceCommand: DValue;
-  commandMustMatch: DValue;
-  etcdKeyttl: DValue;
-  maxConnectionsPerUser: DValue;
-}
-
-function emptyOverride(match: [string, string[] | null][]): OverrideV2 {
+function only(node: MappingNode, keys: readonly string[]): MappingNode {
   return {
-    match,
-    debug: null,
-    log: null,
-    errorBanner: null,
-    dump: null,
-    dumpLimitSize: null,
-    dumpLimitWindow: null,
-    etcdStatsInterval: null,
-    logStatsInterval: null,
-    bgCommand: null,
-    ssh: null,
-    translateCommands: null,
-    environment: null,
-    service: null,
-    dest: null,
-    routeSelect: null,
-    mode: null,
-    forceCommand: null,
-    commandMustMatch: null,
-    etcdKeyttl: null,
-    maxConnectionsPerUser: null,
+    ...node,
+    entries: node.entries.filter((entry) => keys.includes(entry.key)),
   };
 }
 
-/** The route keys copied only when set (convertRouteToOverride). */
-interface RouteKeys {
-  dest: string[] | null;
-  routeSelect: string;
-  mode: string;
-  forceCommand: string;
-  commandMustMatch: boolean;
-  etcdKeyttl: bigint;
-}
-
-function routeKeys(route: DStruct): RouteKeys {
-  return {
-    dest: getStrings(route, "dest"),
-    routeSelect: getString(route, "route_select"),
-    mode: getString(route, "mode"),
-    forceCommand: getString(route, "force_command"),
-    commandMustMatch: getBool(route, "command_must_match"),
-    etcdKeyttl: getInt(route, "etcd_keyttl"),
-  };
-}
-
-function applyRouteToOverride(target: OverrideV2, keys: RouteKeys): void {
-  target.dest = keys.dest;
-  if (keys.routeSelect !== "") target.routeSelect = keys.routeSelect;
-  if (keys.mode !== "") target.mode = keys.mode;
-  if (keys.forceCommand !== "") target.forceCommand = keys.forceCommand;
-  if (keys.commandMustMatch) target.commandMustMatch = true;
-  if (keys.etcdKeyttl !== 0n) target.etcdKeyttl = keys.etcdKeyttl;
-}
-
-/** Merges a route's environment into `target` (route values win). */
-function mergeEnvironment(target: GoMap, route: DStruct): void {
-  const extra = getMap(route, "environment");
-  if (extra === null) return;
-  for (const [key, value] of extra.entries.values()) target.set(key, value);
-}
-
-class NullRoute extends Error {}
-
-function asRoute(name: string, value: DValue): DStruct {
-  // A route written as `name: ~` is a nil pointer: the reference dereferences
-  // it and crashes. We report it instead.
-  if (!(value instanceof DStruct)) {
-    throw new NullRoute(`route '${name}' has no value`);
+function asMapping(node: TreeNode, key: string): Result<MappingNode | null> {
+  if (node.kind === "scalar" && node.tag === "null") return ok(null);
+  if (node.kind !== "mapping") {
+    return fail(
+      problem(
+        node.line,
+        key,
+        `${describe(node)} is not a mapping`,
+        "a mapping of keys to values",
+      ),
+    );
   }
-  return value;
+  return ok(node);
 }
 
-function namedRouteOverride(
-  name: string,
-  route: DStruct,
-  match: [string, string[] | null][],
-): OverrideV2 {
-  const override = emptyOverride(match);
-  override.service = name;
-  applyRouteToOverride(override, routeKeys(route));
-  override.environment = getMap(route, "environment");
-  return override;
+function settingsOf(
+  node: MappingNode | null,
+  keys: readonly string[],
+): Result<SettingsPatch> {
+  if (node === null) return ok({});
+  const parsed = parseSettings(only(node, keys), []);
+  return parsed.ok ? ok(parsed.value.patch) : parsed;
+}
+
+// `route_select: ""` and `mode: ""` are "not set" to the reference (it
+// copies a route's value only when non-empty); the settings parser reads
+// them as the default, which in an override would be a change.
+function unsetWhenEmpty(node: MappingNode, patch: SettingsPatch): void {
+  for (
+    const [key, field] of [
+      ["route_select", "routeSelect"],
+      ["mode", "mode"],
+    ] as const
+  ) {
+    const value = lastEntry(node, key)?.value;
+    if (value?.kind === "scalar" && value.text === "") delete patch[field];
+  }
+}
+
+/**
+ * A `routes:` mapping given any number of times, as go-yaml fills one Go
+ * map of pointers: a route named again replaces the earlier one, a null
+ * `routes:` empties the map. Returned sorted by name (see the header).
+ */
+function parseRoutes(node: MappingNode, where: string): Result<Route[]> {
+  const routes = new Map<string, Route>();
+  for (const entry of node.entries) {
+    if (entry.key !== "routes") continue;
+    const section = asMapping(entry.value, `${where}routes`);
+    if (!section.ok) return section;
+    if (section.value === null) {
+      routes.clear();
+      continue;
+    }
+    for (const routeEntry of section.value.entries) {
+      const name = routeEntry.key;
+      const body = asMapping(routeEntry.value, `${where}routes.${name}`);
+      if (!body.ok) return body;
+      if (body.value === null) {
+        // A nil pointer the reference dereferences and crashes on.
+        return fail(
+          problem(
+            routeEntry.line,
+            `${where}routes.${name}`,
+            "the route has no value",
+            "a mapping with source: and dest: lists",
+          ),
+        );
+      }
+      if (name !== "default" && /[/@:]/.test(name)) {
+        return fail(
+          problem(
+            routeEntry.line,
+            `${where}routes`,
+            `route name ${quoted(name)} contains '/', '@' or ':'`,
+            "a name without them: it becomes the override's service",
+          ),
+        );
+      }
+      const settings = settingsOf(body.value, ROUTE_KEYS);
+      if (!settings.ok) return settings;
+      unsetWhenEmpty(body.value, settings.value);
+      let source: string[] | undefined;
+      for (const field of body.value.entries) {
+        if (field.key !== "source") continue;
+        if (field.value.kind === "scalar" && field.value.tag === "null") {
+          source = undefined;
+          continue;
+        }
+        const list = readStringList(
+          field.value,
+          `${where}routes.${name}.source`,
+        );
+        if (!list.ok) return list;
+        source = list.value;
+      }
+      routes.set(name, {
+        name,
+        source,
+        settings: settings.value,
+      });
+    }
+  }
+  return ok(
+    [...routes.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    ),
+  );
+}
+
+// What a route brings to the mapping it is merged into (the reference's
+// convertRouteToOverride): `dest` as given, the other keys only when set to
+// something other than empty, false or 0.
+function addRouteKeys(fields: Fields, route: SettingsPatch): void {
+  if (route.dest) fields.set("dest", route.dest);
+  if (route.routeSelect) fields.set("route_select", route.routeSelect);
+  if (route.mode) fields.set("mode", route.mode);
+  if (route.forceCommand) fields.set("force_command", route.forceCommand);
+  if (route.commandMustMatch) fields.set("command_must_match", true);
+  if (route.etcdKeyttl) fields.set("etcd_keyttl", route.etcdKeyttl);
+}
+
+// A Map, not an object: a command may be named `__proto__`.
+function translateCommands(commands: Map<string, TranslateCommand>): Fields {
+  const written: Fields = new Map();
+  for (const [command, entry] of commands) {
+    const fields: Fields = new Map();
+    if (entry.sshArgs.length > 0) fields.set("ssh_args", entry.sshArgs);
+    fields.set("command", entry.command);
+    if (entry.disableDump) fields.set("disable_dump", true);
+    written.set(command, fields);
+  }
+  return written;
+}
+
+// The etcd section as the reference writes it: every key that is set to
+// something other than empty or 0 (`mandatory` whenever given).
+function etcdSection(patch: SettingsPatch): Fields | undefined {
+  const etcd = patch.etcd;
+  if (!etcd) return undefined;
+  const fields: Fields = new Map();
+  if (etcd.endpoints?.length) fields.set("endpoints", etcd.endpoints);
+  const tls: Fields = new Map();
+  for (const key of ["cafile", "keyfile", "certfile"] as const) {
+    if (etcd[key]) tls.set(key, etcd[key]);
+  }
+  if (tls.size > 0) fields.set("tls", tls);
+  if (etcd.username) fields.set("username", etcd.username);
+  if (etcd.password) fields.set("password", etcd.password);
+  if (etcd.keyttl) fields.set("keyttl", etcd.keyttl);
+  if (etcd.mandatory !== undefined) fields.set("mandatory", etcd.mandatory);
+  return fields.size > 0 ? fields : undefined;
+}
+
+// `ssh` as the reference writes it: `exe` and `args` only when non-empty
+// (an empty `args` list is dropped, so it keeps the default or earlier
+// arguments, as the reference's output does).
+function sshSection(patch: SettingsPatch): Fields | undefined {
+  const fields: Fields = new Map();
+  if (patch.sshExe) fields.set("exe", patch.sshExe);
+  if (patch.sshArgs?.length) fields.set("args", patch.sshArgs);
+  return fields.size > 0 ? fields : undefined;
+}
+
+/** The settings of the top level or of a `users`/`groups` entry. */
+function addSettings(
+  fields: Fields,
+  patch: SettingsPatch,
+  environment: Map<string, string>,
+  keep: (value: unknown) => boolean,
+): void {
+  const add = (key: string, value: unknown) => {
+    if (value !== undefined && keep(value)) fields.set(key, value);
+  };
+  const duration = (value: bigint | undefined) =>
+    value === undefined ? undefined : formatGoDuration(value);
+  add("debug", patch.debug);
+  add("log", patch.log);
+  add("check_interval", duration(patch.checkInterval));
+  add("error_banner", patch.errorBanner);
+  add("dump", patch.dump);
+  add("dump_limit_size", patch.dumpLimitSize);
+  add("dump_limit_window", duration(patch.dumpLimitWindow));
+  add("etcd", etcdSection(patch));
+  add("etcd_stats_interval", duration(patch.etcdStatsInterval));
+  add("log_stats_interval", duration(patch.logStatsInterval));
+  add("bg_command", patch.bgCommand);
+  add("ssh", sshSection(patch));
+  if (patch.translateCommands?.size) {
+    fields.set(
+      "translate_commands",
+      translateCommands(patch.translateCommands),
+    );
+  }
+  if (environment.size > 0) fields.set("environment", environment);
+}
+
+// At top level the reference's typed fields omit zero values, which are
+// the defaults anyway; users/groups values are kept whenever given.
+const NOT_ZERO = (value: unknown) =>
+  value !== false && value !== "" && value !== 0 && value !== 0n &&
+  value !== "0s";
+const ANY = () => true;
+
+function withEnvironment(
+  base: Map<string, string> | undefined,
+  route: Route | undefined,
+): Map<string, string> {
+  const merged = new Map(base ?? []);
+  for (const [name, value] of route?.settings.environment ?? []) {
+    merged.set(name, value);
+  }
+  return merged;
+}
+
+function routeOverride(
+  route: Route,
+  match: Record<string, string[]>,
+): Fields {
+  const fields: Fields = new Map([["match", [match]]]);
+  const environment = route.settings.environment ?? new Map();
+  if (environment.size > 0) fields.set("environment", environment);
+  fields.set("service", route.name);
+  addRouteKeys(fields, route.settings);
+  return fields;
 }
 
 /** §4.2 rules 4 and 5: one `users` or `groups` list. */
 function convertSubConfigs(
-  overrides: OverrideV2[],
-  list: DValue,
-  matchWith: "groups" | "users",
-): void {
-  if (!Array.isArray(list)) return;
-  for (const element of list) {
-    if (!(element instanceof GoMap)) continue;
-    for (const [names, value] of byName(element)) {
-      const sub = value instanceof DStruct
-        ? value
-        : zeroValue(SUB_CONFIG) as DStruct;
-      const who = names.split(",");
-      const override = emptyOverride([[matchWith, who]]);
-      override.debug = get(sub, "debug");
-      override.log = get(sub, "log");
-      override.errorBanner = get(sub, "error_banner");
-      override.dump = get(sub, "dump");
-      override.dumpLimitSize = get(sub, "dump_limit_size");
-      override.dumpLimitWindow = get(sub, "dump_limit_window");
-      override.etcdStatsInterval = get(sub, "etcd_stats_interval");
-      override.logStatsInterval = get(sub, "log_stats_interval");
-      override.bgCommand = get(sub, "bg_command");
-      override.translateCommands = getMap(sub, "translate_commands");
-      const environment = getMap(sub, "environment") ?? new GoMap();
-      override.environment = environment;
-      override.maxConnectionsPerUser = get(sub, "max_connections_per_user");
-      const ssh = getStruct(sub, "ssh", SSH);
-      const args = getStrings(ssh, "args");
-      if (getString(ssh, "exe") !== "" || (args !== null && args.length > 0)) {
-        override.ssh = ssh;
-      }
-      const routes = byName(getMap(sub, "routes"));
-      for (const [name, routeValue] of routes) {
-        if (name !== "default") continue;
-        const route = asRoute(name, routeValue);
-        applyRouteToOverride(override, routeKeys(route));
-        mergeEnvironment(environment, route);
-      }
-      overrides.push(override);
-      for (const [name, routeValue] of routes) {
-        if (name === "default") continue;
-        const route = asRoute(name, routeValue);
-        // Keys sorted as go-yaml writes map keys: groups < sources < users.
-        const match: [string, string[] | null][] = matchWith === "groups"
-          ? [["groups", who], ["sources", getStrings(route, "source")]]
-          : [["sources", getStrings(route, "source")], ["users", who]];
-        overrides.push(namedRouteOverride(name, route, match));
-      }
-    }
+  root: MappingNode,
+  matchWith: "users" | "groups",
+): Result<Fields[]> {
+  const entry = lastEntry(root, matchWith);
+  if (!entry || (entry.value.kind === "scalar" && entry.value.tag === "null")) {
+    return ok([]);
   }
-}
-
-function convert(v1: DStruct): TopV2 {
-  const top: TopV2 = {
-    debug: getBool(v1, "debug"),
-    log: getString(v1, "log"),
-    checkInterval: getInt(v1, "check_interval"),
-    errorBanner: getString(v1, "error_banner"),
-    dump: getString(v1, "dump"),
-    dumpLimitSize: getInt(v1, "dump_limit_size"),
-    dumpLimitWindow: getInt(v1, "dump_limit_window"),
-    etcd: getStruct(v1, "etcd", ETCD),
-    etcdStatsInterval: getInt(v1, "etcd_stats_interval"),
-    logStatsInterval: getInt(v1, "log_stats_interval"),
-    bgCommand: getString(v1, "bg_command"),
-    ssh: getStruct(v1, "ssh", SSH),
-    translateCommands: getMap(v1, "translate_commands"),
-    environment: getMap(v1, "environment") ?? new GoMap(),
-    dest: null,
-    routeSelect: "",
-    mode: "",
-    forceCommand: "",
-    commandMustMatch: false,
-    etcdKeyttl: 0n,
-    maxConnectionsPerUser: getInt(v1, "max_connections_per_user"),
-    overrides: [],
-  };
-  for (const [name, routeValue] of byName(getMap(v1, "routes"))) {
-    const route = asRoute(name, routeValue);
-    if (name === "default") {
-      const keys = routeKeys(route);
-      top.dest = keys.dest;
-      if (keys.routeSelect !== "") top.routeSelect = keys.routeSelect;
-      if (keys.mode !== "") top.mode = keys.mode;
-      if (keys.forceCommand !== "") top.forceCommand = keys.forceCommand;
-      if (keys.commandMustMatch) top.commandMustMatch = true;
-      if (keys.etcdKeyttl !== 0n) top.etcdKeyttl = keys.etcdKeyttl;
-      mergeEnvironment(top.environment, route);
-    } else {
-      top.overrides.push(
-        namedRouteOverride(name, route, [[
-          "sources",
-          getStrings(route, "source"),
-        ]]),
+  if (entry.value.kind !== "sequence") {
+    return fail(
+      problem(
+        entry.value.line,
+        matchWith,
+        `${describe(entry.value)} is not a list`,
+        `a list of \`- name1,name2: {settings}\` items`,
+      ),
+    );
+  }
+  const overrides: Fields[] = [];
+  for (const element of entry.value.items) {
+    const names = asMapping(element, matchWith);
+    if (!names.ok) return names;
+    if (names.value === null) continue;
+    // One Go map per element: a name given twice keeps the later value.
+    const byName = new Map<string, TreeNode>();
+    for (const named of names.value.entries) {
+      byName.set(named.key, named.value);
+    }
+    for (const key of [...byName.keys()].sort()) {
+      const body = asMapping(byName.get(key)!, `${matchWith}.${key}`);
+      if (!body.ok) return body;
+      const who = key.split(",");
+      const settings = settingsOf(body.value, SUB_KEYS);
+      if (!settings.ok) return settings;
+      const routes = body.value === null
+        ? ok<Route[]>([])
+        : parseRoutes(body.value, `${matchWith}.${key}.`);
+      if (!routes.ok) return routes;
+      const fallback = routes.value.find((route) => route.name === "default");
+      const fields: Fields = new Map([["match", [{ [matchWith]: who }]]]);
+      addSettings(
+        fields,
+        settings.value,
+        withEnvironment(settings.value.environment, fallback),
+        ANY,
       );
+      if (fallback) addRouteKeys(fields, fallback.settings);
+      if (settings.value.maxConnectionsPerUser !== undefined) {
+        fields.set(
+          "max_connections_per_user",
+          settings.value.maxConnectionsPerUser,
+        );
+      }
+      overrides.push(fields);
+      for (const route of routes.value) {
+        if (route.name === "default") continue;
+        overrides.push(
+          routeOverride(route, {
+            [matchWith]: who,
+            sources: route.source ?? [],
+          }),
+        );
+      }
     }
   }
-  convertSubConfigs(top.overrides, get(v1, "groups"), "groups");
-  convertSubConfigs(top.overrides, get(v1, "users"), "users");
-  return top;
+  return ok(overrides);
 }
 
-// ---------------------------------------------------------------------------
-// Marshalling the v2 structs: fields in struct order, `omitempty` honoured.
-
-class Fields {
-  readonly pairs: [ENode, ENode][] = [];
-  add(key: string, value: ENode): void {
-    this.pairs.push([goString(key), value]);
-  }
-  node(): ENode {
-    return { t: "map", flow: false, pairs: this.pairs };
-  }
-}
-
-function stringList(items: string[] | null, flow: boolean): ENode {
-  return { t: "seq", flow, items: (items ?? []).map(goString) };
-}
-
-function isEmptyList(items: string[] | null): boolean {
-  return items === null || items.length === 0;
-}
-
-function stringMapNode(map: GoMap): ENode {
-  return {
-    t: "map",
-    flow: false,
-    pairs: sortedEntries(map).map(([k, v]) => [goValue(k), goValue(v)]),
-  };
-}
-
-function translateNode(map: GoMap): ENode {
-  const pairs: [ENode, ENode][] = sortedEntries(map).map(([k, v]) => {
-    if (!(v instanceof DStruct)) return [goValue(k), plainScalar("null")];
-    const entry = new Fields();
-    entry.add("ssh_args", stringList(getStrings(v, "ssh_args"), false));
-    entry.add("command", goString(getString(v, "command")));
-    if (getBool(v, "disable_dump")) {
-      entry.add("disable_dump", plainScalar("true"));
-    }
-    return [goValue(k), entry.node()];
-  });
-  return { t: "map", flow: false, pairs };
-}
-
-function isZeroSsh(ssh: DStruct): boolean {
-  return getString(ssh, "exe") === "" && isEmptyList(getStrings(ssh, "args"));
-}
-
-function sshNode(ssh: DStruct): ENode {
-  const fields = new Fields();
-  const exe = getString(ssh, "exe");
-  if (exe !== "") fields.add("exe", goString(exe));
-  const args = getStrings(ssh, "args");
-  if (!isEmptyList(args)) fields.add("args", stringList(args, true));
-  return fields.node();
-}
-
-function etcdNode(etcd: DStruct): ENode | undefined {
-  const endpoints = getStrings(etcd, "endpoints");
-  const tls = get(etcd, "tls");
-  const tlsFiles = ["cafile", "keyfile", "certfile"].map((key) =>
-    tls instanceof DStruct ? getString(tls, key) : ""
+function convertDocument(root: MappingNode): Result<Fields> {
+  const top = settingsOf(root, TOP_KEYS);
+  if (!top.ok) return top;
+  const routes = parseRoutes(root, "");
+  if (!routes.ok) return routes;
+  const fallback = routes.value.find((route) => route.name === "default");
+  const fields: Fields = new Map();
+  addSettings(
+    fields,
+    top.value,
+    withEnvironment(top.value.environment, fallback),
+    NOT_ZERO,
   );
-  const username = getString(etcd, "username");
-  const password = getString(etcd, "password");
-  const keyttl = getInt(etcd, "keyttl");
-  const mandatory = get(etcd, "mandatory");
-  const tlsSet = tlsFiles.some((file) => file !== "");
-  if (
-    isEmptyList(endpoints) && !tlsSet && username === "" && password === "" &&
-    keyttl === 0n && mandatory === null
-  ) {
-    return undefined;
+  if (fallback) addRouteKeys(fields, fallback.settings);
+  if (top.value.maxConnectionsPerUser) {
+    fields.set("max_connections_per_user", top.value.maxConnectionsPerUser);
   }
-  const fields = new Fields();
-  // No omitempty on endpoints: written even when empty.
-  fields.add("endpoints", stringList(endpoints, true));
-  if (tlsSet) {
-    const tlsFields = new Fields();
-    tlsFields.add("cafile", goString(tlsFiles[0]));
-    tlsFields.add("keyfile", goString(tlsFiles[1]));
-    tlsFields.add("certfile", goString(tlsFiles[2]));
-    fields.add("tls", tlsFields.node());
+  const overrides: Fields[] = [];
+  for (const route of routes.value) {
+    if (route.name === "default") continue;
+    overrides.push(routeOverride(route, { sources: route.source ?? [] }));
   }
-  if (username !== "") fields.add("username", goString(username));
-  if (password !== "") fields.add("password", goString(password));
-  if (keyttl !== 0n) fields.add("keyttl", plainScalar(keyttl.toString()));
-  if (mandatory !== null) fields.add("mandatory", goValue(mandatory));
-  return fields.node();
+  for (const matchWith of ["groups", "users"] as const) {
+    const converted = convertSubConfigs(root, matchWith);
+    if (!converted.ok) return converted;
+    overrides.push(...converted.value);
+  }
+  if (overrides.length > 0) fields.set("overrides", overrides);
+  return ok(fields);
 }
 
-function addString(fields: Fields, key: string, value: string): void {
-  if (value !== "") fields.add(key, goString(value));
-}
-function addInt(fields: Fields, key: string, value: bigint): void {
-  if (value !== 0n) fields.add(key, plainScalar(value.toString()));
-}
-function addDuration(fields: Fields, key: string, value: bigint): void {
-  if (value !== 0n) fields.add(key, goString(formatGoDuration(value)));
-}
-function addIface(fields: Fields, key: string, value: DValue): void {
-  if (value !== null) fields.add(key, goValue(value));
-}
-
-function overrideNode(o: OverrideV2): ENode {
-  const fields = new Fields();
-  fields.add("match", {
-    t: "seq",
-    flow: false,
-    items: [{
-      t: "map",
-      flow: false,
-      pairs: o.match.map((
-        [key, list],
-      ) => [goString(key), stringList(list, false)]),
-    }],
+// Written by the `yaml` package with go-yaml's YAML 1.1 tags, so a string
+// the reference (or we) would read as a boolean, number or null is quoted;
+// lists of plain values in flow style (`dest: [a, b]`), as admins write
+// them, unless a value holds a `?`, which go-yaml v2's scanner ends a plain
+// scalar at inside brackets (the `yaml` package would leave it plain).
+function emit(fields: Fields): string {
+  const document = new Document(plain(fields), {
+    version: "1.1",
+    customTags: goYamlTags,
+    // One list object used twice (a match item's names) is written twice,
+    // not as an anchor and an alias.
+    aliasDuplicateObjects: false,
   });
-  addIface(fields, "debug", o.debug);
-  addIface(fields, "log", o.log);
-  addIface(fields, "error_banner", o.errorBanner);
-  addIface(fields, "dump", o.dump);
-  addIface(fields, "dump_limit_size", o.dumpLimitSize);
-  addIface(fields, "dump_limit_window", o.dumpLimitWindow);
-  addIface(fields, "etcd_stats_interval", o.etcdStatsInterval);
-  addIface(fields, "log_stats_interval", o.logStatsInterval);
-  addIface(fields, "bg_command", o.bgCommand);
-  if (o.ssh !== null && !isZeroSsh(o.ssh)) fields.add("ssh", sshNode(o.ssh));
-  if (o.translateCommands !== null && o.translateCommands.size > 0) {
-    fields.add("translate_commands", translateNode(o.translateCommands));
-  }
-  if (o.environment !== null && o.environment.size > 0) {
-    fields.add("environment", stringMapNode(o.environment));
-  }
-  addIface(fields, "service", o.service);
-  if (!isEmptyList(o.dest)) fields.add("dest", stringList(o.dest, true));
-  addIface(fields, "route_select", o.routeSelect);
-  addIface(fields, "mode", o.mode);
-  addIface(fields, "force_command", o.forceCommand);
-  addIface(fields, "command_must_match", o.commandMustMatch);
-  addIface(fields, "etcd_keyttl", o.etcdKeyttl);
-  addIface(fields, "max_connections_per_user", o.maxConnectionsPerUser);
-  return fields.node();
+  visit(document, {
+    Seq(_key, node) {
+      node.flow = node.items.every((item) =>
+        isScalar(item) && !String(item.value).includes("?")
+      );
+    },
+    Scalar(_key, node) {
+      if (typeof node.value === "string" && node.value.includes("\n")) {
+        node.type = literalBlockFits(node.value)
+          ? "BLOCK_LITERAL"
+          : "QUOTE_DOUBLE";
+      }
+    },
+  });
+  if (fields.size === 0) return "---\n{}\n";
+  return "---\n" +
+    document.toString({
+      lineWidth: 100,
+      flowCollectionPadding: false,
+      blockQuote: "literal",
+    });
 }
 
-function topNode(c: TopV2): ENode {
-  const fields = new Fields();
-  if (c.debug) fields.add("debug", plainScalar("true"));
-  addString(fields, "log", c.log);
-  addDuration(fields, "check_interval", c.checkInterval);
-  addString(fields, "error_banner", c.errorBanner);
-  addString(fields, "dump", c.dump);
-  addInt(fields, "dump_limit_size", c.dumpLimitSize);
-  addDuration(fields, "dump_limit_window", c.dumpLimitWindow);
-  const etcd = etcdNode(c.etcd);
-  if (etcd !== undefined) fields.add("etcd", etcd);
-  addDuration(fields, "etcd_stats_interval", c.etcdStatsInterval);
-  addDuration(fields, "log_stats_interval", c.logStatsInterval);
-  addString(fields, "bg_command", c.bgCommand);
-  if (!isZeroSsh(c.ssh)) fields.add("ssh", sshNode(c.ssh));
-  if (c.translateCommands !== null && c.translateCommands.size > 0) {
-    fields.add("translate_commands", translateNode(c.translateCommands));
+// A multi-line string is written as a `|` block when it reads back the
+// same: the `yaml` package's block scalars lose a line's leading or
+// trailing blanks (and its folded ones a more-indented line's break), so
+// such text is double-quoted with escapes instead.
+function literalBlockFits(text: string): boolean {
+  const lines = text.replace(/\n+$/, "").split("\n");
+  return !text.startsWith("\n") &&
+    lines.every((line) =>
+      !/^[ \t]|[ \t]$/.test(line) &&
+      // deno-lint-ignore no-control-regex
+      !/[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029]/.test(line)
+    );
+}
+
+// Maps become plain mappings (a JS Map would be written as a YAML 1.1
+// `!!omap`); their keys keep the order they were set in.
+function plain(value: unknown): unknown {
+  if (value instanceof Map) {
+    return Object.fromEntries(
+      [...value].map(([key, item]) => [key, plain(item)]),
+    );
   }
-  if (c.environment.size > 0) {
-    fields.add("environment", stringMapNode(c.environment));
-  }
-  if (!isEmptyList(c.dest)) fields.add("dest", stringList(c.dest, true));
-  addString(fields, "route_select", c.routeSelect);
-  addString(fields, "mode", c.mode);
-  addString(fields, "force_command", c.forceCommand);
-  if (c.commandMustMatch) fields.add("command_must_match", plainScalar("true"));
-  addInt(fields, "etcd_keyttl", c.etcdKeyttl);
-  addInt(fields, "max_connections_per_user", c.maxConnectionsPerUser);
-  if (c.overrides.length > 0) {
-    fields.add("overrides", {
-      t: "seq",
-      flow: false,
-      items: c.overrides.map(overrideNode),
-    });
-  }
-  return fields.node();
+  if (Array.isArray(value)) return value.map(plain);
+  return value;
 }
 
 /**
  * Converts a v1 configuration text to v2: the whole output of
- * `sshproxyctl convert` (starting with the `---` line), or go-yaml's error.
+ * `sshproxyctl convert` (starting with a `---` line), or a one-line error
+ * `line N: ...`.
  */
 export function convertV1ToV2(yamlText: string): Result<string> {
-  let v1: DStruct;
-  try {
-    const tree = parseGoYamlTree(yamlText);
-    const decoder = new GoYamlDecoder();
-    const [, decoded] = tree === null
-      ? [true, zeroValue(CONFIG_V1)]
-      : decoder.unmarshal(tree, CONFIG_V1, zeroValue(CONFIG_V1));
-    if (decoder.typeErrors.length > 0) {
-      return fail(
-        `yaml: unmarshal errors:\n  ${decoder.typeErrors.join("\n  ")}`,
-      );
-    }
-    v1 = decoded instanceof DStruct ? decoded : zeroValue(CONFIG_V1) as DStruct;
-  } catch (error) {
-    if (error instanceof YamlFatal) return fail(error.message);
-    throw error;
+  const tree = parseYamlTree(yamlText);
+  if (!tree.ok) return tree;
+  const root = tree.value.root;
+  if (root.kind === "scalar" && root.tag === "null") return ok("---\n{}\n");
+  if (root.kind !== "mapping") {
+    return fail(
+      problem(
+        root.line,
+        "(top level)",
+        `${describe(root)} is not a mapping`,
+        "`key: value` lines",
+      ),
+    );
   }
-  let v2: TopV2;
-  try {
-    v2 = convert(v1);
-  } catch (error) {
-    if (error instanceof NullRoute) return fail(error.message);
-    throw error;
-  }
-  return ok("---\n" + emitGoYaml(topNode(v2)));
+  const converted = convertDocument(root);
+  return converted.ok ? ok(emit(converted.value)) : converted;
 }

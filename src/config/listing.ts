@@ -63,6 +63,9 @@ export function configListing(config: Config): string[] {
     `config.health_check = ${config.healthCheck}`,
     `config.ssh.config = ${config.sshConfig}`,
     `config.clustershell_dir = ${config.clusterShellDir}`,
+    `config.agent = {Socket:${config.agent.socket} Metrics:${config.agent.metrics} Timeout:${
+      formatGoDuration(config.agent.timeout)
+    }}`,
   );
   return lines;
 }
@@ -128,5 +131,10 @@ export function configAsJson(config: Config): Record<string, unknown> {
     max_connections_per_user: config.maxConnectionsPerUser,
     health_check: config.healthCheck,
     clustershell_dir: config.clusterShellDir,
+    agent: {
+      socket: config.agent.socket,
+      metrics: config.agent.metrics,
+      timeout: formatGoDuration(config.agent.timeout),
+    },
   };
 }

@@ -11,6 +11,7 @@ import {
   type Resolved,
   type SessionContext,
 } from "./resolve.ts";
+import { YAML_LIMITS } from "./yaml_tree.ts";
 
 /** The default configuration file of every face. */
 export const DEFAULT_CONFIG_PATH = "/etc/sshproxy/sshproxy.yaml";
@@ -21,7 +22,7 @@ export async function readConfigFile(
 ): Promise<Result<ParsedConfig>> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readAtMost(path, YAML_LIMITS.maxBytes + 1);
   } catch (error) {
     return fail(`${path}: cannot read: ${describeFileError(error)}`);
   }
@@ -41,6 +42,20 @@ export function resolveForSession(
   context: SessionContext,
 ): Promise<Result<Resolved>> {
   return resolveConfig(parsed, context, resolveHost);
+}
+
+// Never more than the parser accepts (plus one byte, for it to report the
+// file as too large), whatever the path names: a huge file, /dev/zero.
+async function readAtMost(path: string, limit: number): Promise<string> {
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(limit);
+  let filled = 0;
+  while (filled < limit) {
+    const count = await file.read(buffer.subarray(filled));
+    if (count === null) break;
+    filled += count;
+  }
+  return new TextDecoder().decode(buffer.subarray(0, filled));
 }
 
 function describeFileError(error: unknown): string {

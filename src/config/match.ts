@@ -14,8 +14,8 @@ import {
   type PortLookup,
   splitHostPort,
 } from "./host_port.ts";
-import { describe, problem, readStringList } from "./settings.ts";
-import type { MappingNode, TreeNode } from "./yaml_tree.ts";
+import { describe, problem, quoted, readStringList } from "./settings.ts";
+import { clip, type MappingNode, type TreeNode } from "./yaml_tree.ts";
 
 /** One `sources` entry, already split into host and port. */
 export interface SourceCondition {
@@ -44,11 +44,28 @@ export type HostResolver = (host: string) => Promise<Result<string[]>>;
 
 const ITEM_KEYS = ["users", "groups", "sources"];
 
+/**
+ * How many names a file's nodesets may still expand to: every `sources`
+ * and `dest` of a file is expanded when it is read, so the file as a whole
+ * gets one budget (see resolve.ts).
+ */
+export interface NameBudget {
+  namesLeft: number;
+  /** The budget of a whole file, for messages. */
+  readonly total: number;
+}
+
+/** The one-line problem of a nodeset that goes past the file's budget. */
+export function overBudget(budget: NameBudget): string {
+  return `the file's nodesets expand to more than ${budget.total} names`;
+}
+
 /** Parses one `match` list; errors carry the line. */
 export function parseMatchList(
   node: TreeNode,
   lookupPort: PortLookup,
   groupResolver: GroupResolver | undefined,
+  budget: NameBudget = { namesLeft: 1_000_000, total: 1_000_000 },
 ): Result<MatchItem[]> {
   if (node.kind !== "sequence") {
     return fail(
@@ -72,7 +89,7 @@ export function parseMatchList(
         ),
       );
     }
-    const item = parseItem(itemNode, lookupPort, groupResolver);
+    const item = parseItem(itemNode, lookupPort, groupResolver, budget);
     if (!item.ok) return item;
     items.push(item.value);
   }
@@ -83,6 +100,7 @@ function parseItem(
   node: MappingNode,
   lookupPort: PortLookup,
   groupResolver: GroupResolver | undefined,
+  budget: NameBudget,
 ): Result<MatchItem> {
   const item: MatchItem = {
     line: node.line,
@@ -100,28 +118,37 @@ function parseItem(
       ),
     );
   }
+  // A key written twice is an AND (see the header); a key brought in by a
+  // `<<` merge, or written after one, replaces what came before, as go-yaml
+  // v2 does for every key (it merges in place, decode.go `merge`).
+  const fromMerge = new Set<string>();
   for (const entry of node.entries) {
     const key = `match.${entry.key}`;
     if (!ITEM_KEYS.includes(entry.key)) {
       return fail(
         problem(
           entry.line,
-          key,
-          `unknown match condition ${JSON.stringify(entry.key)}`,
+          clip(key),
+          `unknown match condition ${quoted(entry.key)}`,
           "users, groups or sources",
         ),
       );
     }
     const list = readStringList(entry.value, key);
     if (!list.ok) return list;
-    if (entry.key === "users") item.users.push(list.value);
-    else if (entry.key === "groups") item.groups.push(list.value);
+    const name = entry.key as "users" | "groups" | "sources";
+    if (entry.merged || fromMerge.has(name)) item[name] = [];
+    if (entry.merged) fromMerge.add(name);
+    else fromMerge.delete(name);
+    if (name === "users") item.users.push(list.value);
+    else if (name === "groups") item.groups.push(list.value);
     else {
       const sources = parseSources(
         list.value,
         entry.line,
         lookupPort,
         groupResolver,
+        budget,
       );
       if (!sources.ok) return sources;
       item.sources.push(sources.value);
@@ -135,14 +162,25 @@ function parseSources(
   line: number,
   lookupPort: PortLookup,
   groupResolver: GroupResolver | undefined,
+  budget: NameBudget,
 ): Result<SourceCondition[]> {
-  const expanded = expandNodeset(list.join(","), groupResolver);
+  const expanded = expandNodeset(
+    list.join(","),
+    groupResolver,
+    budget.namesLeft,
+  );
+  if (tooLarge(expanded)) {
+    return fail(
+      problem(line, "match.sources", overBudget(budget), "smaller ranges"),
+    );
+  }
+  if (expanded.ok) budget.namesLeft -= expanded.value.length;
   if (!expanded.ok) {
     return fail(
       problem(
         line,
         "match.sources",
-        `invalid nodeset for sources match: ${expanded.error}`,
+        `invalid nodeset for sources match: ${clip(expanded.error, 200)}`,
         "host[:port] entries or nodesets",
       ),
     );
@@ -159,7 +197,7 @@ function parseSources(
         problem(
           line,
           "match.sources",
-          `source: invalid address: ${address.error}`,
+          `source: invalid address: ${clip(address.error)}`,
           "host[:port] with a numeric port or a service name",
         ),
       );
@@ -167,6 +205,11 @@ function parseSources(
     sources.push({ text, address: address.value });
   }
   return ok(sources);
+}
+
+/** Whether a nodeset error is the "too many names" one. */
+export function tooLarge(result: Result<unknown>): boolean {
+  return !result.ok && result.error.startsWith("nodeset too large");
 }
 
 /** Outcome of evaluating an item: whether it matched, plus warnings (e.g. DNS failures). */

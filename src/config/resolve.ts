@@ -14,9 +14,13 @@ import {
   type Identity,
   itemMatches,
   type MatchItem,
+  type NameBudget,
+  overBudget,
   parseMatchList,
+  tooLarge,
 } from "./match.ts";
 import {
+  AGENT_DEFAULTS,
   describe,
   parseSettings,
   problem,
@@ -25,6 +29,7 @@ import {
 } from "./settings.ts";
 import type { Config } from "./types.ts";
 import {
+  clip,
   lastEntry,
   type MappingNode,
   parseYamlTree,
@@ -60,7 +65,7 @@ export function parseConfig(
 ): Result<ParsedConfig> {
   const tree = parseYamlTree(text);
   if (!tree.ok) return tree;
-  let root: TreeNode = tree.value;
+  let root: TreeNode = tree.value.root;
   if (root.kind === "scalar" && root.tag === "null") {
     root = { kind: "mapping", entries: [], line: 1 };
   }
@@ -77,16 +82,21 @@ export function parseConfig(
   const top = parseSettings(root, ["overrides"]);
   if (!top.ok) return top;
   // The groups are known once the top level has named their directory.
-  const withGroups: ParseDependencies = {
+  const expansion: Expansion = {
     ...dependencies,
     groupResolver: dependencies.groupResolver ??
       dependencies.groupsIn?.(
         top.value.patch.clusterShellDir || DEFAULT_CLUSTERSHELL_CONFDIR,
       ),
+    namesLeft: MAX_NAMES,
+    total: MAX_NAMES,
   };
-  const dest = expandDest(top.value.patch, root, withGroups);
+  const dest = expandDest(top.value.patch, root, expansion);
   if (!dest.ok) return dest;
-  const unknownKeys = [...top.value.unknownKeys];
+  const unknownKeys: UnknownKey[] = [
+    ...tree.value.notes.map(({ line, note }) => ({ key: "", line, note })),
+    ...top.value.unknownKeys,
+  ];
   const overrides: Override[] = [];
   const overridesEntry = lastEntry(root, "overrides");
   if (
@@ -106,7 +116,7 @@ export function parseConfig(
       );
     }
     for (const element of list.items) {
-      const parsed = parseOverride(element, withGroups, unknownKeys);
+      const parsed = parseOverride(element, expansion, unknownKeys);
       if (!parsed.ok) return parsed;
       overrides.push(parsed.value);
     }
@@ -114,9 +124,18 @@ export function parseConfig(
   return ok({ top: top.value.patch, overrides, unknownKeys });
 }
 
+// Every nodeset of the file (`dest` and `sources`) is expanded when the
+// file is read, on every login, at about 2 µs a name: the file as a whole
+// may name 100,000 hosts (the reference: any number, and a million names
+// in one nodeset), which keeps the worst case near a quarter of a second;
+// a larger nodeset is refused before its names are enumerated.
+const MAX_NAMES = 100_000;
+
+interface Expansion extends ParseDependencies, NameBudget {}
+
 function parseOverride(
   element: TreeNode,
-  dependencies: ParseDependencies,
+  dependencies: Expansion,
   unknownKeys: UnknownKey[],
 ): Result<Override> {
   if (element.kind !== "mapping") {
@@ -179,6 +198,7 @@ function parseOverride(
     matchEntry.value,
     dependencies.lookupPort,
     dependencies.groupResolver,
+    dependencies,
   );
   if (!match.ok) return match;
   if (match.value.length === 0) {
@@ -200,25 +220,32 @@ function parseOverride(
 function expandDest(
   patch: SettingsPatch,
   node: MappingNode,
-  dependencies: ParseDependencies,
+  dependencies: Expansion,
 ): Result<void> {
   if (!patch.dest) return ok(undefined);
-  const line = lastEntry(node, "dest")?.line ?? node.line;
+  const line = patch.destLine ?? node.line;
   const expanded = expandNodeset(
     patch.dest.join(","),
     dependencies.groupResolver,
+    dependencies.namesLeft,
   );
+  if (tooLarge(expanded)) {
+    return fail(
+      problem(line, "dest", overBudget(dependencies), "smaller ranges"),
+    );
+  }
   if (!expanded.ok) {
     return fail(
       problem(
         line,
         "dest",
-        `invalid nodeset: ${expanded.error}`,
+        `invalid nodeset: ${clip(expanded.error, 200)}`,
         "host[:port] entries or nodesets such as server[1-4]",
       ),
     );
   }
-  const normalised: string[] = [];
+  dependencies.namesLeft -= expanded.value.length;
+  const normalised = new Set<string>();
   for (const destination of expanded.value) {
     const split = splitHostPort(destination, dependencies.lookupPort);
     if (!split.ok) {
@@ -226,15 +253,14 @@ function expandDest(
         problem(
           line,
           "dest",
-          `invalid destination '${destination}': ${split.error}`,
+          `invalid destination '${clip(destination)}': ${clip(split.error)}`,
           "host[:port] with a numeric port or a service name",
         ),
       );
     }
-    const text = joinHostPort(split.value.host, split.value.port);
-    if (!normalised.includes(text)) normalised.push(text);
+    normalised.add(joinHostPort(split.value.host, split.value.port));
   }
-  patch.dest = normalised;
+  patch.dest = [...normalised];
   return ok(undefined);
 }
 
@@ -286,6 +312,7 @@ function defaults(): Config {
     healthCheck: "tcp",
     sshConfig: "",
     clusterShellDir: DEFAULT_CLUSTERSHELL_CONFDIR,
+    agent: { ...AGENT_DEFAULTS },
   };
 }
 
@@ -330,11 +357,13 @@ export function applyPatch(config: Config, patch: SettingsPatch): void {
   if (patch.healthCheck !== undefined) config.healthCheck = patch.healthCheck;
   if (patch.sshConfig !== undefined) config.sshConfig = patch.sshConfig;
   if (patch.clusterShellDir) config.clusterShellDir = patch.clusterShellDir;
-  // Kept from the reference so existing files mean the same: an empty
-  // `dest` list, an empty `ssh.exe` and empty/zero etcd values do not clear.
-  if (patch.dest !== undefined && patch.dest.length > 0) {
-    config.dest = [...patch.dest];
+  if (patch.agent !== undefined) {
+    config.agent = { ...config.agent, ...patch.agent };
   }
+  // Kept from the reference so existing files mean the same: an empty
+  // `dest` list (never in a patch, see settings.ts), an empty `ssh.exe` and
+  // empty/zero etcd values do not clear; `dest: [""]` does.
+  if (patch.dest !== undefined) config.dest = [...patch.dest];
   if (patch.sshExe !== undefined && patch.sshExe !== "") {
     config.ssh.exe = patch.sshExe;
   }
@@ -361,6 +390,16 @@ export function applyPatch(config: Config, patch: SettingsPatch): void {
     if (etcd.keyttl) config.etcd.keyttl = etcd.keyttl;
     if (etcd.mandatory !== undefined) config.etcd.mandatory = etcd.mandatory;
   }
+}
+
+/**
+ * The top-level settings alone, without any override or substitution:
+ * what a gateway-wide process (the agent) configures itself with.
+ */
+export function topLevelConfig(parsed: ParsedConfig): Config {
+  const config = defaults();
+  applyPatch(config, parsed.top);
+  return config;
 }
 
 /** Computes the effective configuration of one session (spec §3.3). */

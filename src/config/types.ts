@@ -57,6 +57,20 @@ export interface TranslateCommand {
   disableDump: boolean;
 }
 
+/**
+ * The `agent` section (our addition, see sshproxy-agent(8)): where sessions
+ * ask the gateway's agent for their route, and where the agent serves its
+ * metrics. The agent itself takes `socket` and `metrics` from the top level.
+ */
+export interface AgentSettings {
+  /** The agent's Unix socket; "" = sessions never ask an agent. */
+  socket: string;
+  /** `host:port` of the metrics endpoint; "" = none. */
+  metrics: string;
+  /** How long a session waits for the agent, whole exchange. */
+  timeout: Nanoseconds;
+}
+
 /** The effective configuration for one (user, groups, sshd address). */
 export interface Config {
   debug: boolean;
@@ -87,4 +101,6 @@ export interface Config {
   sshConfig: string;
   /** `clustershell_dir` (our key, top level only): where groups.conf is. */
   clusterShellDir: string;
+  /** The `agent` section (our key). */
+  agent: AgentSettings;
 }

@@ -1,7 +1,7 @@
 // Unknown keys are accepted, as the reference does, but a typo such as
 // `route_selct` must not pass silently: `show config` (and every session's
 // DEBUG log) names it and suggests the closest known key.
-import { SETTINGS_KEYS, type UnknownKey } from "./settings.ts";
+import { quoted, SETTINGS_KEYS, type UnknownKey } from "./settings.ts";
 
 function editDistance(a: string, b: string): number {
   const previous = Array.from({ length: b.length + 1 }, (_, index) => index);
@@ -32,6 +32,7 @@ function vocabulary(path: string[]): readonly string[] {
       : [...SETTINGS_KEYS, "overrides"];
   }
   if (where[0] === "ssh") return ["exe", "args", "config"];
+  if (where[0] === "agent") return ["socket", "metrics", "timeout"];
   if (where[0] === "etcd" && where[1] === "tls") {
     return ["cafile", "keyfile", "certfile"];
   }
@@ -72,23 +73,45 @@ function suggestion(key: string): string | undefined {
   return best;
 }
 
+// A file can hold any number of unknown keys, and each costs a suggestion
+// search and a log line on every login: the first ones are enough to act on.
+const MAX_WARNINGS = 100;
+
 /**
  * One warning line per ignored key, in file order:
- * `line N: unknown key "x" ignored (did you mean "y"?)`, or the key's note.
+ * `line N: unknown key "x" ignored (did you mean "y"?)`, or the key's note;
+ * at most MAX_WARNINGS lines, then one line saying how many were left out.
  */
 export function describeUnknownKeys(keys: readonly UnknownKey[]): string[] {
-  return [...keys].sort((a, b) => a.line - b.line).map(
-    ({ key, line, shadowedBy, note }) => {
-      if (note !== undefined) return `line ${line}: ${note}`;
-      if (shadowedBy !== undefined) {
-        return `line ${line}: duplicate key ${
-          JSON.stringify(key)
-        } ignored (the one on line ${shadowedBy} wins)`;
-      }
-      const best = suggestion(key);
-      return `line ${line}: unknown key ${JSON.stringify(key)} ignored${
+  const sorted = [...keys].sort((a, b) => a.line - b.line);
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  let omitted = 0;
+  for (const { key, line, shadowedBy, mergedInto, note } of sorted) {
+    let text: string;
+    if (note !== undefined) text = `line ${line}: ${note}`;
+    else if (mergedInto !== undefined) {
+      text = `line ${line}: duplicate key ${
+        quoted(key)
+      } merged with the one on line ${mergedInto} (keys given again there win)`;
+    } else if (shadowedBy !== undefined) {
+      text = `line ${line}: duplicate key ${
+        quoted(key)
+      } ignored (the one on line ${shadowedBy} wins)`;
+    } else {
+      // Keys merged from one anchor into several places are met again.
+      const best = key.length <= 64 ? suggestion(key) : undefined;
+      text = `line ${line}: unknown key ${quoted(key)} ignored${
         best ? ` (did you mean "${best}"?)` : ""
       }`;
-    },
-  );
+    }
+    if (seen.has(text)) continue;
+    seen.add(text);
+    if (lines.length < MAX_WARNINGS) lines.push(text);
+    else omitted++;
+  }
+  if (omitted > 0) {
+    lines.push(`${omitted} more warnings about the file left out`);
+  }
+  return lines;
 }

@@ -1,8 +1,15 @@
 // A small typed view of a YAML 1.1 document that keeps what the engine
 // needs and the `yaml` package's plain JS conversion loses: every duplicate
-// key of a mapping (a match item's two `groups:` keys mean AND), the
-// source text of scalars (string keys take a scalar's text, as go-yaml
-// does) and the line of every node (for one-line error messages).
+// key of a mapping in document order (go-yaml v2 decodes them one after the
+// other into the same struct or map, and a match item's two `groups:` keys
+// mean AND), the source text of scalars (string keys take a scalar's text,
+// as go-yaml does) and the line of every node (for one-line error messages).
+//
+// Reading is bounded before anything grows with hostile input (a file is
+// read on every login): nesting deeper than MAX_DEPTH is refused while the
+// package's own lexer streams, before any tree is built, and aliases are
+// counted, never expanded, before the tree is built (see aliasTargets).
+//
 // The `yaml` package's ESM build (deno.json's "yaml/esm", its "browser"
 // files), not the CommonJS one that "npm:yaml" resolves to under Deno's
 // "node" condition: loading CommonJS starts Deno's Node-compatibility layer,
@@ -13,15 +20,19 @@
 // The types are the package's own.
 // @ts-types="yaml"
 import {
+  type Alias,
+  Composer,
+  type CST,
   type Document,
   isAlias,
   isMap,
   isPair,
   isScalar,
   isSeq,
+  Lexer,
   LineCounter,
   type Node as YamlNode,
-  parseDocument,
+  Parser,
   type Tags,
 } from "yaml/esm";
 import { fail, ok, type Result } from "../result.ts";
@@ -45,11 +56,15 @@ export interface SequenceNode {
   line: number;
 }
 
-/** One key of a mapping; duplicates are kept in document order. */
+/**
+ * One key of a mapping, in document order; duplicates are kept. `merged`
+ * marks an entry brought in by a `<<` merge key rather than written there.
+ */
 export interface MappingEntry {
   key: string;
   line: number;
   value: TreeNode;
+  merged?: boolean;
 }
 
 /** A mapping and its line. */
@@ -62,18 +77,50 @@ export interface MappingNode {
 /** Any node of the tree. */
 export type TreeNode = ScalarNode | SequenceNode | MappingNode;
 
-/** Parses YAML 1.1 text; an empty document gives an empty mapping. */
-export function parseYamlTree(text: string): Result<TreeNode> {
+/** Something about the file worth a warning that is not an error. */
+export interface TreeNote {
+  line: number;
+  note: string;
+}
+
+/** A parsed document: its root and the notes met on the way. */
+export interface YamlTree {
+  root: TreeNode;
+  notes: TreeNote[];
+}
+
+/**
+ * Bounds on what a configuration file may make the parser do. The `yaml`
+ * package costs about a second of CPU per MiB on a cold start (the price of
+ * every login), so the size bound is what keeps the worst case bounded.
+ */
+export const YAML_LIMITS = {
+  /** Largest file read, in bytes (the reference has none; real files are a few KiB). */
+  maxBytes: 1024 * 1024,
+  /**
+   * Deepest nesting of lists and mappings. The reference (go-yaml v2) stops
+   * at 10,000; the `yaml` package overflows the stack near 1,000, and the
+   * deepest key of a configuration is 6 levels down.
+   */
+  maxDepth: 100,
+  /** Most nodes that aliases may add once expanded ("billion laughs"). */
+  maxAliasNodes: 100_000,
+} as const;
+
+/** Parses the first YAML 1.1 document of `text` (go-yaml v2 reads no further). */
+export function parseYamlTree(text: string): Result<YamlTree> {
+  const past = indexPastBytes(text, YAML_LIMITS.maxBytes);
+  if (past >= 0) {
+    return fail(
+      `line ${
+        lineOfOffset(text, past)
+      }: yaml: file larger than ${YAML_LIMITS.maxBytes} bytes (the limit; expected a configuration file of at most 1 MiB)`,
+    );
+  }
   const lines = new LineCounter();
-  const document = parseDocument(text, {
-    version: "1.1",
-    uniqueKeys: false,
-    merge: true,
-    intAsBigInt: true,
-    lineCounter: lines,
-    prettyErrors: false,
-    customTags: goYamlTags,
-  });
+  const read = firstDocument(text, lines);
+  if (!read.ok) return read;
+  const { document, restOffset } = read.value;
   if (document.errors.length > 0) {
     // Without prettyErrors there is no linePos: the line comes from the
     // error's offset.
@@ -86,21 +133,147 @@ export function parseYamlTree(text: string): Result<TreeNode> {
       `line ${line}: yaml: ${describeYamlError(first.code, first.message)}`,
     );
   }
-  if (document.contents === null) {
-    return ok({ kind: "mapping", entries: [], line: 1 });
+  const notes: TreeNote[] = [];
+  if (restOffset !== undefined) {
+    const content = firstContentLine(text, restOffset);
+    if (content !== undefined) {
+      notes.push({
+        line: lineOfOffset(text, content),
+        note:
+          "a second YAML document starts here and is ignored (only the first document is read, as the reference does; remove the `---` line above to keep it)",
+      });
+    }
   }
+  if (document.contents === null) {
+    return ok({ root: { kind: "mapping", entries: [], line: 1 }, notes });
+  }
+  const lineOf = (node: YamlNode | null | undefined) =>
+    node?.range ? lines.linePos(node.range[0]).line : 1;
+  const contents = document.contents as YamlNode;
+  const aliases = aliasTargets(contents, lineOf);
+  if (!aliases.ok) return aliases;
   const context: Context = {
-    document,
-    lineOf: (node) => node?.range ? lines.linePos(node.range[0]).line : 1,
-    expanding: new Set(),
-    budget: MAX_NODES,
+    lineOf,
+    targets: aliases.value,
+    converted: new Map(),
   };
-  const tree = convert(context, document.contents as YamlNode);
-  return context.problem === undefined ? ok(tree) : fail(context.problem);
+  const root = convert(context, contents);
+  return context.problem === undefined
+    ? ok({ root, notes })
+    : fail(context.problem);
 }
 
-// Far more than any real configuration; stops "billion laughs" aliases.
-const MAX_NODES = 1_000_000;
+interface FirstDocument {
+  document: Document.Parsed;
+  /** Where a second document starts, if the file has one. */
+  restOffset?: number;
+}
+
+// The package's parser driven by hand, one lexeme at a time, so nesting is
+// checked as it grows (5 MiB of `[` is refused after 101 of them instead of
+// exhausting memory) and reading stops where a second document begins:
+// go-yaml v2's Unmarshal (yaml.go `unmarshal`) calls its parser's `parse`
+// once, which reads one document, and never looks further.
+function firstDocument(
+  text: string,
+  lines: LineCounter,
+): Result<FirstDocument> {
+  const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0);
+  let documents = 0;
+  let restOffset: number | undefined;
+  let tooDeepAt: number | undefined;
+  function* tokens(): Generator<CST.Token> {
+    for (const lexeme of new Lexer().lex(text)) {
+      for (const token of parser.next(lexeme)) {
+        if (token.type === "document") documents++;
+        yield token;
+      }
+      const stack = parser.stack;
+      if (documents > 0 && stack[0]?.type === "document") {
+        restOffset = stack[0].offset;
+        return;
+      }
+      // The stack holds the document, the open collections, and at most
+      // a few pending tokens: only a long stack needs counting.
+      if (
+        stack.length > YAML_LIMITS.maxDepth + 1 &&
+        stack.filter(isCollectionToken).length > YAML_LIMITS.maxDepth
+      ) {
+        tooDeepAt = parser.offset;
+        return;
+      }
+    }
+    yield* parser.end();
+  }
+  const composer = new Composer({
+    version: "1.1",
+    uniqueKeys: false,
+    merge: true,
+    intAsBigInt: true,
+    customTags: goYamlTags,
+  });
+  let document: Document.Parsed | undefined;
+  for (const composed of composer.compose(tokens(), true, text.length)) {
+    document ??= composed;
+  }
+  if (tooDeepAt !== undefined) {
+    return fail(
+      `line ${
+        lines.linePos(tooDeepAt).line
+      }: yaml: exceeded max depth of ${YAML_LIMITS.maxDepth} (lists and mappings nested deeper than the limit; expected a configuration nested a few levels deep)`,
+    );
+  }
+  // compose(…, forceDoc = true) always yields a document.
+  return ok({ document: document!, restOffset });
+}
+
+function isCollectionToken(token: CST.Token): boolean {
+  return token.type === "block-map" || token.type === "block-seq" ||
+    token.type === "flow-collection";
+}
+
+// The first line after `offset` holding more than document markers,
+// comments and blanks, as an offset; undefined if there is none.
+function firstContentLine(text: string, offset: number): number | undefined {
+  let start = offset;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).replace(/^(---|\.\.\.)(?=\s|$)/, "")
+      .trim();
+    if (line !== "" && !line.startsWith("#")) return start;
+    start = end + 1;
+  }
+  return undefined;
+}
+
+function lineOfOffset(text: string, offset: number): number {
+  let line = 1;
+  for (let index = text.indexOf("\n"); index >= 0 && index < offset;) {
+    line++;
+    index = text.indexOf("\n", index + 1);
+  }
+  return line;
+}
+
+// The index of the character whose UTF-8 encoding goes past `limit`
+// bytes, or -1 if the whole text fits.
+function indexPastBytes(text: string, limit: number): number {
+  if (text.length <= limit / 3) return -1;
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code < 0xdc00) {
+      bytes += 4;
+      index++;
+    } else bytes += 3;
+    if (bytes > limit) return index;
+  }
+  return -1;
+}
 
 // go-yaml v2 has no sexagesimal numbers (`1:20` is the string "1:20", not
 // 80) and, through Go's strconv, reads `0o17` as octal 15.
@@ -118,7 +291,8 @@ const goOctal = {
   },
 };
 
-function goYamlTags(tags: Tags): Tags {
+/** The YAML 1.1 tags as go-yaml v2 resolves them (for parsing and quoting). */
+export function goYamlTags(tags: Tags): Tags {
   return [
     ...tags.filter((tag) =>
       typeof tag === "string" || !("format" in tag && tag.format === "TIME")
@@ -132,23 +306,112 @@ function describeYamlError(code: string, message: string): string {
   if (code === "TAB_AS_INDENT") {
     return "found character that cannot start any token (expected spaces for indentation, not a TAB)";
   }
-  if (code === "MULTIPLE_DOCS") {
-    return "more than one document in the file (expected a single document; remove the extra `---` line)";
-  }
   const text = message.split("\n")[0].replace(
     / at line \d+, column \d+:?$/,
     "",
   );
-  return `${text} (expected valid YAML)`;
+  return `${clip(text)} (expected valid YAML)`;
+}
+
+/** `text` shortened to a readable length for a one-line message. */
+export function clip(text: string, length = 80): string {
+  return text.length <= length
+    ? text
+    : `${text.slice(0, length - 20)}... (${text.length} characters)`;
+}
+
+// Aliases resolved in document order, as libyaml registers anchors (an
+// anchor applies from where it is written; a later one of the same name
+// takes over), and the nodes their expansion would add counted without
+// expanding them: each node's expanded size is computed once. The package's
+// own Alias.resolve() walks the whole document for every alias, which is
+// quadratic in the number of aliases.
+function aliasTargets(
+  root: YamlNode,
+  lineOf: (node: YamlNode) => number,
+): Result<Map<Alias, YamlNode>> {
+  const targets = new Map<Alias, YamlNode>();
+  const anchors = new Map<string, YamlNode>();
+  const aliases: Alias[] = [];
+  const walk = (node: unknown): string | undefined => {
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target === undefined) {
+        // go-yaml's wording.
+        return `line ${
+          lineOf(node)
+        }: yaml: unknown anchor '${node.source}' referenced (expected an anchor &${node.source} defined earlier)`;
+      }
+      targets.set(node, target);
+      aliases.push(node);
+      return undefined;
+    }
+    if (isScalar(node) || isMap(node) || isSeq(node)) {
+      if (node.anchor) anchors.set(node.anchor, node);
+      if (isScalar(node)) return undefined;
+      for (const item of node.items) {
+        const problem = isPair(item)
+          ? walk(item.key) ?? walk(item.value)
+          : walk(item);
+        if (problem !== undefined) return problem;
+      }
+    }
+    return undefined;
+  };
+  const problem = walk(root);
+  if (problem !== undefined) return fail(problem);
+
+  const sizes = new Map<YamlNode, number>();
+  const sizing = new Set<YamlNode>();
+  let loop: Alias | undefined;
+  const size = (node: unknown): number => {
+    if (isAlias(node)) {
+      const target = targets.get(node)!;
+      if (sizing.has(target)) {
+        loop ??= node;
+        return 0;
+      }
+      return size(target);
+    }
+    if (!(isMap(node) || isSeq(node))) return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    sizing.add(node);
+    let total = 1;
+    for (const item of node.items) {
+      total += isPair(item) ? size(item.key) + size(item.value) : size(item);
+    }
+    sizing.delete(node);
+    sizes.set(node, total);
+    return total;
+  };
+  let added = 0;
+  for (const alias of aliases) {
+    added += size(targets.get(alias));
+    if (loop !== undefined) {
+      // go-yaml's wording.
+      return fail(
+        `line ${
+          lineOf(loop)
+        }: yaml: anchor '${loop.source}' value contains itself (expected an alias outside its anchor)`,
+      );
+    }
+    if (added > YAML_LIMITS.maxAliasNodes) {
+      return fail(
+        `line ${
+          lineOf(alias)
+        }: yaml: aliases expand to more than ${YAML_LIMITS.maxAliasNodes} nodes (the limit; expected fewer or smaller aliases)`,
+      );
+    }
+  }
+  return ok(targets);
 }
 
 interface Context {
-  document: Document;
   lineOf: (node: YamlNode | null | undefined) => number;
-  /** Aliases being expanded, to refuse an anchor that contains itself. */
-  expanding: Set<YamlNode>;
-  /** Nodes left before the document counts as an alias bomb. */
-  budget: number;
+  targets: Map<Alias, YamlNode>;
+  /** Anchored nodes already converted: an alias shares the result. */
+  converted: Map<YamlNode, TreeNode>;
   /** The first problem met, if any (the tree is then discarded). */
   problem?: string;
 }
@@ -158,32 +421,15 @@ function nullAt(line: number): ScalarNode {
 }
 
 function convert(context: Context, node: YamlNode): TreeNode {
-  const { document, lineOf } = context;
+  const { lineOf } = context;
   if (context.problem !== undefined) return nullAt(lineOf(node));
-  if (--context.budget < 0) {
-    context.problem = `line ${
-      lineOf(node)
-    }: yaml: document too large once aliases are expanded (expected fewer aliases)`;
-    return nullAt(lineOf(node));
-  }
   if (isAlias(node)) {
-    // go-yaml's wording for both mistakes.
-    const target = node.resolve(document) as YamlNode | undefined;
-    if (!target) {
-      context.problem = `line ${
-        lineOf(node)
-      }: yaml: unknown anchor '${node.source}' referenced (expected an anchor &${node.source} defined earlier)`;
-      return nullAt(lineOf(node));
+    const target = context.targets.get(node)!;
+    let value = context.converted.get(target);
+    if (value === undefined) {
+      value = convert(context, target);
+      context.converted.set(target, value);
     }
-    if (context.expanding.has(target)) {
-      context.problem = `line ${
-        lineOf(node)
-      }: yaml: anchor '${node.source}' value contains itself (expected an alias outside its anchor)`;
-      return nullAt(lineOf(node));
-    }
-    context.expanding.add(target);
-    const value = convert(context, target);
-    context.expanding.delete(target);
     return { ...value, line: lineOf(node) };
   }
   if (isScalar(node)) {
@@ -222,7 +468,6 @@ function convert(context: Context, node: YamlNode): TreeNode {
   }
   if (isMap(node)) {
     const entries: MappingEntry[] = [];
-    const merged: TreeNode[] = [];
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as YamlNode | null;
@@ -237,40 +482,43 @@ function convert(context: Context, node: YamlNode): TreeNode {
         : convert(context, valueNode);
       // A plain `<<` resolves to a symbol; a quoted "<<" is an ordinary key.
       if (keyNode && isScalar(keyNode) && typeof keyNode.value === "symbol") {
-        merged.push(...(value.kind === "sequence" ? value.items : [value]));
+        const merged = mergedEntries(value);
+        if (merged === undefined) {
+          // go-yaml's wording.
+          context.problem ??= `line ${
+            lineOf(keyNode)
+          }: yaml: map merge requires map or sequence of maps as the value (expected <<: *anchor or <<: [*a, *b])`;
+          continue;
+        }
+        entries.push(...merged);
         continue;
       }
       entries.push({ key, line: lineOf(keyNode), value });
     }
-    return {
-      kind: "mapping",
-      entries: [...mergedEntries(merged, entries), ...entries],
-      line: lineOf(node),
-    };
+    return { kind: "mapping", entries, line: lineOf(node) };
   }
   return nullAt(lineOf(node));
 }
 
-// YAML merge keys: the mapping's own keys always win (wherever `<<` is
-// written), and of several merged mappings the earlier one wins. A merged
-// key therefore never becomes a duplicate of an own key, which inside a
-// match item would turn it into an AND.
-function mergedEntries(
-  sources: TreeNode[],
-  own: MappingEntry[],
-): MappingEntry[] {
-  const taken = new Set(own.map((entry) => entry.key));
-  const result: MappingEntry[] = [];
+// YAML merge keys as go-yaml v2 applies them (decode.go, `merge`): the
+// merged mapping is decoded in place, where `<<` is written, so its keys
+// override keys written before it and are overridden by keys written after
+// it; of a list of mappings the last is decoded first, so earlier ones win.
+function mergedEntries(value: TreeNode): MappingEntry[] | undefined {
+  const sources = value.kind === "sequence" ? [...value.items].reverse() : [
+    value,
+  ];
+  const entries: MappingEntry[] = [];
   for (const source of sources) {
-    if (source.kind !== "mapping") continue;
-    const fresh = source.entries.filter((entry) => !taken.has(entry.key));
-    for (const entry of fresh) taken.add(entry.key);
-    result.push(...fresh);
+    if (source.kind !== "mapping") return undefined;
+    for (const entry of source.entries) {
+      entries.push({ ...entry, merged: true });
+    }
   }
-  return result;
+  return entries;
 }
 
-/** The last entry for `key` (go-yaml semantics: a duplicate key's last value wins). */
+/** The last entry for `key` (go-yaml v2 replaces a list or a scalar given twice). */
 export function lastEntry(
   mapping: MappingNode,
   key: string,

@@ -7,8 +7,12 @@ import type { GroupResolver } from "./clustershell.ts";
 // `server[1-10000000000]`; we enumerate, so we refuse huge expansions
 // instead of exhausting memory.
 const MAX_NAMES = 1_000_000;
-const TOO_LARGE =
-  `nodeset too large (more than ${MAX_NAMES} names) - nodeset parse error`;
+
+function tooLarge(limit: number): Result<never> {
+  return fail(
+    `nodeset too large (more than ${limit} names) - nodeset parse error`,
+  );
+}
 
 // Same scan as the reference: a bracket group without nested brackets, or a
 // bare digit run, is a range token; everything else is pattern text.
@@ -32,16 +36,18 @@ interface Item {
 
 /**
  * Expands a nodeset (`server[1-3,7]`, `rack[1-2]-node[01-10/3]`, `@login`)
- * into host names, in the order the admin wrote them.
+ * into host names, in the order the admin wrote them; more than `maxNames`
+ * names (at most a million) is an error found before they are enumerated.
  */
 export function expandNodeset(
   text: string,
   groups?: GroupResolver,
+  maxNames = MAX_NAMES,
 ): Result<string[]> {
   if (groups === undefined && text.includes("@")) {
     return fail("must not contain the @ character");
   }
-  return expand(text, groups, undefined, []);
+  return expand(text, groups, undefined, [], Math.min(maxNames, MAX_NAMES));
 }
 
 // `source` is the group source that unprefixed `@name` references use, and
@@ -51,6 +57,7 @@ function expand(
   groups: GroupResolver | undefined,
   source: string | undefined,
   stack: readonly string[],
+  limit: number,
 ): Result<string[]> {
   // Hostnames never contain whitespace; removing all of it (not only
   // spaces) also copes with group values folded over several YAML lines.
@@ -79,19 +86,19 @@ function expand(
     let expanded: Result<string[]>;
     const head = item.segments[0];
     if (groups && head.kind === "text" && head.text.startsWith("@")) {
-      expanded = expandGroup(item.segments, groups, source, stack);
+      expanded = expandGroup(item.segments, groups, source, stack, limit);
     } else if (
       item.segments.some((s) => s.kind === "text" && s.text.includes("@"))
     ) {
       const written = rawText(item.segments);
       return fail(`${where}misplaced @ in '${written}' - nodeset parse error`);
     } else {
-      const product = expandItem(item.segments);
+      const product = expandItem(item.segments, limit);
       expanded = product.ok ? product : fail(where + product.error);
     }
     if (!expanded.ok) return expanded;
     names.apply(item.op, expanded.value);
-    if (names.names.length > MAX_NAMES) return fail(TOO_LARGE);
+    if (names.names.length > limit) return tooLarge(limit);
   }
   return ok(names.names);
 }
@@ -195,7 +202,7 @@ class NameList {
   }
 }
 
-function expandItem(segments: Segment[]): Result<string[]> {
+function expandItem(segments: Segment[], limit: number): Result<string[]> {
   const parts: string[][] = [];
   let total = 1;
   for (const segment of segments) {
@@ -203,10 +210,10 @@ function expandItem(segments: Segment[]): Result<string[]> {
       parts.push([segment.text]);
       continue;
     }
-    const values = expandRange(segment.raw);
+    const values = expandRange(segment.raw, limit);
     if (!values.ok) return values;
     total *= values.value.length;
-    if (total > MAX_NAMES) return fail(TOO_LARGE);
+    if (total > limit) return tooLarge(limit);
     parts.push(values.value);
   }
   // The first range token is the outermost loop, as in the reference.
@@ -222,7 +229,7 @@ function expandItem(segments: Segment[]): Result<string[]> {
 
 // One range token (brackets stripped): sub-ranges `A`, `A-B`, `A-B/S`, in
 // the reference's order of checks and with its exact (misspelt) messages.
-function expandRange(raw: string): Result<string[]> {
+function expandRange(raw: string, limit: number): Result<string[]> {
   const values = new Set<bigint>();
   let pad = 0;
   let count = 0n;
@@ -278,7 +285,7 @@ function expandRange(raw: string): Result<string[]> {
     }
 
     count += (stop - start) / step + 1n;
-    if (count > BigInt(MAX_NAMES)) return fail(TOO_LARGE);
+    if (count > BigInt(limit)) return tooLarge(limit);
     for (let v = start; v <= stop; v += step) values.add(v);
   }
   // BigInt, not a bitmap or a double: 20-digit serial numbers stay exact.
@@ -299,6 +306,7 @@ function expandGroup(
   groups: GroupResolver,
   source: string | undefined,
   stack: readonly string[],
+  limit: number,
 ): Result<string[]> {
   const reference = rawText(segments);
   const body = reference.slice(1);
@@ -312,7 +320,7 @@ function expandGroup(
   }
 
   // Group names take ranges too (`@rack[1-4]`), with the built-in syntax.
-  const groupNames = expand(namePattern, undefined, undefined, []);
+  const groupNames = expand(namePattern, undefined, undefined, [], limit);
   if (!groupNames.ok) return groupNames;
 
   const names = new NameList();
@@ -327,10 +335,16 @@ function expandGroup(
     }
     const value = groups.resolve(refSource, name);
     if (!value.ok) return value;
-    const members = expand(value.value, groups, refSource, [...stack, label]);
+    const members = expand(
+      value.value,
+      groups,
+      refSource,
+      [...stack, label],
+      limit,
+    );
     if (!members.ok) return members;
     names.apply(",", members.value);
-    if (names.names.length > MAX_NAMES) return fail(TOO_LARGE);
+    if (names.names.length > limit) return tooLarge(limit);
   }
   return ok(names.names);
 }

@@ -71,6 +71,8 @@ export async function runSession(inputs: SessionInputs): Promise<number> {
 
 interface Prepared {
   user: string;
+  uid: number;
+  sessionId: string;
   connection: SshConnection;
   config: Config;
   logger: Logger;
@@ -133,6 +135,8 @@ async function prepare(
   }
   return {
     user,
+    uid: identity.value.uid,
+    sessionId,
     connection: connection.value,
     config,
     logger: logger.value,
@@ -172,6 +176,7 @@ async function proxy(
   if (!verdict.ok) {
     log("ERROR", `error executing proxied ssh command: ${verdict.error}`);
     inputs.writeStderr(`sshproxy: ${verdict.error}\n`);
+    await tellAgent(prepared, verdict.error);
     return 1;
   }
   const blockingParsed = optionalArgv(
@@ -195,8 +200,9 @@ async function proxy(
   const backgroundArgv = backgroundParsed.value;
 
   // Spec §5.4 steps 6-8 and 12: etcd, max_connections_per_user, the
-  // destination, the registration.
-  const routed = await routeSession({
+  // destination, the registration; decided by the gateway's agent when one
+  // is configured and answers.
+  const routed = await askAgent(inputs, prepared) ?? await routeSession({
     config,
     user,
     log,
@@ -298,6 +304,7 @@ async function proxy(
       log("ERROR", `error executing proxied ssh command: ${ssh.error}`);
       return 255;
     }
+    if (shared && "sshStarted" in shared) shared.sshStarted(startNs);
     const status = await cancellation.run(ssh);
     if (status.code !== 0) {
       log(
@@ -324,6 +331,36 @@ async function proxy(
     await shared?.close();
     log("INFO", "disconnected");
   }
+}
+
+// The agent client is loaded only on gateways that configure an agent.
+async function askAgent(inputs: SessionInputs, prepared: Prepared) {
+  if (prepared.config.agent.socket === "") return undefined;
+  const { routeThroughAgent } = await import("./agent_client.ts");
+  return await routeThroughAgent({
+    config: prepared.config,
+    configPath: inputs.configPath,
+    user: prepared.user,
+    uid: prepared.uid,
+    sshd: prepared.connection.sshdAddress,
+    client: prepared.connection.clientAddress,
+    sessionId: prepared.sessionId,
+    log: prepared.log,
+    writeStdout: inputs.writeStdout,
+    writeStderr: inputs.writeStderr,
+  });
+}
+
+async function tellAgent(prepared: Prepared, error: string): Promise<void> {
+  if (prepared.config.agent.socket === "") return;
+  const { commandRefusalOutcome, reportToAgent } = await import(
+    "./agent_client.ts"
+  );
+  await reportToAgent(
+    prepared.config,
+    prepared,
+    commandRefusalOutcome(error),
+  );
 }
 
 // Go's *exec.ExitError text: `exit status N` or `signal: killed`.

@@ -316,11 +316,16 @@ function explainOpenFailure(
       hint = certfile === ""
         ? " (TLS: etcd requires a client certificate: set etcd.tls.certfile and etcd.tls.keyfile)"
         : ` (TLS: does etcd trust the CA of etcd.tls.certfile ${certfile}?)`;
-    } else if (reason === "connection closed") {
+    } else if (
+      reason === "connection closed" ||
+      reason.startsWith('connection error: desc = "transport: ')
+    ) {
       // The gateway's own connection to etcd's gRPC server failed (its
-      // answer: UNAVAILABLE, "connection closed"): with client
-      // certificates required, etcd dials itself with its server
-      // certificate, which must then allow client authentication.
+      // answer: UNAVAILABLE, "connection closed", or a transport error
+      // such as a reset while writing the client preface, depending on
+      // timing): with client certificates required, etcd dials itself with
+      // its server certificate, which must then allow client
+      // authentication.
       hint =
         " (etcd's JSON gateway cannot connect to etcd itself: with --client-cert-auth, etcd's server certificate must also allow client authentication, extendedKeyUsage clientAuth)";
     } else if (/closed the handshake|closed the connection/.test(reason)) {

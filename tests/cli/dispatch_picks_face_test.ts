@@ -8,6 +8,7 @@ Deno.test("each installed name selects its face and keeps every argument", () =>
     ["sshproxyctl", "ctl"],
     ["/opt/bin/sshproxy-dumpd", "dumpd"],
     ["./sshproxy-replay", "replay"],
+    ["/usr/local/bin/sshproxy-agent", "agent"],
   ];
   for (const [argv0, face] of cases) {
     const choice = chooseFace(argv0, ["-version", "x"]);
@@ -19,7 +20,7 @@ Deno.test("each installed name selects its face and keeps every argument", () =>
 });
 
 Deno.test("under another name the first argument picks the face", () => {
-  for (const face of ["proxy", "ctl", "dumpd", "replay"]) {
+  for (const face of ["proxy", "ctl", "dumpd", "replay", "agent"]) {
     const choice = chooseFace("/usr/local/bin/deno", [face, "-c", "f.yaml"]);
     assert.ok("face" in choice);
     assert.equal(choice.face, face);

@@ -2,6 +2,7 @@
 // flags: applies one face's decision with the same functions the faces
 // call, then tries every capability and prints what happened as JSON.
 import {
+  agentNeeds,
   type Capability,
   ctlNeeds,
   dumpdNeeds,
@@ -14,6 +15,7 @@ const needs: Record<string, () => Capability[]> = {
   "replay": () => replayNeeds(""),
   "replay-export": () => replayNeeds(rest[0] ?? "out.cast"),
   "dumpd": () => dumpdNeeds(),
+  "agent": () => agentNeeds(),
   "ctl-hosts": () => ctlNeeds("show", "hosts", ""),
   "ctl-users": () => ctlNeeds("show", "users", ""),
   "ctl-enable": () => ctlNeeds("enable", undefined, ""),

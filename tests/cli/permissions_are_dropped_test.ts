@@ -81,6 +81,22 @@ Deno.test("sshproxy-dumpd never runs processes nor reads the environment", async
   }
 });
 
+Deno.test("sshproxy-agent, once started, runs no program and reads no environment", async () => {
+  const scratch = await Deno.makeTempDir();
+  try {
+    assert.deepEqual(await probe("agent", scratch), {
+      read: ALLOWED,
+      write: ALLOWED,
+      net: ALLOWED,
+      env: DROPPED,
+      run: DROPPED,
+      sys: DROPPED,
+    });
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+});
+
 Deno.test("sshproxyctl never writes files, and runs id(1) only to show users' groups", async () => {
   const scratch = await Deno.makeTempDir();
   try {

@@ -10,7 +10,7 @@ import {
 } from "../../src/config/resolve.ts";
 import { fail, ok, type Result } from "../../src/result.ts";
 
-/** Directory of the reference configuration fixtures. */
+/** Directory of the reference configuration fixtures (shared/ beside the checkout). */
 export const FIXTURES = new URL(
   "../../../shared/fixtures/reference-config/",
   import.meta.url,

@@ -85,6 +85,12 @@ const rows: [string, keyof Config, unknown, string][] = [
   ["log_stats_interval: 1h", "logStatsInterval", 3_600_000_000_000n, "replace"],
   ["dest: [o1]", "dest", ["o1:22"], "a non-empty list replaces"],
   ["dest: []", "dest", ["top1:22", "top2:22"], "dest: [] does not clear"],
+  // A non-empty list that expands to nothing: the reference applies it, and
+  // every login of the match is refused (no destination).
+  ['dest: [""]', "dest", [], 'dest: [""] clears'],
+  ["dest: ['']", "dest", [], "dest: [''] clears"],
+  ['dest: [o1]\ndest: [""]', "dest", [], 'a later [""] replaces'],
+  ["dest: [o1]\ndest: []", "dest", ["top1:22", "top2:22"], "a later [] unsets"],
   // Empty means "unset" for keys with a default: the reference fills the
   // default in after the overrides.
   ['service: ""', "service", "default", "empty service is the default"],

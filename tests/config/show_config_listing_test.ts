@@ -47,6 +47,7 @@ Deno.test("config.yaml for alice (groups foo, bar; sshd 127.0.0.1:22) lists as t
     "config.health_check = tcp",
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
   assert.equal(
     groupsListing(["foo", "bar"]),
@@ -88,6 +89,7 @@ Deno.test("config.yaml for notalice: only override 1, top-level values elsewhere
     "config.health_check = tcp",
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
 });
 
@@ -124,6 +126,7 @@ Deno.test("the empty file lists every default (spec §3.10, §7.7 example)", asy
     "config.health_check = tcp",
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
   ]);
 });
 
@@ -242,6 +245,7 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
     "max_connections_per_user",
     "health_check",
     "clustershell_dir",
+    "agent",
   ]);
   assert.deepEqual(json.ssh, {
     exe: "sshhhhh",
@@ -250,6 +254,11 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
   });
   assert.equal(json.clustershell_dir, "/etc/clustershell");
   assert.equal(json.check_interval, "2m0s");
+  assert.deepEqual(json.agent, {
+    socket: "",
+    metrics: "127.0.0.1:9649",
+    timeout: "200ms",
+  });
   assert.equal(json.dump_limit_size, 20);
   assert.deepEqual(json.translate_commands, {
     acommand: { ssh_args: [], command: "something", disable_dump: true },
@@ -274,7 +283,7 @@ Deno.test("ssh.config and clustershell_dir are listed as set", async () => {
     [],
   );
   const listing = configListing(config);
-  assert.deepEqual(listing.slice(-2), [
+  assert.deepEqual(listing.slice(-3, -1), [
     "config.ssh.config = /etc/sshproxy/ssh_config",
     "config.clustershell_dir = /srv/cs",
   ]);

@@ -200,9 +200,9 @@ Deno.test("parsed sources keep their text and split address", () => {
   const tree = parseYamlTree(
     'match:\n  - sources: ["gateway1:ssh", "[::1]:2222", "::ffff:10.0.0.1"]\n',
   );
-  assert.ok(tree.ok && tree.value.kind === "mapping");
+  assert.ok(tree.ok && tree.value.root.kind === "mapping");
   const items = parseMatchList(
-    tree.value.entries[0].value,
+    tree.value.root.entries[0].value,
     lookupPort,
     undefined,
   );

@@ -135,7 +135,13 @@ const refused: [string, string][] = [
     "etcd_stats_interval: not a duration",
     'etcd_stats_interval: time: invalid duration "not a duration"',
   ],
-  ["check_interval: -1s", "check_interval: -1s is negative"],
+  // Negative recorder timers fire at once, for ever, in the reference.
+  [
+    "log_stats_interval: -1s",
+    'log_stats_interval: -1s is negative (expected 0 (off) or a positive duration such as "30s")',
+  ],
+  ["dump_limit_window: -1m", "dump_limit_window: -1m is negative"],
+  ["etcd_stats_interval: -5s", "etcd_stats_interval: -5s is negative"],
   [
     "etcd_stats_interval: 500ms",
     'etcd_stats_interval: 500ms is shorter than one second (expected 0 (off) or at least "1s")',
@@ -195,6 +201,8 @@ const accepted: [string, string, unknown][] = [
   ["etcd_stats_interval: 0", "etcdStatsInterval", 0n],
   ["check_interval: 0", "checkInterval", 0n],
   ["check_interval: 1h2m3.5s", "checkInterval", 3_723_500_000_000n],
+  // As in the reference: every host state is old enough, always re-check.
+  ["check_interval: -1m", "checkInterval", -60_000_000_000n],
 ];
 
 for (const [setting, field, value] of accepted) {

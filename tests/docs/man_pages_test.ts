@@ -15,6 +15,7 @@ const PAGES: [file: string, name: string, section: string][] = [
   ["sshproxy.yaml.5", "SSHPROXY.YAML", "5"],
   ["sshproxy-dumpd.8", "SSHPROXY-DUMPD", "8"],
   ["sshproxy-replay.1", "SSHPROXY-REPLAY", "1"],
+  ["sshproxy-agent.8", "SSHPROXY-AGENT", "8"],
 ];
 
 interface Rendered {
@@ -267,6 +268,7 @@ for (
     ["proxy", "sshproxy.8"],
     ["dumpd", "sshproxy-dumpd.8"],
     ["replay", "sshproxy-replay.1"],
+    ["agent", "sshproxy-agent.8"],
   ]
 ) {
   Deno.test(`${file} has an OPTIONS entry for every flag of \`${face} -h\``, async () => {

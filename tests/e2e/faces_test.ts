@@ -1,4 +1,4 @@
-// The four faces through the installed commands, run as an ordinary user:
+// The faces through the installed commands, run as an ordinary user:
 // dispatch by the name invoked, -version, usage errors, `show config`,
 // `convert`, and one-line configuration errors.
 import assert from "node:assert/strict";
@@ -21,6 +21,7 @@ Deno.test({
       [product.sshproxy, "sshproxy"],
       [product.dumpd, "sshproxy-dumpd"],
       [product.replay, "sshproxy-replay"],
+      [product.agent, "sshproxy-agent"],
     ];
     for (const [path, name] of faces) {
       for (const flag of ["-version", "--version"]) {

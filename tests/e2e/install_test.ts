@@ -32,6 +32,7 @@ async function listTree(dir: string): Promise<string[]> {
 const EXPECTED = [
   "bin",
   "bin/sshproxy",
+  "bin/sshproxy-agent",
   "bin/sshproxy-dumpd",
   "bin/sshproxy-replay",
   "bin/sshproxyctl",
@@ -47,10 +48,13 @@ const EXPECTED = [
   "share/man/man5",
   "share/man/man5/sshproxy.yaml.5",
   "share/man/man8",
+  "share/man/man8/sshproxy-agent.8",
   "share/man/man8/sshproxy-dumpd.8",
   "share/man/man8/sshproxy.8",
   "share/man/man8/sshproxyctl.8",
   "share/sshproxy",
+  "share/sshproxy/sshproxy-agent.service",
+  "share/sshproxy/sshproxy-alerts.yaml",
   "share/sshproxy/sshproxy-dumpd.service",
   "share/sshproxy/sshproxy.yaml",
 ];

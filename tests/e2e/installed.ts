@@ -10,6 +10,7 @@ export interface Installed {
   sshproxyctl: string;
   dumpd: string;
   replay: string;
+  agent: string;
 }
 
 let installing: Promise<Installed> | undefined;
@@ -42,6 +43,7 @@ async function install(): Promise<Installed> {
     sshproxyctl: `${prefix}/bin/sshproxyctl`,
     dumpd: `${prefix}/bin/sshproxy-dumpd`,
     replay: `${prefix}/bin/sshproxy-replay`,
+    agent: `${prefix}/bin/sshproxy-agent`,
   };
 }
 

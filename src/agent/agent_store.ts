@@ -1,0 +1,241 @@
+// The agent's etcd, as the session code sees it: the same StateStore and
+// SharedState (src/session/shared_state.ts) a session would open, so that
+// routing reads, host checks, the banner and `max_connections_per_user`'s
+// register-then-rank rule are the very same code; but over ONE connection
+// kept for all sessions, whose registrations are keys under the agent's one
+// lease (src/agent/agent_keys.ts) instead of a lease each.
+import { fail, ok, type Result } from "../result.ts";
+import type { EtcdBackend, KeyValue, TxnOp } from "../state/etcd_client.ts";
+import {
+  Registration,
+  type RegistrationOptions,
+} from "../state/registration.ts";
+import { StateStore } from "../state/store.ts";
+import {
+  type ConnectionStats,
+  encodeConnectionValue,
+} from "../state/values.ts";
+import type { AgentKeys } from "./agent_keys.ts";
+
+/** What the backend reports of each request, for the metrics. */
+export interface RequestObserver {
+  (operation: string, seconds: number, ok: boolean): void;
+}
+
+/**
+ * The agent's connection to etcd: every request observed (metrics), the
+ * outcome of the latest one remembered (a decision does not wait for an
+ * etcd that just failed), and close() left to the agent alone.
+ */
+export class AgentBackend implements EtcdBackend {
+  readonly #inner: EtcdBackend;
+  readonly #observe: RequestObserver;
+  #lastFailure: string | undefined;
+  #lastFailureMs = 0;
+
+  constructor(inner: EtcdBackend, observe: RequestObserver) {
+    this.#inner = inner;
+    this.#observe = observe;
+  }
+
+  get endpoints(): string {
+    return this.#inner.endpoints;
+  }
+
+  /** Why etcd is not answering, when the latest request failed. */
+  get failure(): string | undefined {
+    return this.#lastFailure;
+  }
+
+  async #call<T>(
+    operation: string,
+    request: () => Promise<Result<T>>,
+  ): Promise<Result<T>> {
+    const started = performance.now();
+    const result = await request();
+    this.#observe(operation, (performance.now() - started) / 1000, result.ok);
+    if (result.ok) this.#lastFailure = undefined;
+    else if (isUnreachable(result.error)) {
+      this.#lastFailure = result.error;
+      this.#lastFailureMs = Date.now();
+    }
+    return result;
+  }
+
+  get(key: string): Promise<Result<KeyValue | undefined>> {
+    return this.#call("range", () => this.#inner.get(key));
+  }
+  list(
+    prefix: string,
+    options?: { keysOnly?: boolean },
+  ): Promise<Result<KeyValue[]>> {
+    return this.#call("range", () => this.#inner.list(prefix, options));
+  }
+  put(key: string, value: string, lease?: string): Promise<Result<void>> {
+    return this.#call("put", () => this.#inner.put(key, value, lease));
+  }
+  remove(key: string, options?: { prefix?: boolean }): Promise<Result<number>> {
+    return this.#call("deleterange", () => this.#inner.remove(key, options));
+  }
+  txn(ops: readonly TxnOp[]): Promise<Result<void>> {
+    return this.#call("txn", () => this.#inner.txn(ops));
+  }
+  grant(ttl: number): Promise<Result<string>> {
+    return this.#call("lease_grant", () => this.#inner.grant(ttl));
+  }
+  revoke(id: string): Promise<Result<void>> {
+    return this.#call("lease_revoke", () => this.#inner.revoke(id));
+  }
+  timeToLive(id: string): Promise<Result<number>> {
+    return this.#call("lease_timetolive", () => this.#inner.timeToLive(id));
+  }
+  keepAliveOnce(id: string): Promise<Result<number>> {
+    return this.#call("lease_keepalive", () => this.#inner.keepAliveOnce(id));
+  }
+
+  /** Sessions share the connection: theirs is never closed. */
+  close(): void {}
+
+  /** Closes the real connection (the agent stops). */
+  closeForGood(): void {
+    this.#inner.close();
+  }
+
+  /** Asks etcd something small: the health probe while it is failing. */
+  async probe(): Promise<void> {
+    await this.get("/sshproxy/error_banner/value");
+  }
+
+  /** When the latest failure happened (ms since the epoch, 0 if none). */
+  get lastFailureMs(): number {
+    return this.#lastFailureMs;
+  }
+}
+
+// Failures that say etcd is away (not a refusal of one request).
+function isUnreachable(error: string): boolean {
+  return /cannot reach|no answer within|connection refused|timed out|unreachable|reset|broken pipe|deadline/i
+    .test(error);
+}
+
+/** A session's registration as a key under the agent's lease. */
+class AgentRegistration extends Registration {
+  readonly #keys: AgentKeys;
+  readonly #options: RegistrationOptions & { key: string };
+  #landed = false;
+  #closed = false;
+  #started: Promise<void> | undefined;
+
+  constructor(
+    backend: EtcdBackend,
+    options: RegistrationOptions & { key: string },
+    keys: AgentKeys,
+  ) {
+    super(backend, options);
+    this.#keys = keys;
+    this.#options = options;
+  }
+
+  override get lease(): string | undefined {
+    return this.#landed ? this.#keys.lease : undefined;
+  }
+
+  override get historyKey(): string | undefined {
+    return undefined;
+  }
+
+  override get landed(): boolean {
+    return this.#landed;
+  }
+
+  override get active(): boolean {
+    return this.#landed && !this.#closed && this.#keys.healthy;
+  }
+
+  override get warnings(): readonly string[] {
+    return [];
+  }
+
+  override start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    const { user, service, dest, historyTtl } = this.#options;
+    const added = await this.#keys.add(
+      this.key,
+      encodeConnectionValue({ bwIn: 0, bwOut: 0 }),
+      historyTtl > 0 ? { user, service, dest, ttl: historyTtl } : undefined,
+    );
+    if (added.ok) {
+      this.#landed = true;
+      this.#options.onEvent?.({
+        kind: "landed",
+        key: this.key,
+        lease: this.#keys.lease ?? "",
+        attempts: 1,
+        warnings: [],
+      });
+      return;
+    }
+    // Kept by the agent and written as soon as etcd answers.
+    this.#options.onEvent?.({
+      kind: "deferred",
+      reason: added.error,
+      nextMs: 0,
+    });
+    this.#keys.whenWritten(this.key, 24 * 3600_000).then((written) => {
+      if (written) this.#landed = true;
+    });
+  }
+
+  override async whenLanded(timeoutMs: number): Promise<boolean> {
+    if (this.#landed) return true;
+    if (this.#closed) return false;
+    await this.#started;
+    if (this.#landed) return true;
+    const written = await this.#keys.whenWritten(this.key, timeoutMs);
+    if (written) this.#landed = true;
+    return written;
+  }
+
+  override async updateStats(stats: ConnectionStats): Promise<Result<void>> {
+    if (this.#closed) return fail("registration closed");
+    return await this.#keys.update(this.key, encodeConnectionValue(stats));
+  }
+
+  override async close(): Promise<Result<void>> {
+    if (this.#closed) return ok(undefined);
+    this.#closed = true;
+    await this.#started;
+    return await this.#keys.remove(this.key);
+  }
+}
+
+/** The store the agent lends each decision: reads as a session's, registrations under the agent's lease. */
+export class AgentStateStore extends StateStore {
+  readonly #keys: AgentKeys;
+
+  constructor(backend: AgentBackend, keys: AgentKeys) {
+    super(backend);
+    this.#keys = keys;
+  }
+
+  override newRegistration(
+    options: RegistrationOptions,
+  ): Result<Registration> {
+    const created = super.newRegistration(options);
+    if (!created.ok) return created;
+    return ok(
+      new AgentRegistration(
+        this.backend,
+        { ...options, key: created.value.key },
+        this.#keys,
+      ),
+    );
+  }
+
+  /** The connection is the agent's: a session's close() leaves it open. */
+  override close(): void {}
+}

@@ -1,0 +1,240 @@
+// The agent's Unix socket: every connection gets a nonce, must prove its
+// uid with it (src/agent/proof.ts) in its first line, within a deadline,
+// and is then answered (a route) or counted (a report). A routed session
+// may keep its connection to send when ssh started and its bandwidth.
+// Nothing a client sends is acted upon before the proof holds.
+import { checkProof, newNonce } from "./proof.ts";
+import {
+  decodeRequest,
+  decodeUpdate,
+  encodeLine,
+  type Hello,
+  LineReader,
+  PROTOCOL_VERSION,
+  type ReportRequest,
+  type RouteReply,
+  type RouteRequest,
+  type SessionUpdate,
+} from "./protocol.ts";
+
+/** What the server does with proven requests. */
+export interface ServerHandlers {
+  /** Decides a route; `onUpdate` receives the session's later lines. */
+  route(request: RouteRequest): Promise<{
+    reply: RouteReply;
+    onUpdate?: (update: SessionUpdate) => void;
+  }>;
+  /** Counts an outcome a session decided itself. */
+  report(request: ReportRequest): void;
+  /** A client that could not prove who it claimed to be, or spoke nonsense. */
+  rejected(
+    category: "proof" | "request" | "deadline" | "busy",
+    detail: string,
+    claimedUid?: number,
+  ): void;
+}
+
+/** Where and how the server listens. */
+export interface ServerOptions {
+  socketPath: string;
+  proofDir: string;
+  handlers: ServerHandlers;
+  /** Time from the nonce to the client's request (default 2 s). */
+  proofDeadlineMs?: number;
+  /** Connections served at once; more are closed at once (default 1024). */
+  maxConnections?: number;
+}
+
+/** A listening server. */
+export interface AgentServer {
+  /** Connections being served now. */
+  readonly active: number;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+// A session's bandwidth is worth one etcd write per second at most.
+const MIN_STATS_INTERVAL_MS = 1000;
+
+/**
+ * Listens on `socketPath` (a stale socket there is replaced; anything else
+ * is refused), world-connectable: the proof, not the socket's mode, says
+ * who may do what.
+ */
+export async function startServer(
+  options: ServerOptions,
+): Promise<AgentServer> {
+  try {
+    const existing = await Deno.lstat(options.socketPath);
+    if (!existing.isSocket) {
+      throw new Error(
+        `${options.socketPath} exists and is not a socket: remove it or choose another agent.socket`,
+      );
+    }
+    await Deno.remove(options.socketPath);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const listener = Deno.listen({
+    transport: "unix",
+    path: options.socketPath,
+  });
+  await Deno.chmod(options.socketPath, 0o666);
+  const connections = new Set<Deno.UnixConn>();
+  const maxConnections = options.maxConnections ?? 1024;
+  const serving = (async () => {
+    for (;;) {
+      let connection: Deno.UnixConn;
+      try {
+        connection = await listener.accept();
+      } catch {
+        return; // closed
+      }
+      if (connections.size >= maxConnections) {
+        options.handlers.rejected("busy", "too many connections at once");
+        try {
+          connection.close();
+        } catch {
+          // already gone
+        }
+        continue;
+      }
+      connections.add(connection);
+      serve(connection, options).finally(() => {
+        connections.delete(connection);
+        try {
+          connection.close();
+        } catch {
+          // already closed
+        }
+      });
+    }
+  })();
+  return {
+    get active() {
+      return connections.size;
+    },
+    async close() {
+      listener.close();
+      await serving;
+      for (const connection of connections) {
+        try {
+          connection.close();
+        } catch {
+          // already closed
+        }
+      }
+      await Deno.remove(options.socketPath).catch(() => {});
+    },
+  };
+}
+
+async function write(
+  connection: Deno.Conn,
+  message: unknown,
+): Promise<boolean> {
+  const bytes = encodeLine(message);
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      written += await connection.write(bytes.subarray(written));
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function serve(
+  connection: Deno.UnixConn,
+  options: ServerOptions,
+): Promise<void> {
+  const { handlers } = options;
+  const nonce = newNonce();
+  const issuedAtMs = Date.now();
+  const hello: Hello = {
+    agent: "sshproxy-agent",
+    version: PROTOCOL_VERSION,
+    nonce,
+    proofDir: options.proofDir,
+  };
+  if (!(await write(connection, hello))) return;
+  const reader = new LineReader(connection);
+  // The deadline closes the connection: a late request, or a proof made
+  // after it, is never looked at.
+  let expired = false;
+  const deadline = setTimeout(() => {
+    expired = true;
+    try {
+      connection.close();
+    } catch {
+      // already closed
+    }
+  }, options.proofDeadlineMs ?? 2000);
+  const first = await reader.next();
+  clearTimeout(deadline);
+  if (expired) {
+    handlers.rejected("deadline", "no request before the deadline");
+    await removeProof(options.proofDir, nonce);
+    return;
+  }
+  if (!first.ok || first.value === undefined) {
+    if (!first.ok) {
+      handlers.rejected("request", `unreadable request: ${first.error}`);
+    }
+    await removeProof(options.proofDir, nonce);
+    return;
+  }
+  const request = decodeRequest(first.value);
+  if (!request.ok) {
+    handlers.rejected("request", `bad request: ${request.error}`);
+    await removeProof(options.proofDir, nonce);
+    return;
+  }
+  const proof = await checkProof(
+    options.proofDir,
+    nonce,
+    request.value.uid,
+    issuedAtMs,
+  );
+  if (!proof.ok) {
+    handlers.rejected("proof", proof.error, request.value.uid);
+    return;
+  }
+  if (request.value.kind === "report") {
+    handlers.report(request.value);
+    return;
+  }
+  const { reply, onUpdate } = await handlers.route(request.value);
+  if (!(await write(connection, reply))) return;
+  if (reply.kind !== "route" || onUpdate === undefined) return;
+  // The session's later lines, until it closes or goes away.
+  let started = false;
+  let lastStatsMs = 0;
+  for (;;) {
+    const line = await reader.next();
+    if (!line.ok || line.value === undefined) return;
+    const update = decodeUpdate(line.value);
+    if (!update.ok) {
+      handlers.rejected(
+        "request",
+        `bad update: ${update.error}`,
+        request.value.uid,
+      );
+      return;
+    }
+    if (update.value.kind === "started") {
+      if (started) continue;
+      started = true;
+    } else {
+      const now = Date.now();
+      if (now - lastStatsMs < MIN_STATS_INTERVAL_MS) continue;
+      lastStatsMs = now;
+    }
+    onUpdate(update.value);
+  }
+}
+
+async function removeProof(proofDir: string, nonce: string): Promise<void> {
+  await Deno.remove(`${proofDir}/${nonce}`).catch(() => {});
+}

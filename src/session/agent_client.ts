@@ -1,0 +1,341 @@
+// A session asks the gateway's agent (sshproxy-agent(8)) for its route,
+// when `agent.socket` is set: one exchange on the agent's Unix socket,
+// bounded by `agent.timeout` as a whole. The agent's answer is applied as
+// if the session had decided (its log lines go to the session's log, its
+// banner and messages to the user). When the agent is absent, slow, or
+// answers anything but a route or a refusal, the session routes itself as
+// without agent, after one DEBUG line: the agent may make logins faster,
+// never impossible.
+//
+// The agent registers the session in etcd and removes it when the session's
+// process ends; the session only tells it when ssh started (login latency)
+// and, when it records with `etcd_stats_interval`, its bandwidth, over the
+// same connection.
+import type { Config } from "../config/types.ts";
+import { nowNanoseconds } from "../format/time.ts";
+import type { Level } from "../log/format.ts";
+import { createProof } from "../agent/proof.ts";
+import {
+  decodeHello,
+  decodeRouteReply,
+  encodeLine,
+  LineReader,
+  type Outcome,
+  type ReportRequest,
+  type RouteReply,
+  type RouteRequest,
+} from "../agent/protocol.ts";
+import { fail, ok, type Result } from "../result.ts";
+import {
+  type BandwidthSource,
+  publishStats,
+  type StatsSink,
+} from "./shared_state.ts";
+
+type Log = (level: Level, message: string) => void;
+
+/** Who the session is and what it asks about. */
+export interface AgentAsk {
+  config: Config;
+  configPath: string;
+  user: string;
+  uid: number;
+  /** The session's sshd and client addresses, canonical ip:port. */
+  sshd: string;
+  client: string;
+  sessionId: string;
+  /** The process whose end ends the session (default: this one). */
+  sessionPid?: number;
+  log: Log;
+  writeStdout(text: string): void;
+  writeStderr(text: string): void;
+}
+
+/** What the session keeps of a route the agent gave. */
+export interface AgentSession {
+  /** The agent registered the session already. */
+  register(destination: string, sshd: string): Promise<void>;
+  /** Tells the agent that ssh started (login latency) `startNs` after the session began. */
+  sshStarted(startNs: bigint): void;
+  /** Sends the recorder's bandwidth every `etcd_stats_interval`. */
+  publishStats(recorder: BandwidthSource): void;
+  /** Closes the connection (the agent watches the process, not this). */
+  close(): Promise<void>;
+}
+
+/** A route from the agent, or undefined when the session must route itself. */
+export type AgentRouted =
+  | { status: number }
+  | { destination: string; shared: AgentSession };
+
+interface Connection {
+  reader: LineReader;
+  send(message: unknown): Promise<Result<void>>;
+  close(): void;
+  readonly closed: boolean;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function connect(socket: string): Promise<Result<Connection>> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: socket });
+  } catch (error) {
+    return fail(describe(error));
+  }
+  let closed = false;
+  let sending: Promise<unknown> = Promise.resolve();
+  return ok({
+    reader: new LineReader(conn),
+    send(message) {
+      const bytes = encodeLine(message);
+      const sent = sending.then(async (): Promise<Result<void>> => {
+        try {
+          let written = 0;
+          while (written < bytes.length) {
+            written += await conn.write(bytes.subarray(written));
+          }
+          return ok(undefined);
+        } catch (error) {
+          return fail(describe(error));
+        }
+      });
+      sending = sent;
+      return sent;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    },
+    get closed() {
+      return closed;
+    },
+  });
+}
+
+// Runs `exchange` with the connection closed after `timeoutMs`: a read or
+// write still pending then fails, so the whole exchange is bounded.
+async function bounded<T>(
+  socket: string,
+  timeoutMs: number,
+  exchange: (connection: Connection) => Promise<Result<T>>,
+): Promise<{ result: Result<T>; connection?: Connection }> {
+  const connection = await connect(socket);
+  if (!connection.ok) return { result: connection };
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    connection.value.close();
+  }, timeoutMs);
+  try {
+    const result = await exchange(connection.value);
+    if (expired) {
+      return { result: fail(`no answer within ${timeoutMs} ms`) };
+    }
+    return { result, connection: connection.value };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The proof of who we are, for the nonce of the agent's hello line. */
+async function prove(connection: Connection): Promise<Result<string>> {
+  const line = await connection.reader.next();
+  if (!line.ok) return line;
+  if (line.value === undefined) return fail("the agent closed the connection");
+  const hello = decodeHello(line.value);
+  if (!hello.ok) return fail(`unexpected greeting: ${hello.error}`);
+  return await createProof(hello.value.proofDir, hello.value.nonce);
+}
+
+function timeoutMs(config: Config): number {
+  return Math.max(1, Number(config.agent.timeout / 1_000_000n));
+}
+
+/**
+ * Asks the agent for the route (undefined when the session must route
+ * itself; the reason is logged at DEBUG).
+ */
+export async function routeThroughAgent(
+  ask: AgentAsk,
+): Promise<AgentRouted | undefined> {
+  const { config, log } = ask;
+  const socket = config.agent.socket;
+  if (socket === "") return undefined;
+  let proofPath: string | undefined;
+  const { result, connection } = await bounded(
+    socket,
+    timeoutMs(config),
+    async (connection): Promise<Result<RouteReply>> => {
+      const proof = await prove(connection);
+      if (!proof.ok) return proof;
+      proofPath = proof.value;
+      const request: RouteRequest = {
+        kind: "route",
+        uid: ask.uid,
+        user: ask.user,
+        pid: Deno.pid,
+        sessionPid: ask.sessionPid ?? Deno.pid,
+        config: ask.configPath,
+        sshd: ask.sshd,
+        client: ask.client,
+        sessionId: ask.sessionId,
+        stats: config.dump !== "" && config.etcdStatsInterval > 0n,
+      };
+      const sent = await connection.send(request);
+      if (!sent.ok) return sent;
+      const line = await connection.reader.next();
+      if (!line.ok) return line;
+      if (line.value === undefined) {
+        return fail("the agent closed the connection without answering");
+      }
+      return decodeRouteReply(line.value);
+    },
+  );
+  if (!result.ok || result.value.kind === "fallback") {
+    connection?.close();
+    // The agent deletes the proof it looked at; one it never read is ours.
+    if (proofPath !== undefined) await Deno.remove(proofPath).catch(() => {});
+    log(
+      "DEBUG",
+      `agent at ${socket}: ${
+        result.ok && result.value.kind === "fallback"
+          ? result.value.reason
+          : !result.ok
+          ? result.error
+          : ""
+      }; routing without it`,
+    );
+    return undefined;
+  }
+  const reply = result.value;
+  for (const [level, message] of reply.log) log(level, message);
+  if (reply.kind === "refused") {
+    connection?.close();
+    if (reply.stdout !== "") ask.writeStdout(reply.stdout);
+    if (reply.stderr !== "") ask.writeStderr(reply.stderr);
+    return { status: reply.status };
+  }
+  log("DEBUG", `route given by the agent at ${socket}`);
+  return {
+    destination: reply.destination,
+    shared: agentSession(connection!, config, log),
+  };
+}
+
+function agentSession(
+  connection: Connection,
+  config: Config,
+  log: Log,
+): AgentSession {
+  let stopStats: (() => void) | undefined;
+  let keep = false;
+  let totals: (() => { bytesIn: number; bytesOut: number }) | undefined;
+  const sink: StatsSink = {
+    get active() {
+      return !connection.closed;
+    },
+    async updateStats(stats) {
+      return await connection.send({
+        kind: "stats",
+        in: Math.max(0, Math.trunc(stats.bwIn)),
+        out: Math.max(0, Math.trunc(stats.bwOut)),
+        ...totals?.(),
+      });
+    },
+  };
+  return {
+    register: () => Promise.resolve(),
+    sshStarted(startNs) {
+      const seconds = Number(nowNanoseconds() - startNs) / 1e9;
+      connection.send({ kind: "started", seconds }).then(() => {
+        if (!keep) connection.close();
+      });
+    },
+    publishStats(recorder) {
+      if (config.etcdStatsInterval <= 0n) return;
+      keep = true;
+      if (hasTotals(recorder)) {
+        totals = () => {
+          const counts = recorder.totals();
+          return {
+            bytesIn: counts.stdin,
+            bytesOut: counts.stdout + counts.stderr,
+          };
+        };
+      }
+      stopStats = publishStats(
+        recorder,
+        sink,
+        config.etcdStatsInterval,
+        log,
+      );
+    },
+    close() {
+      stopStats?.();
+      connection.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+// A Recorder also counts the bytes of each stream since the start.
+function hasTotals(
+  recorder: BandwidthSource,
+): recorder is BandwidthSource & {
+  totals(): { stdin: number; stdout: number; stderr: number };
+} {
+  return "totals" in recorder && typeof recorder.totals === "function";
+}
+
+/** The outcome of a session refused for its command line (ssh_command.ts's errors). */
+export function commandRefusalOutcome(error: string): Outcome {
+  return error.startsWith("SSHPROXY_ARGS:")
+    ? "bad_sshproxy_args"
+    : error.startsWith("originalCmd ")
+    ? "command_not_allowed"
+    : "error";
+}
+
+/**
+ * Tells the agent (when one is configured) why this session was refused
+ * before it asked for a route; bounded by `agent.timeout`, failures
+ * ignored: this is for the metrics only.
+ */
+export async function reportToAgent(
+  config: Config,
+  who: { user: string; uid: number },
+  outcome: ReportRequest["outcome"],
+): Promise<void> {
+  if (config.agent.socket === "") return;
+  let proofPath: string | undefined;
+  const { result, connection } = await bounded(
+    config.agent.socket,
+    timeoutMs(config),
+    async (connection) => {
+      const proof = await prove(connection);
+      if (!proof.ok) return proof;
+      proofPath = proof.value;
+      const report: ReportRequest = {
+        kind: "report",
+        uid: who.uid,
+        user: who.user,
+        pid: Deno.pid,
+        outcome,
+      };
+      return await connection.send(report);
+    },
+  );
+  connection?.close();
+  if (!result.ok && proofPath !== undefined) {
+    await Deno.remove(proofPath).catch(() => {});
+  }
+}
