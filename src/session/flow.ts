@@ -108,12 +108,11 @@ async function prepare(
     );
   }
   const user = fromFiles ?? identity?.user ?? "";
-  const sessionId = await computeSessionId(
-    user,
-    connection.value.clientAddress,
-    startNs,
-  );
-  const parsed = await readConfigFile(inputs.configPath, inputs.env);
+  // The digest runs off the main thread while the file is read and parsed.
+  const [sessionId, parsed] = await Promise.all([
+    computeSessionId(user, connection.value.clientAddress, startNs),
+    readConfigFile(inputs.configPath, inputs.env),
+  ]);
   if (!parsed.ok) return new Refusal(parsed.error);
   if (identity === undefined && matchesGroups(parsed.value)) {
     const looked = await lookupIdentity();
