@@ -615,8 +615,9 @@ async function measureImports(
 
 /**
  * A copy of the product's launcher with extra Deno flags, optionally
- * running `entry` instead of main.ts (main.ts's URL is then passed in
- * BENCH_PROFILED_MAIN). Named sshproxy: the face is chosen by that name.
+ * running `entry` instead of the face's prebuilt module (whose URL is then
+ * passed in BENCH_PROFILED_MAIN). Named sshproxy: the face is chosen by
+ * that name.
  */
 async function launcherCopy(
   ctx: ProfileContext,
@@ -632,10 +633,10 @@ async function launcherCopy(
   );
   if (entry) {
     modified = modified
-      .replace(`'${lib}/main.ts'`, `'${entry}'`)
+      .replace(`"$lib/app/$module.js" "$@"`, `'${entry}' "$@"`)
       .replace(
         "SSHPROXY_ARGV0=",
-        `BENCH_PROFILED_MAIN='file://${lib}/main.ts' SSHPROXY_ARGV0=`,
+        `BENCH_PROFILED_MAIN='file://${lib}/app/sshproxy.js' SSHPROXY_ARGV0=`,
       );
   }
   const derived = modified.includes(flags) &&
@@ -661,7 +662,7 @@ async function profiledEntry(ctx: ProfileContext): Promise<string> {
   await Deno.writeTextFile(
     entry,
     [
-      "// Runs main.ts; Deno.exit becomes a normal end so --cpu-prof can write its",
+      "// Runs the proxy face's prebuilt module; Deno.exit becomes a normal end so --cpu-prof can write its",
       "// file, and timers still pending then are cleared (Deno.exit would not",
       "// have waited for them).",
       "class ProfiledExit extends Error {}",
@@ -687,7 +688,8 @@ async function profiledEntry(ctx: ProfileContext): Promise<string> {
       "  writable: true,",
       "});",
       "try {",
-      '  await import(Deno.env.get("BENCH_PROFILED_MAIN"));',
+      '  const face = await import(Deno.env.get("BENCH_PROFILED_MAIN"));',
+      '  status = await face.run(Deno.args, "sshproxy");',
       "} catch (error) {",
       "  if (!(error instanceof ProfiledExit)) throw error;",
       "}",
@@ -754,10 +756,7 @@ export function groupOf(
   }
   if (url.startsWith("ext:")) return "Deno runtime (ext:)";
   const path = url.replace(/^file:\/\//, "");
-  if (path.startsWith(`${lib}/src/`)) {
-    return `ours: src/${path.slice(lib.length + 5).split("/")[0]}`;
-  }
-  if (path.startsWith(lib)) return "ours: main.ts";
+  if (path.startsWith(lib)) return "ours: the prebuilt proxy module";
   return "other";
 }
 
