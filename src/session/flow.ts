@@ -90,12 +90,14 @@ async function prepare(
   startNs: bigint,
 ): Promise<Prepared | Refusal> {
   // The user's name without a process when /etc/passwd answers NSS first;
-  // `id` (through NSS) otherwise, and for the groups when the file
-  // matches on them.
-  let identity: UserIdentity | undefined;
+  // else from `id` (NSS), which runs while the configuration is read and
+  // parsed. The refusals keep their order: user, SSH_CONNECTION, file.
   const fromFiles = currentUserFromFiles();
-  if (fromFiles === undefined) {
-    const looked = await lookupIdentity();
+  const looking = fromFiles === undefined ? lookupIdentity() : undefined;
+  const reading = readConfigFile(inputs.configPath, inputs.env);
+  let identity: UserIdentity | undefined;
+  if (looking !== undefined) {
+    const looked = await looking;
     if (!looked.ok) {
       return new Refusal(`Cannot find current user: ${looked.error}`);
     }
@@ -108,10 +110,10 @@ async function prepare(
     );
   }
   const user = fromFiles ?? identity?.user ?? "";
-  // The digest runs off the main thread while the file is read and parsed.
+  // The digest runs off the main thread while the file is parsed.
   const [sessionId, parsed] = await Promise.all([
     computeSessionId(user, connection.value.clientAddress, startNs),
-    readConfigFile(inputs.configPath, inputs.env),
+    reading,
   ]);
   if (!parsed.ok) return new Refusal(parsed.error);
   if (identity === undefined && matchesGroups(parsed.value)) {
