@@ -11,9 +11,10 @@ permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net
 #   made at install (Deno makes it right after compiling, when a lazy V8 has
 #   compiled only the top level) holds them all: a login no longer compiles
 #   the YAML parser and the session code (-6 to -8 ms), for ~0.6 MiB more.
-# --single-threaded: no V8 worker threads (two fewer threads per session).
-# Measured and left out: --lite-mode (no WebAssembly, which ssh2 needs),
-# --no-sparkplug (-0.2 MiB, but recording 20% slower), semi-space sizes,
-# --optimize-for-size, --no-lazy-feedback-allocation (no gain).
+# Measured and left out: --single-threaded (two threads and 0.1 MiB less,
+# but a recorded 256 MiB transfer 7-10% slower), --lite-mode (no
+# WebAssembly, which ssh2 needs), --no-sparkplug (-0.2 MiB, recording 20%
+# slower), semi-space sizes, --optimize-for-size,
+# --no-lazy-feedback-allocation (no gain).
 # shellcheck disable=SC2034
-v8_flags="--no-lazy,--single-threaded"
+v8_flags="--no-lazy"
