@@ -2,8 +2,9 @@
 # `deno task build`: compiles the program into ONE executable, dist/sshproxy,
 # from the same prebuilt modules the launcher runs (scripts/bundle.sh):
 # app/main.js, which picks the face by argv[0] or the first argument, and
-# the four face modules it loads. Same permission list and V8 flags as the
-# launcher (scripts/runtime_flags.sh), no prompts. deno compile needs Deno's
+# the four face modules it loads. Same permission list as the launcher
+# (scripts/runtime_flags.sh, with the V8 flags of a run without a code
+# cache), no prompts. deno compile needs Deno's
 # runtime base binary (denort); it downloads it unless DENORT_BIN points to
 # one (offline builds). Where the download is impossible, say so in one
 # line and fail, never hang.
@@ -35,7 +36,7 @@ for face in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay; do
 done
 # shellcheck disable=SC2086 # the permission flags are meant to split
 if timeout 300 "$deno" compile --no-prompt --quiet --no-code-cache --config deno.json \
-  ${v8_flags:+--v8-flags=$v8_flags} $permission_flags "${includes[@]}" \
+  ${compiled_v8_flags:+--v8-flags=$compiled_v8_flags} $permission_flags "${includes[@]}" \
   --output dist/sshproxy dist/build/app/main.js >"$log" 2>&1; then
   rm -f "$log"
   echo "build: dist/sshproxy $version ($(du -h dist/sshproxy | cut -f1)); symlink it as sshproxy, sshproxyctl, sshproxy-dumpd, sshproxy-replay"

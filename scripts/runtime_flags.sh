@@ -18,3 +18,8 @@ permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net
 # --no-lazy-feedback-allocation (no gain).
 # shellcheck disable=SC2034
 v8_flags="--no-lazy"
+# The compiled binary runs without a code cache (scripts/build.sh says why):
+# there --no-lazy would compile the whole program at every login (~+10 ms
+# measured), so it keeps V8's lazy compilation.
+# shellcheck disable=SC2034
+compiled_v8_flags=""
