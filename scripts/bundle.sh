@@ -9,10 +9,11 @@
 #       main.ts's dispatcher (other names, `deno run`, compiled binary),
 #       which loads one of the four modules above;
 #   OUT/deno.json
-#       the run-time import map of the two npm packages left outside the
-#       modules (ssh2 and etcd3 load native addons and Node's module
-#       system; both are imported only by the paths that use them), to be
-#       found in OUT/node_modules.
+#       the run-time configuration: deno.json's import map, for the two npm
+#       packages left outside the modules (ssh2 and etcd3 load native
+#       addons and Node's module system; both are imported only by the
+#       paths that use them), found in OUT/node_modules, which Deno must
+#       not modify (nodeModulesDir "manual", no lock file).
 # Any failure is one line naming what failed, and exit status 1.
 #
 #   scripts/bundle.sh OUT
@@ -48,7 +49,7 @@ for face in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay; do
 done
 bundle main.ts "$out/app/main.js"
 
-# The import map of the external packages, with the versions deno.json pins.
+# deno.json's import map (it pins the external packages' versions).
 "$deno" eval --no-config --quiet '
   const [source, target, ...names] = Deno.args;
   const imports = JSON.parse(Deno.readTextFileSync(source)).imports ?? {};
@@ -57,10 +58,6 @@ bundle main.ts "$out/app/main.js"
     console.error(`bundle: ${source} does not map ${missing.join(", ")}`);
     Deno.exit(1);
   }
-  const runtime = {
-    imports: Object.fromEntries(names.map((name) => [name, imports[name]])),
-    nodeModulesDir: "manual",
-    lock: false,
-  };
+  const runtime = { imports, nodeModulesDir: "manual", lock: false };
   Deno.writeTextFileSync(target, JSON.stringify(runtime, null, 2) + "\n");
 ' "$root/deno.json" "$out/deno.json" "${external[@]}" || exit 1
