@@ -1,33 +1,29 @@
-// Entry point: only dispatches to one of the faces. Each face is
-// imported on demand so a login pays only for the proxy's modules.
-import { chooseFace } from "./src/cli/dispatch.ts";
+// Entry point of `deno run main.ts ...` and of the compiled binary: picks
+// the face by the name it was invoked as (a symlink) or by its first
+// argument, then loads that face's module and nothing of the other three.
+// The installed launcher does this choice itself for the four command
+// names and runs the face's prebuilt module directly (scripts/install.sh).
+import { chooseFace, type Face, PROGRAM_NAMES } from "./src/cli/dispatch.ts";
+import { type FaceModule, invokedAs } from "./src/cli/launch.ts";
 
-async function invokedAs(): Promise<string> {
-  // The installed launcher passes its own name (always setting the
-  // variable); a compiled binary reads argv[0] (a symlink's name) from
-  // Node's process object and ignores the variable, which sshd would pass
-  // from the user with `AcceptEnv SSHPROXY_*` to choose another face.
-  const fromLauncher = Deno.build.standalone
-    ? undefined
-    : Deno.env.get("SSHPROXY_ARGV0");
-  if (fromLauncher) return fromLauncher;
-  const { argv0 } = await import("node:process");
-  return argv0;
+// Built by scripts/bundle.sh, this module is app/main.js and each face is
+// a prebuilt module beside it (app/sshproxy.js, ...); from the sources the
+// faces are the entry modules under src/cli/entries/.
+function faceModuleUrl(face: Face): string {
+  const name = PROGRAM_NAMES[face];
+  const prebuilt = import.meta.url.endsWith(".js");
+  const path = prebuilt ? `./${name}.js` : `./src/cli/entries/${name}.ts`;
+  return new URL(path, import.meta.url).href;
 }
 
-const choice = chooseFace(await invokedAs(), Deno.args);
-if ("usage" in choice) {
-  await Deno.stderr.write(new TextEncoder().encode(choice.usage));
-  Deno.exit(2);
+// Imported (install.sh fills Deno's code cache that way), it does nothing.
+if (import.meta.main) {
+  const choice = chooseFace(await invokedAs(), Deno.args);
+  if ("usage" in choice) {
+    await Deno.stderr.write(new TextEncoder().encode(choice.usage));
+    Deno.exit(2);
+  }
+  const { face, args, programName } = choice;
+  const faceModule: FaceModule = await import(faceModuleUrl(face));
+  Deno.exit(await faceModule.run(args, programName));
 }
-const { face, args, programName } = choice;
-const faceModule = face === "proxy"
-  ? await import("./src/cli/proxy.ts")
-  : face === "ctl"
-  ? await import("./src/cli/ctl.ts")
-  : face === "dumpd"
-  ? await import("./src/cli/dumpd.ts")
-  : face === "agent"
-  ? await import("./src/cli/agent.ts")
-  : await import("./src/cli/replay.ts");
-Deno.exit(await faceModule.run(args, programName));

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# `deno task build`: compiles main.ts into ONE executable, dist/sshproxy,
-# with an explicit permission list (never -A, never --allow-ffi) and no
-# prompts. deno compile needs Deno's runtime base binary (denort); it
-# downloads it unless DENORT_BIN points to one (offline builds). Where the
-# download is impossible, say so in one line and fail, never hang.
+# `deno task build`: compiles the program into ONE executable, dist/sshproxy,
+# from the same prebuilt modules the launcher runs (scripts/bundle.sh):
+# app/main.js, which picks the face by argv[0] or the first argument, and
+# the four face modules it loads. Same permission list as the launcher
+# (scripts/runtime_flags.sh, with the V8 flags of a run without a code
+# cache), no prompts. deno compile needs Deno's
+# runtime base binary (denort); it downloads it unless DENORT_BIN points to
+# one (offline builds). Where the download is impossible, say so in one
+# line and fail, never hang.
+#
+# No V8 code cache (--no-code-cache): a compiled binary keeps its cache in
+# $TMPDIR/deno-compile-<name>.cache, one file shared by every user who
+# runs it; whoever writes it first (any local user) would choose the code
+# every later login runs.
 #
 #   DENORT_BIN=/path/to/denort deno task build
 set -uo pipefail
@@ -11,18 +20,24 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 deno=scripts/toolchain/node_modules/deno/deno
 [ -x "$deno" ] || bash scripts/setup.sh >/dev/null || exit 1
+# shellcheck source=scripts/runtime_flags.sh
+. scripts/runtime_flags.sh
 version=$(sed -n 's/^export const VERSION = "\(.*\)";/\1/p' src/version.ts)
 if [ -n "${DENORT_BIN:-}" ] && [ ! -x "$DENORT_BIN" ]; then
   echo "build: DENORT_BIN=$DENORT_BIN is not an executable file (expected the denort binary of deno $("$deno" --version | head -n1 | cut -d' ' -f2))" >&2
   exit 1
 fi
-mkdir -p dist
+rm -rf dist/build
+bash scripts/bundle.sh dist/build || exit 1 # bundle.sh said why, in one line
 log=$(mktemp)
-# The permission list is the union of what the four faces need; each face
-# revokes what it does not use at start (src/cli/permissions.ts).
-if timeout 300 "$deno" compile --no-prompt --quiet \
-  --allow-read --allow-write --allow-env --allow-run --allow-net --allow-sys \
-  --output dist/sshproxy main.ts >"$log" 2>&1; then
+includes=()
+for face in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay; do
+  includes+=(--include "dist/build/app/$face.js")
+done
+# shellcheck disable=SC2086 # the permission flags are meant to split
+if timeout 300 "$deno" compile --no-prompt --quiet --no-code-cache --config deno.json \
+  ${compiled_v8_flags:+--v8-flags=$compiled_v8_flags} $permission_flags "${includes[@]}" \
+  --output dist/sshproxy dist/build/app/main.js >"$log" 2>&1; then
   rm -f "$log"
   echo "build: dist/sshproxy $version ($(du -h dist/sshproxy | cut -f1)); symlink it as sshproxy, sshproxyctl, sshproxy-dumpd, sshproxy-replay"
   exit 0

@@ -10,8 +10,9 @@
 # The commands are runnable by any local user (sshd runs the ForceCommand
 # as the user who logs in) and never touch the network. With --binary FILE
 # (or a dist/sshproxy built by `deno task build`) they are symlinks to that
-# one compiled executable; otherwise to a launcher running the sources with
-# a private copy of Deno, offline (--cached-only).
+# one compiled executable; otherwise to a launcher running the program
+# prebuilt here (scripts/bundle.sh: one module per face) with a private copy
+# of Deno, offline, and a code cache prepared here that users only read.
 # Re-running upgrades in place; --uninstall removes exactly what the
 # manifest lists, and the directories that leaves empty.
 #
@@ -48,6 +49,13 @@ done
 prefix=$(cd "$prefix" && pwd)
 lib="$prefix/lib/sshproxy"
 commands=(sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent)
+# How the launcher runs Deno: offline, never prompting, with the
+# permissions and V8 flags of scripts/runtime_flags.sh (and, below, the
+# run-time import map of the npm packages the modules import by name).
+# Install-time warm-ups use the same flags.
+# shellcheck source=scripts/runtime_flags.sh
+. "$(dirname "$0")/runtime_flags.sh"
+run_flags="run --cached-only --no-prompt --quiet${v8_flags:+ --v8-flags=$v8_flags} $permission_flags"
 
 remove_empty_parents() {
   local dir=$1
@@ -70,6 +78,10 @@ if $uninstall; then
   echo "install.sh: removed sshproxy from $prefix"
   exit 0
 fi
+# The launcher embeds the prefix in a shell script.
+case "$prefix" in
+  *[!A-Za-z0-9_./+-]*) die "prefix $prefix contains characters the launcher cannot quote (use letters, digits and _ . / + -)" ;;
+esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "$binary" ] && [ -x "$root/dist/sshproxy" ]; then
@@ -101,19 +113,49 @@ if [ -n "$binary" ]; then
   chmod 755 "$stage/bin/sshproxy"
   entry=sshproxy
 else
-  cp -a "$root/main.ts" "$root/deno.json" "$root/deno.lock" "$root/src" "$root/node_modules" "$stage/"
+  # Built here, from these sources: an install never runs a stale build.
+  bash "$root/scripts/bundle.sh" "$stage" || exit 1 # bundle.sh said why, in one line
+  cp -a "$root/node_modules" "$stage/"
   cp "$deno" "$stage/bin/deno"
   cat > "$stage/bin/sshproxy-launcher" <<LAUNCHER
 #!/bin/sh
-# sshproxy launcher: runs the sources under $lib with the pinned Deno,
-# offline (--cached-only). The face is chosen by the name it is invoked as.
-# Deno's own environment knobs are cleared: the user must not steer them.
-for name in \$(env | sed -n 's/^\\(DENO_[A-Za-z0-9_]*\\)=.*/\\1/p'); do unset "\$name"; done
-unset NODE_OPTIONS
-SSHPROXY_ARGV0=\$0 DENO_DIR='$lib/cache' DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
-  exec '$lib/bin/deno' run --cached-only --no-prompt --quiet --config '$lib/deno.json' \\
-  --allow-read --allow-write --allow-env --allow-run --allow-net --allow-sys \\
-  '$lib/main.ts' "\$@"
+# sshproxy launcher (written by scripts/install.sh). Runs the prebuilt module
+# of the face named by \$0 (app/NAME.js; app/main.js picks the face by the
+# first argument for any other name) with the pinned Deno, offline, and the
+# permission list below. Only shell builtins until Deno starts: this runs at
+# every login. Kept POSIX sh.
+lib='$lib'
+# Deno's own knobs in the environment (DENO_*, NODE_OPTIONS) are the user's:
+# they must not steer the runtime, so all of them are cleared.
+IFS='
+'
+set -f
+for variable in \$(export -p); do
+  case \$variable in
+  'export DENO_'* | 'declare -x DENO_'* | 'export NODE_OPTIONS'* | 'declare -x NODE_OPTIONS'*)
+    variable=\${variable#export }
+    variable=\${variable#declare -x }
+    unset "\${variable%%=*}"
+    ;;
+  esac
+done
+unset IFS
+set +f
+case \${0##*/} in
+sshproxy | sshproxyctl | sshproxy-dumpd | sshproxy-replay | sshproxy-agent) module=\${0##*/} ;;
+*) module=main ;;
+esac
+if [ ! -r "\$lib/app/\$module.js" ]; then
+  echo "\${0##*/}: \$lib/app/\$module.js is missing (reinstall: scripts/install.sh --prefix ${prefix})" >&2
+  exit 1
+fi
+# Users only read the code cache that install.sh prepared. Whoever can
+# write it (root) runs without it: a writer stopped in the middle of a
+# write would leave it unreadable for every user until the next install.
+cache=\$lib/cache
+[ -w "\$cache" ] && cache=/dev/null/sshproxy-cache
+SSHPROXY_ARGV0=\$0 DENO_DIR=\$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
+  exec "\$lib/bin/deno" ${run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@"
 LAUNCHER
   chmod 755 "$stage/bin/sshproxy-launcher" "$stage/bin/deno"
   entry=sshproxy-launcher
@@ -142,28 +184,39 @@ chmod -R a+rX,go-w "$stage"
 old="$prefix/lib/.sshproxy.old.$$"
 [ -e "$lib" ] && mv "$lib" "$old"
 mv "$stage" "$lib"
+# Until the new tree is ready, a failure puts the previous one back.
+trap 'rm -rf "$lib"; [ -e "$old" ] && mv "$old" "$lib"' EXIT
+if [ -z "$binary" ]; then
+  # Fill Deno's caches at their final path (Deno keys them by module path),
+  # as the installer and with the launcher's very flags (V8 rejects a code
+  # cache made under other flags), then seal them for readers (see
+  # scripts/warm_cache.ts and scripts/seal_cache.ts). Users never write
+  # them.
+  # shellcheck disable=SC2086 # the flags are meant to split
+  DENO_DIR="$lib/cache" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 timeout 60 "$lib/bin/deno" $run_flags \
+    --config "$lib/deno.json" "$root/scripts/warm_cache.ts" "$lib/app" </dev/null >&2 \
+    || die "cannot prepare Deno's caches in $lib/cache (see the line above)"
+  # Only the warm-up script itself was TypeScript: nothing in the install
+  # needs its transpiled copy.
+  rm -rf "$lib/cache/gen"
+  "$deno" run --no-config --quiet --allow-read --allow-write "$root/scripts/seal_cache.ts" "$lib/cache" >&2 \
+    || die "cannot seal Deno's caches in $lib/cache (see the line above)"
+  chmod -R a+rX,go-w "$lib"
+  # What a login does, as an unprivileged user: the prepared caches must be
+  # used, or every login would parse and compile the program again.
+  # shellcheck disable=SC2086 # the flags are meant to split
+  check=$(cd / && HOME=/nonexistent SSHPROXY_ARGV0=check DENO_DIR="$lib/cache" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \
+    setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$lib/bin/deno" ${run_flags/ --quiet/} --config "$lib/deno.json" --log-level=debug "$lib/app/sshproxy.js" -version 2>&1 </dev/null || true)
+  case "$check" in
+    *"V8 code cache hit for ES module: file://$lib/app/sshproxy.js"*) ;;
+    *"Failed creating cache db"*)
+      die "Deno's caches in $lib/cache cannot be opened by users: every login would compile the program again" ;;
+    *) die "a login as an unprivileged user does not use the code cache prepared in $lib/cache (its last words: ${check##*$'\n'})" ;;
+  esac
+fi
 trap - EXIT
 rm -rf "$old"
-if [ -z "$binary" ]; then
-  # Warm Deno's caches at their final path, as the installer, then leave
-  # them read-only: users only read them. Deno keys its caches by module
-  # path, so a cache filled in the staging directory would be useless after
-  # the move (every login would transpile again, ~1 s).
-  DENO_DIR="$lib/cache" "$lib/bin/deno" cache --quiet --config "$lib/deno.json" "$lib/main.ts" \
-    || die "cannot prepare Deno's cache in $lib/cache"
-  for words in "proxy -version" "ctl version" "dumpd -version" "replay -version" "agent -version"; do
-    # shellcheck disable=SC2086 # words are meant to split
-    SSHPROXY_ARGV0=warm-up DENO_DIR="$lib/cache" "$lib/bin/deno" run --cached-only --no-prompt --quiet \
-      --config "$lib/deno.json" --allow-all "$lib/main.ts" $words >/dev/null 2>&1 || true
-  done
-  # The etcd client's modules too: sshproxyctl against a closed port loads
-  # them and fails at once.
-  printf 'etcd:\n  endpoints: ["http://127.0.0.1:1"]\n' > "$lib/cache/warm-up.yaml"
-  SSHPROXY_ARGV0=warm-up DENO_DIR="$lib/cache" timeout 20 "$lib/bin/deno" run --cached-only --no-prompt --quiet \
-    --config "$lib/deno.json" --allow-all "$lib/main.ts" ctl -c "$lib/cache/warm-up.yaml" show hosts >/dev/null 2>&1 || true
-  rm -f "$lib/cache/warm-up.yaml"
-  chmod -R a+rX,go-w "$lib"
-fi
 for extra in "${extras[@]}"; do
   source=${extra%%|*}
   destination="$prefix/${extra#*|}"

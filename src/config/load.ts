@@ -36,6 +36,13 @@ export async function readConfigFile(
   return ok(parsed.value);
 }
 
+/** Whether any override matches on `groups` (only then a session needs the user's groups). */
+export function matchesGroups(parsed: ParsedConfig): boolean {
+  return parsed.overrides.some((override) =>
+    override.match?.some((item) => item.groups.length > 0) ?? false
+  );
+}
+
 /** Resolves a parsed file for one session with the system resolver. */
 export function resolveForSession(
   parsed: ParsedConfig,

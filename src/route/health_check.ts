@@ -1,6 +1,7 @@
 // The live check of a destination (spec §5.8.3): a TCP connection within
 // one second. A name that does not resolve is simply "down".
 import { fail, ok, type Result } from "../result.ts";
+import { deadline } from "../system/timers.ts";
 
 /** Tries a TCP connection to host:port within `timeoutMs`; closes it at once. */
 export async function tcpProbe(
@@ -8,11 +9,9 @@ export async function tcpProbe(
   port: number,
   timeoutMs = 1000,
 ): Promise<Result<void>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const attempt = Deno.connect({ hostname: host, port, transport: "tcp" });
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
+  const timer = deadline(timeoutMs);
+  const timeout = timer.expired.then(() => "timeout" as const);
   try {
     const winner = await Promise.race([attempt, timeout]);
     if (winner === "timeout") {
@@ -25,7 +24,7 @@ export async function tcpProbe(
   } catch (error) {
     return fail(describeDialError(host, port, error));
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 

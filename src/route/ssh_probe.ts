@@ -14,6 +14,7 @@
 // TCP connect says `up`. Failure texts complete the INFO line
 // `cannot connect to <D>: <err>`.
 import { fail, ok, type Result } from "../result.ts";
+import { deadline } from "../system/timers.ts";
 import { describeDialError, joinHostPort } from "./health_check.ts";
 
 /** Our identification line, sent back so that sshd logs a clean close. */
@@ -36,22 +37,20 @@ export async function sshBannerProbe(
   timeoutMs = 1000,
 ): Promise<Result<string>> {
   const address = joinHostPort(host, port);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
+  const timer = deadline(timeoutMs);
+  const expired = timer.expired.then(() => "timeout" as const);
   const attempt = Deno.connect({ hostname: host, port, transport: "tcp" });
   let connection: Deno.TcpConn;
   try {
     const winner = await Promise.race([attempt, expired]);
     if (winner === "timeout") {
       attempt.then((late) => late.close(), () => {});
-      clearTimeout(timer);
+      timer.cancel();
       return fail(`dial tcp ${address}: i/o timeout`);
     }
     connection = winner;
   } catch (error) {
-    clearTimeout(timer);
+    timer.cancel();
     return fail(describeDialError(host, port, error));
   }
   try {
@@ -72,7 +71,7 @@ export async function sshBannerProbe(
     }
     return banner;
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
     try {
       connection.close();
     } catch {

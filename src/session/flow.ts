@@ -6,7 +6,11 @@
 // with a side effect (blocking command, background command), where the
 // reference checks them last (spec §12.2 item 18).
 import { configListing } from "../config/listing.ts";
-import { readConfigFile, resolveForSession } from "../config/load.ts";
+import {
+  matchesGroups,
+  readConfigFile,
+  resolveForSession,
+} from "../config/load.ts";
 import { splitHostPort } from "../config/host_port.ts";
 import type { Config } from "../config/types.ts";
 import { describeUnknownKeys } from "../config/unknown_keys.ts";
@@ -18,7 +22,12 @@ import {
 import type { Level } from "../log/format.ts";
 import { type Logger, openLogger } from "../log/logger.ts";
 import { ok, type Result } from "../result.ts";
-import { lookupIdentity } from "../system/identity.ts";
+import {
+  currentUserFromFiles,
+  lookupIdentity,
+  type UserIdentity,
+} from "../system/identity.ts";
+import { every } from "../system/timers.ts";
 import { loadServices } from "../system/network_names.ts";
 import { commandArgv } from "./command_line.ts";
 import { sessionEnvironment } from "./environment.ts";
@@ -83,9 +92,19 @@ async function prepare(
   inputs: SessionInputs,
   startNs: bigint,
 ): Promise<Prepared | Refusal> {
-  const identity = await lookupIdentity();
-  if (!identity.ok) {
-    return new Refusal(`Cannot find current user: ${identity.error}`);
+  // The user's name without a process when /etc/passwd answers NSS first;
+  // else from `id` (NSS), which runs while the configuration is read and
+  // parsed. The refusals keep their order: user, SSH_CONNECTION, file.
+  const fromFiles = currentUserFromFiles();
+  const looking = fromFiles === undefined ? lookupIdentity() : undefined;
+  const reading = readConfigFile(inputs.configPath);
+  let identity: UserIdentity | undefined;
+  if (looking !== undefined) {
+    const looked = await looking;
+    if (!looked.ok) {
+      return new Refusal(`Cannot find current user: ${looked.error}`);
+    }
+    identity = looked.value;
   }
   const connection = parseSshConnection(inputs.env("SSH_CONNECTION"));
   if (!connection.ok) {
@@ -93,21 +112,27 @@ async function prepare(
       `${connection.error} (this program runs as sshd's ForceCommand, which sets it)`,
     );
   }
-  const user = identity.value.user;
-  const sessionId = await computeSessionId(
-    user,
-    connection.value.clientAddress,
-    startNs,
-  );
-  const parsed = await readConfigFile(inputs.configPath);
+  const user = fromFiles ?? identity?.user ?? "";
+  // The digest runs off the main thread while the file is parsed.
+  const [sessionId, parsed] = await Promise.all([
+    computeSessionId(user, connection.value.clientAddress, startNs),
+    reading,
+  ]);
   if (!parsed.ok) return new Refusal(parsed.error);
+  if (identity === undefined && matchesGroups(parsed.value)) {
+    const looked = await lookupIdentity();
+    if (!looked.ok) {
+      return new Refusal(`Cannot find current user: ${looked.error}`);
+    }
+    identity = looked.value;
+  }
   const sshd = splitHostPort(connection.value.sshdAddress, loadServices());
   if (!sshd.ok) {
     return new Refusal(`sshdHostPort: invalid address: ${sshd.error}`);
   }
   const resolved = await resolveForSession(parsed.value, {
     user,
-    groups: new Set(identity.value.groups),
+    groups: new Set(identity?.groups ?? []),
     sshd: sshd.value,
     sessionId,
     startTime: formatRfc3339Nano(startNs, localOffsetMinutes(startNs)),
@@ -120,22 +145,23 @@ async function prepare(
   if (!logger.ok) return new Refusal(logger.error);
   const log = (level: Level, message: string) =>
     logger.value.log(level, message);
-  for (const line of configListing(config)) log("DEBUG", line);
-  for (const line of describeUnknownKeys(parsed.value.unknownKeys)) {
-    log("DEBUG", `${inputs.configPath}: ${line}`);
+  // DEBUG lines are only computed when they are written.
+  if (config.debug) {
+    for (const line of configListing(config)) log("DEBUG", line);
+    for (const line of describeUnknownKeys(parsed.value.unknownKeys)) {
+      log("DEBUG", `${inputs.configPath}: ${line}`);
+    }
   }
   for (const warning of resolved.value.warnings) log("WARNING", warning);
-  if (identity.value.unnamedGroupIds.length > 0) {
+  if (config.debug && identity && identity.unnamedGroupIds.length > 0) {
     log(
       "DEBUG",
-      `group IDs without a name ignored: ${
-        identity.value.unnamedGroupIds.join(" ")
-      }`,
+      `group IDs without a name ignored: ${identity.unnamedGroupIds.join(" ")}`,
     );
   }
   return {
     user,
-    uid: identity.value.uid,
+    uid: identity?.uid ?? Deno.uid() ?? -1,
     sessionId,
     connection: connection.value,
     config,
@@ -392,7 +418,7 @@ class Cancellation {
   ended = false;
   #cleanups: (() => Promise<void>)[] = [];
   #listeners: [Deno.Signal, () => void][] = [];
-  #watcher?: ReturnType<typeof setInterval>;
+  #stopWatching: () => void;
   #controller = new AbortController();
   #cancelled = new Promise<void>((resolve) =>
     this.#controller.signal.addEventListener("abort", () => resolve(), {
@@ -417,14 +443,14 @@ class Cancellation {
     // The reference only notices a re-parenting to PID 1; any change of
     // parent means sshd is gone (sub-reapers, containers).
     const parent = Deno.ppid;
-    this.#watcher = setInterval(() => {
+    this.#stopWatching = every(500, () => {
       if (Deno.ppid !== parent) {
-        clearInterval(this.#watcher);
+        this.#stopWatching();
         if (this.#controller.signal.aborted) return;
         log("WARNING", "SSH parent connection is dead");
         this.#controller.abort();
       }
-    }, 500);
+    });
   }
 
   onCleanup(cleanup: () => Promise<void>): void {
@@ -443,7 +469,7 @@ class Cancellation {
 
   async end(): Promise<void> {
     this.ended = true;
-    clearInterval(this.#watcher);
+    this.#stopWatching();
     for (const [signal, listener] of this.#listeners) {
       Deno.removeSignalListener(signal, listener);
     }

@@ -5,6 +5,8 @@
 // passes through us; with one, recorded_ssh.ts starts it with pipes or
 // under script(1) (terminal_recording.ts) and uses `superviseSsh` below.
 
+import { sleep } from "../system/timers.ts";
+
 /** How a child ended, as a shell would report it. */
 export interface ExitStatus {
   /** Exit code, or 128 + signal number when killed by a signal. */
@@ -206,9 +208,9 @@ export function superviseSsh(
   };
 }
 
-/** Resolves after `ms` milliseconds. */
+/** Resolves after `ms` milliseconds (without Deno's Node-compatible setTimeout). */
 export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return sleep(ms);
 }
 
 function describe(error: unknown): string {

@@ -59,6 +59,57 @@ export function parseIdOutput(text: string): Result<UserIdentity> {
   return ok({ user: user[2], uid: Number(user[1]), groups, unnamedGroupIds });
 }
 
+/**
+ * The sources NSS consults for `database` (e.g. "passwd") in nsswitch.conf
+ * text, in order, without their `[STATUS=action]` items; undefined when the
+ * file does not name the database.
+ */
+export function nssSources(
+  nsswitch: string,
+  database: string,
+): string[] | undefined {
+  for (const rawLine of nsswitch.split("\n")) {
+    const line = rawLine.replace(/#.*/, "").trim();
+    const colon = line.indexOf(":");
+    if (colon < 0 || line.slice(0, colon).trim() !== database) continue;
+    return line.slice(colon + 1).replace(/\[[^\]]*\]/g, " ").split(/\s+/)
+      .filter((source) => source !== "");
+  }
+  return undefined;
+}
+
+/** The name of the first /etc/passwd entry with `uid` (what NSS's files source answers), if any. */
+export function passwdName(passwd: string, uid: number): string | undefined {
+  for (const line of passwd.split("\n")) {
+    // NIS compat entries (+name, -name) are not the files source's.
+    if (line.startsWith("+") || line.startsWith("-")) continue;
+    const fields = line.split(":");
+    if (fields.length >= 7 && fields[2] === String(uid) && fields[0] !== "") {
+      return fields[0];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The current user's name without running a process: read from /etc/passwd
+ * when nsswitch.conf consults `files` first for passwd and the uid is
+ * there (then getpwuid, `id` and the reference's user.Current() return that
+ * very entry). Undefined whenever only NSS can tell (LDAP, SSSD, compat):
+ * ask `lookupIdentity()` then.
+ */
+export function currentUserFromFiles(
+  paths = { nsswitch: "/etc/nsswitch.conf", passwd: "/etc/passwd" },
+): string | undefined {
+  try {
+    const sources = nssSources(Deno.readTextFileSync(paths.nsswitch), "passwd");
+    if (sources?.[0] !== "files") return undefined;
+    return passwdName(Deno.readTextFileSync(paths.passwd), Deno.uid() ?? -1);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The identity of this process's user (`id` without argument). */
 export async function lookupIdentity(): Promise<Result<UserIdentity>> {
   const output = await runTool(toolPath("id"), []);

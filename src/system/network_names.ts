@@ -13,15 +13,21 @@ const BUILT_IN_SERVICES =
   "ftp 21/tcp\nftps 990/tcp\ngopher 70/tcp\nhttp 80/tcp\nhttps 443/tcp\nimap2 143/tcp\n" +
   "imap3 220/tcp\nimaps 993/tcp\npop3 110/tcp\npop3s 995/tcp\nsmtp 25/tcp\nssh 22/tcp\ntelnet 23/tcp\n";
 
-/** Reads /etc/services (falling back to Go's built-in list) into a port lookup. */
+/**
+ * A port lookup over /etc/services (falling back to Go's built-in list).
+ * The file is read on the first service name looked up, not before: most
+ * logins only meet numeric ports (or none) and never read it.
+ */
 export function loadServices(path = "/etc/services"): PortLookup {
-  // A login splits several host:port strings; read and parse the file once.
-  let lookup = loaded.get(path);
-  if (!lookup) {
-    lookup = readServices(path);
-    loaded.set(path, lookup);
-  }
-  return lookup;
+  return (service) => {
+    // A login may look up several names; read and parse the file once.
+    let lookup = loaded.get(path);
+    if (!lookup) {
+      lookup = readServices(path);
+      loaded.set(path, lookup);
+    }
+    return lookup(service);
+  };
 }
 
 const loaded = new Map<string, PortLookup>();

@@ -125,9 +125,9 @@ async function sshdPid(dir: string): Promise<number> {
   return Number(text.trim()) || 0;
 }
 
-/** pids of running installed sshproxy processes (deno running `<prefix>/lib/sshproxy/main.ts`). */
+/** pids of running installed sshproxy processes (deno running `<prefix>/lib/sshproxy/app/sshproxy.js`). */
 export async function proxyPids(product: Installed): Promise<number[]> {
-  const script = `${product.prefix}/lib/sshproxy/main.ts`;
+  const script = `${product.prefix}/lib/sshproxy/app/sshproxy.js`;
   const found: number[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;

@@ -222,3 +222,173 @@ Deno.test({
     }
   },
 });
+
+/** A copy of this source tree (dependencies linked, not copied) that tests may break. */
+async function sourceCopy(): Promise<string> {
+  const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+  const copy = await makeSharedTempDir("sshproxy-source-");
+  for (
+    const name of ["main.ts", "deno.json", "deno.lock", "src", "man", "config"]
+  ) {
+    const copied = await run(["cp", "-a", `${repo}/${name}`, `${copy}/`]);
+    assert.equal(copied.code, 0, copied.stderr);
+  }
+  await Deno.symlink(`${repo}/node_modules`, `${copy}/node_modules`);
+  await Deno.mkdir(`${copy}/scripts/toolchain`, { recursive: true });
+  for await (const entry of Deno.readDir(`${repo}/scripts`)) {
+    if (entry.isFile) {
+      await Deno.copyFile(
+        `${repo}/scripts/${entry.name}`,
+        `${copy}/scripts/${entry.name}`,
+      );
+    }
+  }
+  await Deno.symlink(
+    `${repo}/scripts/toolchain/node_modules`,
+    `${copy}/scripts/toolchain/node_modules`,
+  );
+  return copy;
+}
+
+Deno.test({
+  name:
+    "sources that do not build fail the install in one line and the previous install keeps working",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    const prefix = await makeSharedTempDir("sshproxy-install-broken-");
+    const source = await sourceCopy();
+    try {
+      const first = await run(["bash", SCRIPT, "--prefix", prefix], {
+        timeoutMs: 180_000,
+      });
+      assert.equal(first.code, 0, first.stderr);
+      const launcher = await Deno.readTextFile(
+        `${prefix}/lib/sshproxy/bin/sshproxy-launcher`,
+      );
+      await Deno.writeTextFile(
+        `${source}/src/cli/proxy.ts`,
+        "export const = ;\n",
+        { append: true },
+      );
+      const broken = await run([
+        "bash",
+        `${source}/scripts/install.sh`,
+        "--prefix",
+        prefix,
+      ], { timeoutMs: 180_000 });
+      assert.equal(broken.code, 1, broken.stderr);
+      assert.match(
+        broken.stderr,
+        /^bundle: cannot build .*app\/sshproxy\.js from src\/cli\/entries\/sshproxy\.ts: /,
+      );
+      assert.equal(broken.stderr.trim().split("\n").length, 1, broken.stderr);
+      assert.deepEqual(await listTree(prefix), EXPECTED);
+      assert.equal(
+        await Deno.readTextFile(`${prefix}/lib/sshproxy/bin/sshproxy-launcher`),
+        launcher,
+      );
+      const version = await runAs(USERS.user1, [
+        `${prefix}/bin/sshproxy`,
+        "-version",
+      ]);
+      assert.equal(version.code, 0, version.stderr);
+      assert.match(version.stderr, /^sshproxy version /);
+    } finally {
+      await Deno.remove(source, { recursive: true });
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a missing prebuilt module is one line naming it and the fix, exit 1, at every name",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    const prefix = await makeSharedTempDir("sshproxy-install-missing-");
+    try {
+      const first = await run(["bash", SCRIPT, "--prefix", prefix], {
+        timeoutMs: 180_000,
+      });
+      assert.equal(first.code, 0, first.stderr);
+      const app = `${prefix}/lib/sshproxy/app`;
+      await Deno.remove(`${app}/sshproxy-replay.js`);
+      await Deno.remove(`${app}/main.js`);
+      const replay = await runAs(USERS.user1, [
+        `${prefix}/bin/sshproxy-replay`,
+        "-version",
+      ]);
+      assert.equal(replay.code, 1);
+      assert.equal(
+        replay.stderr,
+        `sshproxy-replay: ${app}/sshproxy-replay.js is missing (reinstall: scripts/install.sh --prefix ${prefix})\n`,
+      );
+      const other = await runAs(USERS.user1, [
+        `${prefix}/lib/sshproxy/bin/sshproxy-launcher`,
+        "proxy",
+        "-version",
+      ]);
+      assert.equal(other.code, 1);
+      assert.match(other.stderr, /^sshproxy-launcher: .*\/main\.js is missing/);
+      // The other faces still run.
+      const version = await runAs(USERS.user1, [
+        `${prefix}/bin/sshproxy`,
+        "-version",
+      ]);
+      assert.equal(version.code, 0, version.stderr);
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the launcher clears every DENO_ variable and NODE_OPTIONS a user sets, multi-line values included",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    const product = await installed();
+    const dir = await makeSharedTempDir("sshproxy-launcher-env-");
+    try {
+      await Deno.chmod(dir, 0o1777);
+      const result = await runAs(USERS.user1, [product.sshproxy, "-version"], {
+        env: {
+          // Each would change what runs or where Deno writes, if it reached it.
+          DENO_DIR: `${dir}/deno-dir`,
+          DENO_V8_FLAGS: "--help",
+          DENO_CERT: `${dir}/nonexistent.pem`,
+          DENO_SOMETHING_NEW: "1",
+          NODE_OPTIONS: "--require /nonexistent.js",
+          // A value that looks like more variables must not hide one.
+          SSHPROXY_TRICK: "a\nexport DENO_FAKE='x'\nb",
+        },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /^sshproxy version \S+\n$/);
+      assert.equal(result.stdout, "");
+      assert.equal(
+        await Deno.lstat(`${dir}/deno-dir`).then(() => true, () => false),
+        false,
+        "DENO_DIR reached Deno",
+      );
+      // Seen from the face itself: what the launcher passed on.
+      const env = await runAs(USERS.user1, [
+        product.sshproxy,
+        "/nonexistent.yaml",
+      ], {
+        env: {
+          DENO_V8_FLAGS: "--max-old-space-size=1",
+          DENO_NO_PROMPT: "",
+          SSH_CONNECTION: "127.0.0.1 1 127.0.0.1 22",
+        },
+      });
+      assert.equal(env.code, 1);
+      assert.match(env.stderr, /^sshproxy: \/nonexistent\.yaml: cannot read/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

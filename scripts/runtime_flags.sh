@@ -1,0 +1,25 @@
+# How Deno runs the program, shared by the installed launcher
+# (scripts/install.sh) and the compiled binary (scripts/build.sh). Sourced.
+#
+# The union of what the four faces need (each face revokes, at start, the
+# kinds it does not use: src/cli/permissions.ts): never -A, never ffi.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net --allow-sys"
+# V8 flags, chosen by measurement (README "Start-up and memory"). A V8 code
+# cache only serves a runtime started with the flags it was made with.
+# --no-lazy: V8 compiles every function with its module, so the code cache
+#   made at install (Deno makes it right after compiling, when a lazy V8 has
+#   compiled only the top level) holds them all: a login no longer compiles
+#   the YAML parser and the session code (-6 to -8 ms), for ~0.6 MiB more.
+# Measured and left out: --single-threaded (two threads and 0.1 MiB less,
+# but a recorded 256 MiB transfer 7-10% slower), --lite-mode (no
+# WebAssembly, which ssh2 needs), --no-sparkplug (-0.2 MiB, recording 20%
+# slower), semi-space sizes, --optimize-for-size,
+# --no-lazy-feedback-allocation (no gain).
+# shellcheck disable=SC2034
+v8_flags="--no-lazy"
+# The compiled binary runs without a code cache (scripts/build.sh says why):
+# there --no-lazy would compile the whole program at every login (~+10 ms
+# measured), so it keeps V8's lazy compilation.
+# shellcheck disable=SC2034
+compiled_v8_flags=""

@@ -1,0 +1,55 @@
+// Timers for the session path that do not start Deno's Node-compatibility
+// layer. In Deno 2.9 the global setTimeout/setInterval are Node's timers,
+// loaded on first use: ~4 ms and ~1 MiB of heap per login (measured, see
+// README "Start-up"). AbortSignal.timeout runs on the runtime's own timer
+// and keeps the event loop alive like setTimeout does. Such a timer cannot
+// be cleared: a cancelled one still fires later, doing nothing. Hand-written
+// because no package offers timers that avoid Deno's globals.
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => after(ms, resolve));
+}
+
+/** A deadline: `expired` resolves after `ms` unless `cancel()` came first (then never). */
+export interface Deadline {
+  expired: Promise<void>;
+  cancel(): void;
+}
+
+/** Starts a deadline of `ms` milliseconds. */
+export function deadline(ms: number): Deadline {
+  let cancelled = false;
+  const expired = new Promise<void>((resolve) =>
+    after(ms, () => {
+      if (!cancelled) resolve();
+    })
+  );
+  return {
+    expired,
+    cancel: () => {
+      cancelled = true;
+    },
+  };
+}
+
+/** Calls `tick` every `ms` milliseconds until the returned function is called. */
+export function every(ms: number, tick: () => void): () => void {
+  let stopped = false;
+  const schedule = () =>
+    after(ms, () => {
+      if (stopped) return;
+      tick();
+      if (!stopped) schedule();
+    });
+  schedule();
+  return () => {
+    stopped = true;
+  };
+}
+
+function after(ms: number, callback: () => void): void {
+  AbortSignal.timeout(Math.max(0, ms)).addEventListener("abort", callback, {
+    once: true,
+  });
+}

@@ -1,0 +1,229 @@
+// What a login costs, checked on the installed product rather than timed:
+// sshd runs the prebuilt proxy module (app/sshproxy.js, not the sources),
+// the login writes nothing into the install tree or any cache, and a
+// stateless session starts neither Deno's Node-compatibility layer nor any
+// npm package (etcd3, ssh2) beyond what an empty module run the same way
+// starts. Timings are the benchmark's business (scripts/bench).
+import assert from "node:assert/strict";
+import {
+  ensureTestAccounts,
+  runAs,
+  spawnAs,
+  sshArgv,
+  sshAs,
+  USERS,
+} from "../harness/mod.ts";
+import { e2e, proxyPids, startProxyGateway, waitFor } from "./gateway.ts";
+import { installed, sharedWritableDir } from "./installed.ts";
+
+const user = USERS.user1;
+
+/** Every entry under `dir` (none if it does not exist): type, mode, size, mtime, content. */
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const entries = new Map<string, string>();
+  const walk = async (path: string) => {
+    const info = await Deno.lstat(path);
+    let content = "";
+    if (info.isFile) {
+      const digest = await crypto.subtle.digest(
+        "SHA-256",
+        await Deno.readFile(path),
+      );
+      content = [...new Uint8Array(digest)].map((byte) =>
+        byte.toString(16).padStart(2, "0")
+      ).join("");
+    }
+    entries.set(
+      path,
+      `${info.isDirectory ? "d" : info.isSymlink ? "l" : "f"} ${
+        info.mode?.toString(8)
+      } ${info.size} ${info.mtime?.getTime()} ${content}`,
+    );
+    if (info.isDirectory) {
+      for await (const entry of Deno.readDir(path)) {
+        await walk(`${path}/${entry.name}`);
+      }
+    }
+  };
+  if (await Deno.lstat(dir).then(() => true, () => false)) await walk(dir);
+  return entries;
+}
+
+function changes(
+  before: Map<string, string>,
+  after: Map<string, string>,
+): string[] {
+  const paths = new Set([...before.keys(), ...after.keys()]);
+  return [...paths].filter((path) => before.get(path) !== after.get(path))
+    .map((path) =>
+      `${path}: ${before.get(path) ?? "(absent)"} -> ${
+        after.get(path) ?? "(absent)"
+      }`
+    );
+}
+
+Deno.test({
+  name:
+    "a login through sshd runs the prebuilt proxy module and changes nothing under PREFIX/lib",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    await gw.writeConfig(gw.basicConfig());
+    const lib = `${gw.product.prefix}/lib/sshproxy`;
+    const home = (await Deno.readTextFile("/etc/passwd")).split("\n")
+      .map((line) => line.split(":")).find((fields) => fields[0] === user)
+      ?.[5];
+    assert.ok(home, `no home for ${user}`);
+    // Where a Deno left to itself would write for this user (other tests
+    // may have put something there: only changes count).
+    const userCaches = [`${home}/.cache/deno`, `${home}/.deno`];
+    const cachesBefore = await Promise.all(userCaches.map(snapshot));
+    const before = await snapshot(lib);
+    const target = { port: gw.gateway.ports[2023], host: gw.gateway.host };
+
+    // A long session: its proxy runs the prebuilt module.
+    await using session = await spawnAs(
+      user,
+      sshArgv(user, { ...target, command: "sleep 30" }),
+      { timeoutMs: 60_000 },
+    );
+    const proxies = await waitFor(async () => {
+      const pids = await proxyPids(gw.product);
+      return pids.length > 0 ? pids : undefined;
+    }, 15_000);
+    assert.ok(proxies, "no proxy running app/sshproxy.js showed up");
+    const cmdline = (await Deno.readTextFile(`/proc/${proxies[0]}/cmdline`))
+      .split("\0");
+    assert.equal(cmdline[0], `${lib}/bin/deno`);
+    assert.ok(
+      !cmdline.some((arg) => arg.includes("/src/") || arg.endsWith(".ts")),
+      `the proxy runs sources: ${cmdline.join(" ")}`,
+    );
+    session.kill("SIGTERM");
+    await session.result();
+
+    // A short one, start to end.
+    const result = await sshAs(user, { ...target, command: "true" });
+    assert.equal(result.code, 0, result.stderr);
+
+    assert.deepEqual(changes(before, await snapshot(lib)), []);
+    for (const [i, path] of userCaches.entries()) {
+      assert.deepEqual(
+        changes(cachesBefore[i], await snapshot(path)),
+        [],
+        `a login wrote under ${path}`,
+      );
+    }
+  },
+});
+
+/** The names of the scripts V8 compiled or deserialized, from its log. */
+async function loadedScripts(logPath: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const line of (await Deno.readTextFile(logPath)).split("\n")) {
+    // script-details,<id>,<name>,<line>,<column>,<source map>
+    const fields = line.split(",");
+    if (fields[0] === "script-details" && fields[2]) names.add(fields[2]);
+  }
+  return names;
+}
+
+/**
+ * A copy of the installed launcher that also logs V8's script events to
+ * `logPath`, named `name` (the launcher picks the module by its own name);
+ * with `module`, it runs that file instead of the face's module.
+ */
+async function loggingLauncher(
+  lib: string,
+  dir: string,
+  name: string,
+  logPath: string,
+  module?: string,
+): Promise<string> {
+  const original = await Deno.readTextFile(`${lib}/bin/sshproxy-launcher`);
+  const logging =
+    `--log-function-events,--logfile=${logPath},--no-logfile-per-isolate`;
+  let text = /--v8-flags=\S+/.test(original)
+    ? original.replace(/--v8-flags=(\S+)/, `--v8-flags=$1,${logging}`)
+    : original.replace(/ run /, ` run --v8-flags=${logging} `);
+  if (module !== undefined) {
+    text = text.replace(`"$lib/app/$module.js" "$@"`, `'${module}' "$@"`);
+  }
+  assert.ok(text.includes(logging), "the launcher's layout changed");
+  assert.ok(module === undefined || text.includes(module));
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, text);
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+Deno.test({
+  name:
+    "a stateless session loads no more of Deno's Node layer than an empty module, and no npm package",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    const product = await installed();
+    const lib = `${product.prefix}/lib/sshproxy`;
+    const dir = await sharedWritableDir("sshproxy-startup-");
+    // The destination's health check connects here.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const accepting = (async () => {
+      for await (const connection of listener) connection.close();
+    })();
+    try {
+      const config = `${dir}/sshproxy.yaml`;
+      await Deno.writeTextFile(
+        config,
+        `log: ${dir}/sshproxy-{user}.log\n` +
+          `dest: ["127.0.0.1:${listener.addr.port}"]\n` +
+          `ssh:\n  exe: /bin/true\n`,
+      );
+      await Deno.chmod(config, 0o644);
+      const empty = `${dir}/empty.js`;
+      await Deno.writeTextFile(empty, "");
+      await Deno.chmod(empty, 0o644);
+
+      const sessionLog = `${dir}/session.v8.log`;
+      const proxy = await loggingLauncher(lib, dir, "sshproxy", sessionLog);
+      const env = { SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22" };
+      const session = await runAs(user, [proxy, config], { env });
+      assert.equal(session.code, 0, session.stderr);
+      const log = await Deno.readTextFile(`${dir}/sshproxy-${user}.log`);
+      assert.match(log, /proxied to 127\.0\.0\.1:\d+ \(service: default\)/);
+
+      const emptyLog = `${dir}/empty.v8.log`;
+      const baseline = await loggingLauncher(
+        lib,
+        dir,
+        "baseline",
+        emptyLog,
+        empty,
+      );
+      const emptyRun = await runAs(user, [baseline], { env });
+      assert.equal(emptyRun.code, 0, emptyRun.stderr);
+
+      const loaded = await loadedScripts(sessionLog);
+      const runtime = await loadedScripts(emptyLog);
+      assert.ok(
+        loaded.has(`file://${lib}/app/sshproxy.js`),
+        [...loaded].join(" "),
+      );
+      const ours = [...loaded].filter((name) => name.startsWith("file:"));
+      assert.deepEqual(ours, [`file://${lib}/app/sshproxy.js`]);
+      const nodeLayer = [...loaded].filter((name) =>
+        (name.startsWith("ext:deno_node/") || name.startsWith("node:")) &&
+        !runtime.has(name)
+      );
+      assert.deepEqual(nodeLayer, [], "Node-compatibility modules loaded");
+      const packages = [...loaded].filter((name) =>
+        name.includes("/node_modules/") || name.startsWith("npm:")
+      );
+      assert.deepEqual(packages, [], "npm packages loaded");
+    } finally {
+      listener.close();
+      await accepting.catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
