@@ -6,16 +6,20 @@
 // `record()` never waits: it updates counters, applies the dump limit and
 // encodes the record into a bounded in-memory queue of large reusable
 // buffers (record_batches.ts) that a background task writes to the target
-// whole. A record of a quiet session is written at once (records of one
-// turn of the event loop share that write); while records keep coming, a
+// whole. Records are written at once (those of one turn of the event loop
+// share a write), except during a bulk transfer (the previous write was at
+// least BULK_WRITE_BYTES and ended less than FLUSH_DELAY_MS ago): then a
 // buffer is written when it is full or FLUSH_DELAY_MS after the previous
 // write, so a busy session costs one write per buffer, not one per chunk,
-// and no record waits more than a few ms. When the target
-// cannot keep up and the queue would exceed its bound, the dump is dropped
-// for good (one ERROR line) and the session goes on; the file or stream
-// then ends at a record boundary. Opening the target (mkdir, create,
-// connect with a timeout) also happens in the background, records queue
-// meanwhile.
+// no record waits more than a few ms, and an interactive one (keystrokes,
+// echoes, prompts) is never delayed. When the target cannot keep up and
+// the queue would exceed its bound, the dump is dropped for good (one ERROR
+// line) and the session goes on: a file then ends at a record boundary
+// once the write in progress ends, a TCP stream possibly inside the record
+// being sent (the socket is closed under it; sshproxy-dumpd keeps only
+// whole records), and close() waits for neither. Opening the target
+// (mkdir, create, connect with a timeout) also happens in the background,
+// records queue meanwhile.
 //
 // Differences from the reference, on purpose:
 // * files are created 0600 (the reference: 0666 minus umask);
@@ -105,8 +109,10 @@ interface Target {
 }
 
 const encoder = new TextEncoder();
-/** How long records may wait for a buffer to fill while writes keep coming. */
+/** How long records may wait for a buffer to fill during a bulk transfer. */
 const FLUSH_DELAY_MS = 4;
+/** A write this large means a bulk transfer (a full read from a pipe). */
+const BULK_WRITE_BYTES = 64 * 1024;
 
 /** A timeout that can be cancelled, so a finished close() leaves no timer behind. */
 function timeout(ms: number): { promise: Promise<"timeout">; cancel(): void } {
@@ -155,6 +161,7 @@ export class Recorder {
   #wake?: () => void;
   #wakeOnlyWhenFull = false;
   #lastWriteMs = -Infinity;
+  #lastWriteBytes = 0;
   #pump: Promise<void> = Promise.resolve();
   #target?: Target;
   #geometryTarget?: Target;
@@ -429,7 +436,7 @@ export class Recorder {
       const ending = this.#closed || this.#state === "closed";
       let batch = this.#batches.takeFull();
       if (batch === undefined && this.#batches.queued > 0) {
-        const wait = ending
+        const wait = ending || this.#lastWriteBytes < BULK_WRITE_BYTES
           ? 0
           : FLUSH_DELAY_MS - (performance.now() - this.#lastWriteMs);
         if (wait > 0) {
@@ -446,6 +453,7 @@ export class Recorder {
       try {
         await writeAll(target, batch);
         this.#lastWriteMs = performance.now();
+        this.#lastWriteBytes = batch.length;
       } catch (error) {
         // Closed under the write by an overflow or a close() timeout.
         if (this.#target === undefined) break;
