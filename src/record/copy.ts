@@ -14,7 +14,9 @@
 //   thread), the chunks read meanwhile are gathered and written together as
 //   soon as it ends: fewer, larger writes under load, the same latency
 //   when idle, and reads overlap writes. What is gathered is bounded
-//   (OUTPUT_BUFFER_BYTES): past it, reading waits.
+//   (CopyBuffers.outputBytes): past it, reading waits;
+// * buffers start small and grow (to those bounds) only with the chunks a
+//   busy transfer brings: an idle recorded session holds kilobytes.
 import type { Recorder, StreamFd } from "./recorder.ts";
 
 /**
@@ -51,6 +53,16 @@ export const COPY_BUFFERS: CopyBuffers = {
   outputBytes: 256 * 1024,
 };
 
+/** Where the buffers start. */
+const FIRST_BUFFER_BYTES = 16 * 1024;
+
+/** The next size of a buffer that must hold `needed` bytes: doubling, at most `max`. */
+function grown(current: number, needed: number, max: number): number {
+  let size = Math.max(current, FIRST_BUFFER_BYTES);
+  while (size < needed) size *= 2;
+  return Math.min(size, max);
+}
+
 interface ChunkReader {
   /** The next chunk (valid until the next call), undefined at the end. */
   read(): Promise<Uint8Array | undefined>;
@@ -80,13 +92,20 @@ function chunkReader(
     };
   }
   const reader = byob;
-  let buffer = new Uint8Array(readBytes);
+  let buffer = new Uint8Array(Math.min(FIRST_BUFFER_BYTES, readBytes));
   return {
     async read() {
       // The buffer is transferred into the read and comes back as `value`.
       const { value, done } = await reader.read(buffer);
       if (done || value === undefined) return undefined;
       buffer = new Uint8Array(value.buffer);
+      // A full read: more is probably waiting, read more at once next time
+      // (this chunk stays valid: only the next read uses the new buffer).
+      if (value.length === buffer.length && buffer.length < readBytes) {
+        buffer = new Uint8Array(
+          grown(buffer.length, buffer.length + 1, readBytes),
+        );
+      }
       return value;
     },
     cancel: () => void reader.cancel().catch(() => {}),
@@ -102,7 +121,9 @@ function chunkReader(
 class GatheringWriter {
   readonly #write: (data: Uint8Array) => Promise<void>;
   readonly #onFailure: () => void;
-  readonly #buffers: [Uint8Array, Uint8Array];
+  readonly #maxBytes: number;
+  // Grown on demand (see grown()), each on its own.
+  readonly #buffers = [new Uint8Array(0), new Uint8Array(0)];
   #filling: 0 | 1 = 0;
   #fill = 0;
   #inFlight?: Promise<void>;
@@ -117,19 +138,25 @@ class GatheringWriter {
   ) {
     this.#write = write;
     this.#onFailure = onFailure;
-    this.#buffers = [new Uint8Array(outputBytes), new Uint8Array(outputBytes)];
+    this.#maxBytes = outputBytes;
   }
 
   /** Queues a copy of `chunk` (reusable once this resolves); waits only while the gathered bytes are at their bound. */
   async push(chunk: Uint8Array): Promise<void> {
-    const capacity = this.#buffers[0].length;
-    while (this.#fill + chunk.length > capacity && this.#inFlight) {
+    const needed = () => this.#fill + chunk.length;
+    for (;;) {
+      this.#throwFailure();
+      if (needed() <= this.#buffers[this.#filling].length) break;
+      if (needed() <= this.#maxBytes) {
+        this.#growFilling(needed());
+        break;
+      }
+      if (this.#inFlight === undefined) break;
       await this.#inFlight;
     }
-    this.#throwFailure();
-    if (chunk.length > capacity) {
-      // Larger than a buffer (only from a stream of chunks): nothing is
-      // gathered (fill is 0 once no write is in flight), write it as is.
+    if (needed() > this.#buffers[this.#filling].length) {
+      // Larger than a buffer may be (only from a stream of chunks): nothing
+      // is gathered (fill is 0 once no write is in flight), write it as is.
       await this.#send(chunk);
       this.#throwFailure();
       return;
@@ -143,6 +170,13 @@ class GatheringWriter {
   async drain(): Promise<void> {
     while (this.#inFlight) await this.#inFlight;
     this.#throwFailure();
+  }
+
+  #growFilling(needed: number): void {
+    const old = this.#buffers[this.#filling];
+    const buffer = new Uint8Array(grown(old.length, needed, this.#maxBytes));
+    buffer.set(old.subarray(0, this.#fill));
+    this.#buffers[this.#filling] = buffer;
   }
 
   #start(): void {

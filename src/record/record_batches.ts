@@ -2,7 +2,9 @@
 // are encoded straight into large reusable buffers (one copy of the
 // session's bytes, no allocation per record), and the writer takes whole
 // buffers, so a busy session costs one write per buffer rather than one or
-// two per record. Pure: no I/O, no clock.
+// two per record. A quiet session keeps small buffers; they grow (up to
+// the batch size) only when records come faster than they are written, so
+// an idle recorded session does not hold megabytes. Pure: no I/O, no clock.
 import { RECORD_FRAME_SIZE, writeRecordFrame } from "./dump_format.ts";
 
 /**
@@ -13,10 +15,15 @@ import { RECORD_FRAME_SIZE, writeRecordFrame } from "./dump_format.ts";
  */
 export const DEFAULT_BATCH_BYTES = 16 * (64 * 1024 + RECORD_FRAME_SIZE);
 
+/** The size buffers start at. */
+const FIRST_BUFFER_BYTES = 16 * 1024;
+
 /** Encoded records waiting for the dump target, in order. */
 export class RecordBatches {
   readonly #batchBytes: number;
   readonly #poolSize: number;
+  // Size of new buffers: doubles whenever one fills up, up to #batchBytes.
+  #bufferBytes: number;
   // Full buffers (views of their used part), oldest first.
   #sealed: Uint8Array[] = [];
   #current?: Uint8Array;
@@ -25,9 +32,10 @@ export class RecordBatches {
   #pool: Uint8Array[] = [];
   #queued = 0;
 
-  /** `batchBytes`: size of a buffer; `poolSize`: written buffers kept for reuse. */
+  /** `batchBytes`: largest buffer size; `poolSize`: written buffers kept for reuse. */
   constructor(batchBytes = DEFAULT_BATCH_BYTES, poolSize = 1) {
     this.#batchBytes = Math.max(batchBytes, RECORD_FRAME_SIZE);
+    this.#bufferBytes = Math.min(FIRST_BUFFER_BYTES, this.#batchBytes);
     this.#poolSize = poolSize;
   }
 
@@ -41,10 +49,11 @@ export class RecordBatches {
     const size = RECORD_FRAME_SIZE + data.length;
     let current = this.#current;
     if (current === undefined || current.length - this.#used < size) {
+      if (this.#used > 0 || size > this.#bufferBytes) this.#grow(size);
       this.#seal();
-      // A record longer than a buffer gets a buffer of its own.
-      current = size <= this.#batchBytes
-        ? this.#pool.pop() ?? new Uint8Array(this.#batchBytes)
+      // A record longer than the largest buffer gets a buffer of its own.
+      current = size <= this.#bufferBytes
+        ? this.#pool.pop() ?? new Uint8Array(this.#bufferBytes)
         : new Uint8Array(size);
       this.#current = current;
     }
@@ -76,7 +85,7 @@ export class RecordBatches {
   recycle(batch: Uint8Array): void {
     const buffer = batch.buffer;
     if (
-      buffer.byteLength === this.#batchBytes &&
+      buffer.byteLength === this.#bufferBytes &&
       this.#pool.length < this.#poolSize &&
       buffer instanceof ArrayBuffer
     ) {
@@ -90,6 +99,16 @@ export class RecordBatches {
     this.#current = undefined;
     this.#used = 0;
     this.#queued = 0;
+  }
+
+  /** Records come faster than buffers are written: larger buffers (dropping smaller pooled ones). */
+  #grow(size: number): void {
+    let bytes = this.#bufferBytes;
+    do bytes *= 2; while (bytes < size);
+    bytes = Math.min(bytes, this.#batchBytes);
+    if (bytes === this.#bufferBytes) return;
+    this.#bufferBytes = bytes;
+    this.#pool = [];
   }
 
   #seal(): void {

@@ -21,7 +21,8 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
 Deno.test("random records through small buffers come out as the reference's encoding, in order", () => {
   for (let seed = 1; seed <= 40; seed++) {
     const random = prng(seed);
-    const batchBytes = 13 + below(random, 3000);
+    // Small buffers, or ones that start small and grow as they fill.
+    const batchBytes = 13 + below(random, seed % 2 ? 3000 : 200_000);
     const batches = new RecordBatches(batchBytes, below(random, 3));
     const records: DumpRecord[] = randomRecords(random, 1n << 60n, 300);
     const written: Uint8Array[] = [];
