@@ -166,12 +166,20 @@ Deno.test({
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const dumpdLog = new Response(dumpd.stderr).text();
+    let dumpdLog = "";
+    const logRead = dumpd.stderr.pipeThrough(new TextDecoderStream())
+      .pipeTo(
+        new WritableStream({
+          write(text) {
+            dumpdLog += text;
+          },
+        }),
+      );
     let stopped = false;
     try {
       if (!await waitForPort("127.0.0.1", port, 30_000)) {
         dumpd.kill("SIGKILL");
-        assert.fail(`dumpd did not listen: ${await dumpdLog}`);
+        assert.fail(`dumpd did not listen: ${dumpdLog}`);
       }
       const expected = await randomFile(`${dir}/source`, SESSION_BYTES);
       Deno.kill(dumpd.pid, "SIGSTOP");
@@ -187,6 +195,15 @@ Deno.test({
       assert.ok(closeMs < 5_000, `close() took ${closeMs} ms`);
       Deno.kill(dumpd.pid, "SIGCONT");
       stopped = false;
+      // The probe's connection and the session's end (it was closed).
+      const deadline = Date.now() + 30_000;
+      while (dumpdLog.split("] disconnected").length - 1 < 2) {
+        assert.ok(
+          Date.now() < deadline,
+          `dumpd never got to the end:\n${dumpdLog}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       Deno.kill(dumpd.pid, "SIGTERM");
       await within(dumpd.status, 30_000, "dumpd's exit");
       const users = [...Deno.readDirSync(`${dir}/collected/tester`)];
@@ -204,7 +221,7 @@ Deno.test({
         // already gone
       }
       await dumpd.status;
-      await dumpdLog;
+      await logRead.catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
   },
