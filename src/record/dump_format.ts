@@ -129,10 +129,24 @@ export function writeRecordFrame(
   fd: number,
   length: number,
 ): void {
-  const view = new DataView(out.buffer, out.byteOffset + offset, 13);
-  view.setBigUint64(0, BigInt.asUintN(64, timeNs));
-  view.setUint8(8, fd & 0xff);
-  view.setUint32(9, length >>> 0);
+  // Byte by byte: called for every record the proxy writes, where a
+  // DataView per call would cost more than the frame itself.
+  const time = BigInt.asUintN(64, timeNs);
+  const high = Number(time >> 32n);
+  const low = Number(time & 0xffffffffn);
+  out[offset] = high >>> 24;
+  out[offset + 1] = high >>> 16;
+  out[offset + 2] = high >>> 8;
+  out[offset + 3] = high;
+  out[offset + 4] = low >>> 24;
+  out[offset + 5] = low >>> 16;
+  out[offset + 6] = low >>> 8;
+  out[offset + 7] = low;
+  out[offset + 8] = fd;
+  out[offset + 9] = length >>> 24;
+  out[offset + 10] = length >>> 16;
+  out[offset + 11] = length >>> 8;
+  out[offset + 12] = length;
 }
 
 /** Encodes one record (frame then data) as the reference's record.Encode. */

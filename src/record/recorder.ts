@@ -4,13 +4,22 @@
 //
 // The proxy calls `record()` on its hot path for every chunk it copies;
 // `record()` never waits: it updates counters, applies the dump limit and
-// appends the encoded record to a bounded in-memory queue that a
-// background task writes to the target in large batches. When the target
-// cannot keep up and the queue would exceed its bound, the dump is dropped
-// for good (one ERROR line) and the session goes on; the file or stream
-// then ends at a record boundary. Opening the target (mkdir, create,
-// connect with a timeout) also happens in the background, records queue
-// meanwhile.
+// encodes the record into a bounded in-memory queue of large reusable
+// buffers (record_batches.ts) that a background task writes to the target
+// whole. Records are written at once (those of one turn of the event loop
+// share a write), except during a bulk transfer (the previous write was at
+// least BULK_WRITE_BYTES and ended less than FLUSH_DELAY_MS ago): then a
+// buffer is written when it is full or FLUSH_DELAY_MS after the previous
+// write, so a busy session costs one write per buffer, not one per chunk,
+// no record waits more than a few ms, and an interactive one (keystrokes,
+// echoes, prompts) is never delayed. When the target cannot keep up and
+// the queue would exceed its bound, the dump is dropped for good (one ERROR
+// line) and the session goes on: a file then ends at a record boundary
+// once the write in progress ends, a TCP stream possibly inside the record
+// being sent (the socket is closed under it; sshproxy-dumpd keeps only
+// whole records), and close() waits for neither. Opening the target
+// (mkdir, create, connect with a timeout) also happens in the background,
+// records queue meanwhile.
 //
 // Differences from the reference, on purpose:
 // * files are created 0600 (the reference: 0666 minus umask), and a file or
@@ -34,7 +43,6 @@ import {
   MAX_RECORD_DATA,
   RECORD_FRAME_SIZE,
   type SessionFacts,
-  writeRecordFrame,
 } from "./dump_format.ts";
 import {
   formatGeometryLine,
@@ -44,6 +52,7 @@ import {
 } from "./geometry.ts";
 import { openOwnedFile } from "../system/owned_path.ts";
 import { dialError, goReason, pathError, splitHostPort } from "./go_errors.ts";
+import { RecordBatches } from "./record_batches.ts";
 
 /** Standard stream numbers as recorded: 0 stdin, 1 stdout, 2 stderr. */
 export type StreamFd = 0 | 1 | 2;
@@ -96,10 +105,11 @@ interface Target {
   close(): void;
 }
 
-type QueueItem = { to: "dump" | "geometry"; bytes: Uint8Array };
-
-const BATCH_BYTES = 1024 * 1024;
 const encoder = new TextEncoder();
+/** How long records may wait for a buffer to fill during a bulk transfer. */
+const FLUSH_DELAY_MS = 4;
+/** A write this large means a bulk transfer (a full read from a pipe). */
+const BULK_WRITE_BYTES = 64 * 1024;
 
 /** A timeout that can be cancelled, so a finished close() leaves no timer behind. */
 function timeout(ms: number): { promise: Promise<"timeout">; cancel(): void } {
@@ -139,17 +149,26 @@ export class Recorder {
   #rates = [0, 0, 0];
   #timers: number[] = [];
   // Queue and writer task.
-  #queue: QueueItem[] = [];
-  #queued = 0;
+  readonly #batches = new RecordBatches();
+  #geometryLines: Uint8Array[] = [];
+  #geometryQueued = 0;
   readonly #maxQueued: number;
+  // Resolves the writer's wait; with #wakeOnlyWhenFull, record() calls it
+  // only once a buffer is full (the delay's timer does otherwise).
   #wake?: () => void;
+  #wakeOnlyWhenFull = false;
+  #lastWriteMs = -Infinity;
+  #lastWriteBytes = 0;
   #pump: Promise<void> = Promise.resolve();
   #target?: Target;
   #geometryTarget?: Target;
   #geometryFailed = false;
   #geometry?: GeometryEvent;
-  #closing = false;
+  #closing?: Promise<void>;
   #closed = false;
+  // Dropped because the target could not keep up: a write may be stuck in
+  // it for good, so close() waits for nothing.
+  #abandoned = false;
 
   private constructor(options: RecorderOptions) {
     this.#options = options;
@@ -187,7 +206,8 @@ export class Recorder {
   /**
    * Records one chunk of a standard stream: call it for every read from the
    * user's stdin (fd 0; an empty chunk at EOF) and before every write to the
-   * user's stdout (1) or stderr (2). The data is copied; never blocks.
+   * user's stdout (1) or stderr (2). The data is copied before this
+   * returns (the caller may reuse its buffer); never blocks.
    */
   record(fd: StreamFd, data: Uint8Array, timeNs: bigint = this.#now()): void {
     if (this.#closed) return;
@@ -215,10 +235,11 @@ export class Recorder {
     this.#geometry = { timeNs, cols, rows };
     if (this.#kind !== "file" || this.#geometryFailed) return;
     if (this.#state !== "opening" && this.#state !== "open") return;
-    this.#enqueue({
-      to: "geometry",
-      bytes: encoder.encode(formatGeometryLine(this.#geometry)),
-    });
+    const line = encoder.encode(formatGeometryLine(this.#geometry));
+    if (!this.#fits(line.length)) return;
+    this.#geometryLines.push(line);
+    this.#geometryQueued += line.length;
+    this.#wake?.();
   }
 
   /** Bytes seen per stream since the start. */
@@ -257,17 +278,18 @@ export class Recorder {
    * lets queued records reach the target (at most closeTimeoutMs) and closes
    * it. Idempotent.
    */
-  async close(): Promise<void> {
-    if (this.#closing) {
-      await this.#pump;
-      return;
-    }
-    this.#closing = true;
+  close(): Promise<void> {
+    this.#closing ??= this.#finish();
+    return this.#closing;
+  }
+
+  async #finish(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
     this.#closed = true;
     this.#wake?.();
     this.#options.log("INFO", this.statsLine("final step"));
+    if (this.#abandoned) return;
     const limit = timeout(this.#options.closeTimeoutMs ?? 3000);
     const outcome = await Promise.race([
       this.#pump.then(() => "done" as const),
@@ -275,8 +297,7 @@ export class Recorder {
     ]);
     limit.cancel();
     if (outcome === "timeout") {
-      this.#queue = [];
-      this.#queued = 0;
+      this.#dropQueued();
       this.#closeTargets();
       this.#state = "closed";
       this.#options.log(
@@ -313,36 +334,38 @@ export class Recorder {
     }
     this.#currentWindow += length;
     if (!allowed) return;
-    const bytes = new Uint8Array(RECORD_FRAME_SIZE + data.length);
-    writeRecordFrame(bytes, 0, timeNs, fd, data.length);
-    bytes.set(data, RECORD_FRAME_SIZE);
-    this.#enqueue({ to: "dump", bytes });
+    if (!this.#fits(RECORD_FRAME_SIZE + data.length)) return;
+    this.#batches.append(fd, data, timeNs);
+    if (!this.#wakeOnlyWhenFull || this.#batches.hasFull) this.#wake?.();
   }
 
-  #enqueue(item: QueueItem): void {
-    if (this.#queued + item.bytes.length > this.#maxQueued) {
-      this.#options.log(
-        "ERROR",
-        `session recording disabled: the dump target cannot keep up (more than ${this.#maxQueued} bytes waiting)`,
-      );
-      this.#stopDump();
-      // A write may be stuck on a stalled socket: close the target now so
-      // close() does not wait for it and report the dump twice.
-      this.#closeTargets();
-      return;
-    }
-    this.#queue.push(item);
-    this.#queued += item.bytes.length;
-    this.#wake?.();
+  /** Whether `size` more bytes stay within the queue's bound; if not, the dump is dropped. */
+  #fits(size: number): boolean {
+    const queued = this.#batches.queued + this.#geometryQueued;
+    if (queued + size <= this.#maxQueued) return true;
+    this.#options.log(
+      "ERROR",
+      `session recording disabled: the dump target cannot keep up (more than ${this.#maxQueued} bytes waiting)`,
+    );
+    this.#stopDump();
+    // A write may be stuck on a stalled socket or disk: close the target
+    // now (a socket's pending write fails) and let close() not wait for
+    // it, so the dump is reported once.
+    this.#abandoned = true;
+    this.#closeTargets();
+    return false;
+  }
+
+  #dropQueued(): void {
+    this.#batches.clear();
+    this.#geometryLines = [];
+    this.#geometryQueued = 0;
   }
 
   /** Stops dumping for good; the writer writes what is still queued (unless dropped), then closes the target. */
   #stopDump(dropQueued = true): void {
     this.#state = "closed";
-    if (dropQueued) {
-      this.#queue = [];
-      this.#queued = 0;
-    }
+    if (dropQueued) this.#dropQueued();
     this.#wake?.();
   }
 
@@ -401,52 +424,63 @@ export class Recorder {
       return;
     }
     for (;;) {
-      if (this.#queue.length === 0) {
-        if (this.#closed || this.#state === "closed") break;
-        await new Promise<void>((resolve) => this.#wake = resolve);
-        this.#wake = undefined;
+      const line = this.#geometryLines.shift();
+      if (line !== undefined) {
+        this.#geometryQueued -= line.length;
+        await this.#writeGeometry(line);
         continue;
       }
-      const item = this.#queue[0];
-      if (item.to === "geometry") {
-        this.#queue.shift();
-        this.#queued -= item.bytes.length;
-        await this.#writeGeometry(item.bytes);
+      const ending = this.#closed || this.#state === "closed";
+      let batch = this.#batches.takeFull();
+      if (batch === undefined && this.#batches.queued > 0) {
+        const wait = ending || this.#lastWriteBytes < BULK_WRITE_BYTES
+          ? 0
+          : FLUSH_DELAY_MS - (performance.now() - this.#lastWriteMs);
+        if (wait > 0) {
+          await this.#sleep(wait);
+          continue;
+        }
+        batch = this.#batches.take();
+      }
+      if (batch === undefined) {
+        if (ending) break;
+        await this.#sleep();
         continue;
       }
-      const batch = this.#takeDumpBatch();
       try {
         await writeAll(target, batch);
+        this.#lastWriteMs = performance.now();
+        this.#lastWriteBytes = batch.length;
       } catch (error) {
-        if (this.#target === undefined) break; // closed by a close() timeout
+        // Closed under the write by an overflow or a close() timeout.
+        if (this.#target === undefined) break;
         this.#options.log("ERROR", `writing: ${goReason(error)}`);
         this.#stopDump();
         break;
       }
+      this.#batches.recycle(batch);
     }
     if (this.#closed && this.#state !== "closed") this.#state = "closed";
     this.#closeTargets();
   }
 
-  #takeDumpBatch(): Uint8Array {
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    while (this.#queue.length > 0 && this.#queue[0].to === "dump") {
-      const next = this.#queue[0].bytes;
-      if (parts.length > 0 && size + next.length > BATCH_BYTES) break;
-      parts.push(next);
-      size += next.length;
-      this.#queue.shift();
-    }
-    this.#queued -= size;
-    if (parts.length === 1) return parts[0];
-    const batch = new Uint8Array(size);
-    let offset = 0;
-    for (const part of parts) {
-      batch.set(part, offset);
-      offset += part.length;
-    }
-    return batch;
+  /**
+   * The writer's wait: until anything happens, or with `ms`, until a buffer
+   * is full or `ms` have passed (anything else still ends it: close, stop,
+   * a terminal size).
+   */
+  #sleep(ms?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      this.#wakeOnlyWhenFull = ms !== undefined;
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        this.#wakeOnlyWhenFull = false;
+        resolve();
+      };
+      if (ms !== undefined) timer = setTimeout(() => this.#wake?.(), ms);
+    });
   }
 
   async #writeGeometry(line: Uint8Array): Promise<void> {
