@@ -6,6 +6,7 @@
 // not used when another user may control it (src/system/owned_path.ts).
 import { fail, ok, type Result } from "../result.ts";
 import { pathError } from "../system/os_errors.ts";
+import { programPath } from "../system/trusted_path.ts";
 import { openOwnedFile } from "../system/owned_path.ts";
 import { escapeText } from "./escape.ts";
 import { formatLogLine, formatSyslogLine, type Level } from "./format.ts";
@@ -120,7 +121,7 @@ function openSyslog(debug: boolean, sessionId: string): Result<Logger> {
   // one logger(1) per session relays our lines to /dev/log.
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("logger", {
+    child = new Deno.Command(programPath("logger"), {
       args: ["--prio-prefix", "-t", "sshproxy"],
       stdin: "piped",
       stdout: "null",

@@ -28,6 +28,7 @@ import {
   type UserIdentity,
 } from "../system/identity.ts";
 import { every } from "../system/timers.ts";
+import { TRUSTED_DIRECTORIES } from "../system/trusted_path.ts";
 import { loadServices } from "../system/network_names.ts";
 import { commandArgv } from "./command_line.ts";
 import { sessionEnvironment } from "./environment.ts";
@@ -258,6 +259,7 @@ async function proxy(
     Object.entries(Deno.env.toObject()),
     config.environment,
     ["SSHPROXY_ARGS"],
+    TRUSTED_DIRECTORIES.join(":"),
   );
   for (const [name, value] of environment.toSet) Deno.env.set(name, value);
   for (const line of environment.debugLines) log("DEBUG", line);

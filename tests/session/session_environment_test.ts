@@ -36,3 +36,25 @@ Deno.test("names the OS cannot take are dropped, as Go's ignored setenv error do
   assert.deepEqual(result.toSet, [["OK", ""]]);
   assert.deepEqual(result.debugLines, ["env = OK="]);
 });
+
+Deno.test("PATH is the configuration's, else the system one, never the session's", () => {
+  const session: [string, string][] = [["PATH", "/home/alice/bin:/usr/bin"]];
+  const system = sessionEnvironment(
+    session,
+    new Map([["LANG", "C"]]),
+    [],
+    "/usr/bin:/bin",
+  );
+  assert.deepEqual(system.toSet, [["PATH", "/usr/bin:/bin"], ["LANG", "C"]]);
+  assert.deepEqual(system.debugLines, [
+    "env = PATH=/usr/bin:/bin",
+    "env = LANG=C",
+  ]);
+  const configured = sessionEnvironment(
+    session,
+    new Map([["PATH", "/opt/site/bin"]]),
+    [],
+    "/usr/bin:/bin",
+  );
+  assert.deepEqual(configured.toSet, [["PATH", "/opt/site/bin"]]);
+});
