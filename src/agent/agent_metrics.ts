@@ -31,6 +31,7 @@ export interface AgentMetrics {
   loginSeconds: Histogram;
   rejected: Counter;
   fallbacks: Counter;
+  withdrawn: Counter;
   etcdRequests: Counter;
   etcdErrors: Counter;
   etcdSeconds: Histogram;
@@ -163,6 +164,11 @@ export function agentMetrics(sources: MetricSources): AgentMetrics {
     "Route requests the agent left to the session (another configuration file, other etcd settings...).",
   );
   fallbacks.inc({}, 0);
+  const withdrawn = registry.counter(
+    "sshproxy_agent_withdrawn_routes_total",
+    "Routes the agent registered and then withdrew because the session did not take them (it had given up waiting and routed itself).",
+  );
+  withdrawn.inc({}, 0);
   registry.counterFrom(
     "sshproxy_agent_config_reloads_total",
     "Changes of the configuration file, by result (failed: the previous one stays in force).",
@@ -205,6 +211,7 @@ export function agentMetrics(sources: MetricSources): AgentMetrics {
     loginSeconds,
     rejected,
     fallbacks,
+    withdrawn,
     etcdRequests,
     etcdErrors,
     etcdSeconds,

@@ -217,7 +217,9 @@ export async function startAgent(
     saving = undefined;
     const written = await writeState(statePath, {
       ...(etcd?.keys?.lease === undefined ? {} : { lease: etcd.keys.lease }),
-      sessions: registry.all().map((s) => saveSession(s, histories.get(s.id))),
+      sessions: registry.all().filter((s) => !s.provisional).map((s) =>
+        saveSession(s, histories.get(s.id))
+      ),
     });
     if (!written.ok && written.error !== lastSaveProblem) {
       log(
@@ -249,7 +251,7 @@ export async function startAgent(
     },
   });
   const metrics = agentMetrics({
-    sessions: () => registry.all(),
+    sessions: () => registry.all().filter((s) => !s.provisional),
     destinations: () => destinations,
     connections: () => server?.active ?? 0,
     configReloads: () => source.reloads,
@@ -423,6 +425,10 @@ export async function startAgent(
   });
 
   async function ended(session: LiveSession): Promise<void> {
+    if (session.provisional) {
+      await withdraw(session, "its process ended before it took the route");
+      return;
+    }
     log(
       "INFO",
       `session of ${session.user} ended: process ${session.process.pid} is gone after ${
@@ -430,6 +436,26 @@ export async function startAgent(
       } on ${session.destination} (service: ${session.service})`,
       session.sessionId,
     );
+    await release(session);
+  }
+
+  // A route the session did not take: its registration goes at once (the
+  // session routed itself, or is gone).
+  async function withdraw(session: LiveSession, reason: string): Promise<void> {
+    if (!session.provisional) return;
+    session.provisional = false;
+    registry.remove(session.id);
+    metrics.withdrawn.inc();
+    log(
+      "INFO",
+      `withdrew the route of ${session.user} to ${session.destination}: ${reason}`,
+      session.sessionId,
+    );
+    await release(session);
+  }
+
+  // Deletes what a session holds in etcd.
+  async function release(session: LiveSession): Promise<void> {
     const state = shared.get(session.id);
     shared.delete(session.id);
     histories.delete(session.id);
@@ -504,6 +530,7 @@ export async function startAgent(
             );
             return { reply };
           }
+          const decidedMs = Math.round(performance.now() - started);
           const session: LiveSession = {
             id: registry.nextId(),
             sessionId: request.sessionId,
@@ -517,6 +544,8 @@ export async function startAgent(
             startedMs: Date.now(),
             stats: { in: 0, out: 0 },
             key: routed.shared?.registration?.key,
+            // Counted, watched, but not the session's until it accepts.
+            provisional: true,
           };
           // A registered session is its key from now on (deleted when it
           // ends); one whose etcd was away at login keeps its shared state,
@@ -528,14 +557,24 @@ export async function startAgent(
             shared.set(session.id, routed.shared);
           }
           registry.add(session);
-          log(
-            "INFO",
-            `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid}, decided in ${
-              Math.round(performance.now() - started)
-            } ms)`,
-            session.sessionId,
-          );
-          return { reply, onUpdate: onUpdate(session) };
+          return {
+            reply,
+            provisional: {
+              accept() {
+                // Its process ended meanwhile: withdrawn already.
+                if (!session.provisional) return undefined;
+                session.provisional = false;
+                saveSoon();
+                log(
+                  "INFO",
+                  `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid}, decided in ${decidedMs} ms)`,
+                  session.sessionId,
+                );
+                return onUpdate(session);
+              },
+              withdraw: (reason) => withdraw(session, reason),
+            },
+          };
         },
         report(request) {
           metrics.logins.inc({ outcome: request.outcome });
