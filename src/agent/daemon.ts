@@ -13,6 +13,7 @@ import { openEtcd } from "../state/etcd_client.ts";
 import { AgentKeys, type HistoryWish } from "./agent_keys.ts";
 import { AgentBackend, AgentStateStore } from "./agent_store.ts";
 import { HealthMonitor, healthTargets } from "./health.ts";
+import { IdentityCache } from "./identity_cache.ts";
 import {
   type AgentMetrics,
   agentMetrics,
@@ -467,6 +468,8 @@ export async function startAgent(
   // Any local user can connect: a flood of bad clients must not flood the log.
   const rejections = new RateLimitedLog(log, 20, 60_000);
   const services = loadServices();
+  // One `id` per uid every few seconds, not one per login.
+  const identities = new IdentityCache((uid) => helper.identity(uid));
   const onUpdate = (session: LiveSession) => (update: SessionUpdate) => {
     if (update.kind === "started") {
       metrics.logins.inc({ outcome: "proxied" });
@@ -502,7 +505,7 @@ export async function startAgent(
           const started = performance.now();
           const decision = await decideRoute(request, {
             config: source,
-            identity: (uid) => helper.identity(uid),
+            identity: (uid) => identities.get(uid),
             proc,
             services,
             etcd: () => etcd?.settings,
