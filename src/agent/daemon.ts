@@ -11,9 +11,15 @@ import { fail, ok, type Result } from "../result.ts";
 import type { SharedState } from "../session/shared_state.ts";
 import { openEtcd } from "../state/etcd_client.ts";
 import { AgentKeys, type HistoryWish } from "./agent_keys.ts";
-import { AgentBackend, AgentStateStore } from "./agent_store.ts";
+import {
+  AgentBackend,
+  AgentStateStore,
+  DecisionBackend,
+} from "./agent_store.ts";
 import { HealthMonitor, healthTargets } from "./health.ts";
 import { IdentityCache } from "./identity_cache.ts";
+import { type MirrorEvent, MirrorKeeper } from "./mirror_keeper.ts";
+import type { MirrorView } from "./state_mirror.ts";
 import {
   type AgentMetrics,
   agentMetrics,
@@ -151,9 +157,14 @@ interface AgentEtcd {
   backend?: AgentBackend;
   store?: AgentStateStore;
   keys?: AgentKeys;
+  /** The watched copy of /sshproxy/ that decisions read when it is fresh. */
+  mirror?: MirrorKeeper;
   /** Why it cannot be used now. */
   problem?: string;
 }
+
+// What the agent watches and decisions read from its copy.
+const STATE_PREFIX = "/sshproxy/";
 
 // While etcd fails, how often the agent asks it again.
 const ETCD_RETRY_MS = 1000;
@@ -255,6 +266,10 @@ export async function startAgent(
     sessions: () => registry.all().filter((s) => !s.provisional),
     destinations: () => destinations,
     connections: () => server?.active ?? 0,
+    mirror: () =>
+      etcd?.mirror === undefined
+        ? undefined
+        : { live: etcd.mirror.live, keys: etcd.mirror.size },
     configReloads: () => source.reloads,
     startedSeconds,
     memory: () => Deno.memoryUsage(),
@@ -307,6 +322,14 @@ export async function startAgent(
           },
         }),
       );
+      const source = backend.mirrorSource();
+      if (source !== undefined) {
+        etcd.mirror = new MirrorKeeper(source, {
+          prefix: STATE_PREFIX,
+          onEvent: (event) => mirrorEvent(event),
+        });
+        etcd.mirror.start();
+      }
       if (adoption !== undefined) {
         const taken = adoption;
         adoption = undefined;
@@ -404,6 +427,62 @@ export async function startAgent(
     }
     return ok(etcd.store);
   };
+
+  // This decision's store: reads from the mirror when `view` (asked for
+  // when the request arrived) says it is fresh, until the registration.
+  const decisionStore = async (
+    view: Promise<MirrorView | undefined>,
+    reads: { source?: "mirror" | "etcd"; revision?: bigint },
+  ): Promise<Result<AgentStateStore>> => {
+    const base = etcdStore();
+    if (!base.ok || etcd?.backend === undefined || etcd.keys === undefined) {
+      return base;
+    }
+    const fresh = await view;
+    reads.source = fresh === undefined ? "etcd" : "mirror";
+    reads.revision = fresh?.revision;
+    metrics.routingReads.inc({ source: reads.source });
+    const backend = new DecisionBackend(etcd.backend, fresh);
+    return ok(
+      new AgentStateStore(backend, etcd.keys, () => backend.readEtcd()),
+    );
+  };
+  function mirrorEvent(event: MirrorEvent): void {
+    switch (event.kind) {
+      case "live":
+        log(
+          "INFO",
+          `watching ${STATE_PREFIX} in etcd${
+            event.resumed ? " again" : ""
+          } from revision ${event.revision} (${event.keys} keys): decisions read this copy`,
+        );
+        break;
+      case "synced":
+        metrics.mirrorSyncs.inc({ reason: event.reason });
+        if (event.reason !== "start") {
+          log(
+            "INFO",
+            `read ${STATE_PREFIX} again at revision ${event.revision} (${event.keys} keys): ${
+              event.reason === "compacted"
+                ? "etcd compacted past the watch's revision"
+                : "etcd's history changed"
+            }`,
+          );
+        }
+        break;
+      case "lost":
+        log(
+          "WARNING",
+          `the watch on ${STATE_PREFIX} ended (${event.reason}): decisions read etcd until it is back`,
+        );
+        break;
+      case "stale":
+        log(
+          "WARNING",
+          `the copy of ${STATE_PREFIX}: ${event.reason}; watching again`,
+        );
+    }
+  }
 
   const health = new HealthMonitor({
     targets: () => healthTargets(source.current.parsed),
@@ -503,17 +582,26 @@ export async function startAgent(
       handlers: {
         async route(request) {
           const started = performance.now();
+          // Asked now, so that the mirror is as fresh as etcd at arrival.
+          const view = etcd?.mirror?.fresh() ?? Promise.resolve(undefined);
+          const reads: { source?: "mirror" | "etcd"; revision?: bigint } = {};
           const decision = await decideRoute(request, {
             config: source,
             identity: (uid) => identities.get(uid),
             proc,
             services,
             etcd: () => etcd?.settings,
-            store: etcdStore,
+            store: () => decisionStore(view, reads),
             routed: (process) => registry.byProcess(process) !== undefined,
             now: nowNanoseconds,
           });
           const { reply, routed } = decision;
+          const decidedMs = Math.round(performance.now() - started);
+          const readFrom = reads.source === undefined
+            ? ""
+            : reads.source === "mirror"
+            ? `, state from the watched copy at revision ${reads.revision}`
+            : ", state read from etcd";
           if (reply.kind === "fallback") {
             metrics.fallbacks.inc();
             log(
@@ -526,14 +614,15 @@ export async function startAgent(
           if (reply.kind === "refused" || routed === undefined) {
             const outcome = reply.kind === "refused" ? reply.outcome : "error";
             metrics.logins.inc({ outcome });
+            metrics.decisionSeconds.observe(decidedMs / 1000);
             log(
               "INFO",
-              `refused ${request.user} (${outcome})`,
+              `refused ${request.user} (${outcome}) (decided in ${decidedMs} ms${readFrom})`,
               request.sessionId,
             );
             return { reply };
           }
-          const decidedMs = Math.round(performance.now() - started);
+          metrics.decisionSeconds.observe(decidedMs / 1000);
           const session: LiveSession = {
             id: registry.nextId(),
             sessionId: request.sessionId,
@@ -570,7 +659,7 @@ export async function startAgent(
                 saveSoon();
                 log(
                   "INFO",
-                  `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid}, decided in ${decidedMs} ms)`,
+                  `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid}, decided in ${decidedMs} ms${readFrom})`,
                   session.sessionId,
                 );
                 return onUpdate(session);
@@ -696,6 +785,7 @@ export async function startAgent(
       await source.stop();
       // The lease is not revoked: the sessions go on, and their keys stay
       // for etcd.keyttl (a restarted agent takes them back).
+      await etcd?.mirror?.stop();
       await etcd?.keys?.stop();
       etcd?.backend?.closeForGood();
     },
