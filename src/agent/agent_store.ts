@@ -7,6 +7,7 @@
 import { fail, ok, type Result } from "../result.ts";
 import type { EtcdBackend, KeyValue, TxnOp } from "../state/etcd_client.ts";
 import { isWatchable } from "../state/etcd_watch.ts";
+import { HOSTS_PREFIX } from "../state/keys.ts";
 import {
   Registration,
   type RegistrationOptions,
@@ -142,15 +143,22 @@ function isUnreachable(error: string): boolean {
  * /sshproxy/ when the mirror was fresh at the start of the decision
  * (mirror_keeper.ts), until the session registers; from then on (the
  * ranking of max_connections_per_user, which must see etcd as it is) and
- * for every write, from etcd.
+ * for every write, from etcd. Host states it probed are written in the
+ * background.
  */
 export class DecisionBackend implements EtcdBackend {
   readonly #inner: EtcdBackend;
   #view: MirrorView | undefined;
+  readonly #onBackgroundError: (error: string) => void;
 
-  constructor(inner: EtcdBackend, view: MirrorView | undefined) {
+  constructor(
+    inner: EtcdBackend,
+    view: MirrorView | undefined,
+    onBackgroundError: (error: string) => void = () => {},
+  ) {
     this.#inner = inner;
     this.#view = view;
+    this.#onBackgroundError = onBackgroundError;
   }
 
   get endpoints(): string {
@@ -175,8 +183,20 @@ export class DecisionBackend implements EtcdBackend {
       ? Promise.resolve(ok(this.#view.list(prefix, options)))
       : this.#inner.list(prefix, options);
   }
+  /**
+   * A host's state, probed during the decision, is written for the other
+   * gateways without the login waiting for etcd's disk (the only put a
+   * decision makes: registrations are transactions); a failure goes to the
+   * agent's log.
+   */
   put(key: string, value: string, lease?: string): Promise<Result<void>> {
-    return this.#inner.put(key, value, lease);
+    if (!key.startsWith(HOSTS_PREFIX) || lease !== undefined) {
+      return this.#inner.put(key, value, lease);
+    }
+    void this.#inner.put(key, value).then((written) => {
+      if (!written.ok) this.#onBackgroundError(written.error);
+    });
+    return Promise.resolve(ok(undefined));
   }
   remove(key: string, options?: { prefix?: boolean }): Promise<Result<number>> {
     return this.#inner.remove(key, options);

@@ -220,6 +220,8 @@ export async function startAgent(
   const startedSeconds = Date.now() / 1000;
   // The shared state of each routed session, closed when its process ends.
   const shared = new Map<number, SharedState>();
+  // How long the decision of each provisional route took (for its log line).
+  const decidedIn = new Map<number, number>();
   // The history key each session keeps (etcd_keyttl), for the saved list.
   const histories = new Map<number, HistoryWish>();
   const statePath = stateFileOf(socketPath);
@@ -428,6 +430,8 @@ export async function startAgent(
     return ok(etcd.store);
   };
 
+  // Host states written after decisions: one failing etcd is a few lines.
+  const hostWriteErrors = new RateLimitedLog(log, 5, 60_000);
   // This decision's store: reads from the mirror when `view` (asked for
   // when the request arrived) says it is fresh, until the registration.
   const decisionStore = async (
@@ -442,7 +446,12 @@ export async function startAgent(
     reads.source = fresh === undefined ? "etcd" : "mirror";
     reads.revision = fresh?.revision;
     metrics.routingReads.inc({ source: reads.source });
-    const backend = new DecisionBackend(etcd.backend, fresh);
+    const backend = new DecisionBackend(
+      etcd.backend,
+      fresh,
+      (error) =>
+        hostWriteErrors.log("WARNING", `setting host state in etcd: ${error}`),
+    );
     return ok(
       new AgentStateStore(backend, etcd.keys, () => backend.readEtcd()),
     );
@@ -528,9 +537,12 @@ export async function startAgent(
     metrics.withdrawn.inc();
     log(
       "INFO",
-      `withdrew the route of ${session.user} to ${session.destination}: ${reason}`,
+      `withdrew the route of ${session.user} to ${session.destination}: ${reason} (decided in ${
+        decidedIn.get(session.id) ?? "?"
+      } ms, ${Date.now() - session.startedMs} ms ago)`,
       session.sessionId,
     );
+    decidedIn.delete(session.id);
     await release(session);
   }
 
@@ -649,6 +661,7 @@ export async function startAgent(
             shared.set(session.id, routed.shared);
           }
           registry.add(session);
+          decidedIn.set(session.id, decidedMs);
           return {
             reply,
             provisional: {
@@ -656,6 +669,7 @@ export async function startAgent(
                 // Its process ended meanwhile: withdrawn already.
                 if (!session.provisional) return undefined;
                 session.provisional = false;
+                decidedIn.delete(session.id);
                 saveSoon();
                 log(
                   "INFO",

@@ -72,6 +72,7 @@ export class MirrorKeeper {
   #wake: (() => void) | undefined;
   #lostReason: string | undefined;
   #staleInARow = 0;
+  #staleAt = -1n;
   // Waiting for the mirror to move (fresh() while it is behind).
   #moved = new Set<() => void>();
   // The summary read under way, and the one queued behind it.
@@ -132,7 +133,12 @@ export class MirrorKeeper {
         return this.#mirror;
       }
     }
-    // A watch that stays behind is stuck (a silent connection): restart it.
+    // Behind, and not moving since the last time it was behind: the watch
+    // is stuck (a silent connection), not just late. Restart it.
+    if (this.#mirror.revision !== this.#staleAt) {
+      this.#staleAt = this.#mirror.revision;
+      this.#staleInARow = 0;
+    }
     if (++this.#staleInARow >= 3) {
       this.#staleInARow = 0;
       this.#options.onEvent?.({
