@@ -3,7 +3,7 @@
 // Pure: encoding and strict decoding only (the agent trusts nothing a
 // client sends until its uid is proven, and checks every field's type).
 //
-// The exchange (sshproxy-agent(8), PROTOCOL):
+// The exchange (sshproxy-agent(8), One registration per session):
 //   agent  → {"agent":"sshproxy-agent","version":2,"nonce":N,"proofDir":D}
 //   client creates D/N (a new file: only its owner's uid can own it)
 //   client → a request: {"kind":"route",...} or {"kind":"report",...}

@@ -69,7 +69,7 @@ export interface ServerOptions {
   acceptDeadlineMs?: number;
 }
 
-/** How long a route waits for its accept (sshproxy-agent(8), PROTOCOL). */
+/** How long a route waits for its accept (sshproxy-agent(8), One registration per session). */
 export const ACCEPT_DEADLINE_MS = 10_000;
 
 // An accept that is already in the socket when the deadline fires (the

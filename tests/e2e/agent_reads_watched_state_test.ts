@@ -1,4 +1,4 @@
-// The agent keeps a watched copy of /sshproxy/ (sshproxy-agent(8), State)
+// The agent keeps a watched copy of /sshproxy/ (sshproxy-agent(8), State in memory)
 // and decides from it, as fresh as etcd: what etcdctl writes (as a
 // reference gateway or an admin would) just before a login is what that
 // login's decision sees: a live connection to stick to, a disabled host, an
