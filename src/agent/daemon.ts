@@ -539,7 +539,7 @@ export async function startAgent(
       "INFO",
       `withdrew the route of ${session.user} to ${session.destination}: ${reason} (decided in ${
         decidedIn.get(session.id) ?? "?"
-      } ms, ${Date.now() - session.startedMs} ms ago)`,
+      } ms, withdrawn ${Date.now() - session.startedMs} ms after the answer)`,
       session.sessionId,
     );
     decidedIn.delete(session.id);
