@@ -236,7 +236,7 @@ export class MirrorKeeper {
         this.#moveDone();
         return;
       }
-      if (!summary.ok) await this.#nextMove(Math.min(2000, 100 << attempt));
+      if (!summary.ok) await this.#nextMove(100 * 2 ** Math.min(attempt, 4));
     }
   }
 
