@@ -49,6 +49,15 @@ async function ask(pid) {
     }) + "\n",
   ));
   const reply = await line();
+  // Protocol 2: a route is the session's once accepted (and confirmed).
+  if (reply?.includes('"kind":"route"')) {
+    await conn.write(encoder.encode(JSON.stringify({ kind: "accept" }) + "\n"));
+    const confirmed = await line();
+    if (!confirmed?.includes('"kind":"confirmed"')) {
+      conn.close();
+      return `not confirmed: ${confirmed}`;
+    }
+  }
   conn.close();
   return reply;
 }

@@ -19,6 +19,8 @@ export interface MetricSources {
   sessions(): Iterable<LiveSession>;
   destinations(): Iterable<[string, DestinationState]>;
   connections(): number;
+  /** The watched copy of /sshproxy/ (undefined without etcd). */
+  mirror(): { live: boolean; keys: number } | undefined;
   configReloads(): { ok: number; failed: number };
   startedSeconds: number;
   memory(): { rss: number; heapUsed: number };
@@ -31,6 +33,10 @@ export interface AgentMetrics {
   loginSeconds: Histogram;
   rejected: Counter;
   fallbacks: Counter;
+  withdrawn: Counter;
+  decisionSeconds: Histogram;
+  routingReads: Counter;
+  mirrorSyncs: Counter;
   etcdRequests: Counter;
   etcdErrors: Counter;
   etcdSeconds: Histogram;
@@ -163,6 +169,42 @@ export function agentMetrics(sources: MetricSources): AgentMetrics {
     "Route requests the agent left to the session (another configuration file, other etcd settings...).",
   );
   fallbacks.inc({}, 0);
+  const withdrawn = registry.counter(
+    "sshproxy_agent_withdrawn_routes_total",
+    "Routes the agent registered and then withdrew because the session did not take them (it had given up waiting and routed itself).",
+  );
+  withdrawn.inc({}, 0);
+  const decisionSeconds = registry.histogram(
+    "sshproxy_agent_decision_duration_seconds",
+    "Time the agent took to decide a route (from the request to the answer), as its log's decided in N ms.",
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
+  const routingReads = registry.counter(
+    "sshproxy_agent_routing_reads_total",
+    "Decisions with etcd by where their routing reads were answered: mirror (the watched copy of /sshproxy/, as fresh as etcd) or etcd.",
+    [{ source: "mirror" }, { source: "etcd" }],
+  );
+  const mirrorSyncs = registry.counter(
+    "sshproxy_agent_mirror_syncs_total",
+    "Full reads of /sshproxy/ into the agent's watched copy, by reason (start, compacted: etcd compacted past the watch, reset: etcd's history changed).",
+    [{ reason: "start" }, { reason: "compacted" }, { reason: "reset" }],
+  );
+  registry.gauge(
+    "sshproxy_agent_mirror_up",
+    "1 while the watch on /sshproxy/ runs (decisions may read the copy), 0 otherwise.",
+    () => {
+      const mirror = sources.mirror();
+      return mirror === undefined ? [] : [{ value: mirror.live ? 1 : 0 }];
+    },
+  );
+  registry.gauge(
+    "sshproxy_agent_mirror_keys",
+    "Keys in the agent's watched copy of /sshproxy/.",
+    () => {
+      const mirror = sources.mirror();
+      return mirror === undefined ? [] : [{ value: mirror.keys }];
+    },
+  );
   registry.counterFrom(
     "sshproxy_agent_config_reloads_total",
     "Changes of the configuration file, by result (failed: the previous one stays in force).",
@@ -205,6 +247,10 @@ export function agentMetrics(sources: MetricSources): AgentMetrics {
     loginSeconds,
     rejected,
     fallbacks,
+    withdrawn,
+    decisionSeconds,
+    routingReads,
+    mirrorSyncs,
     etcdRequests,
     etcdErrors,
     etcdSeconds,

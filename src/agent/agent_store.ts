@@ -6,6 +6,8 @@
 // lease (src/agent/agent_keys.ts) instead of a lease each.
 import { fail, ok, type Result } from "../result.ts";
 import type { EtcdBackend, KeyValue, TxnOp } from "../state/etcd_client.ts";
+import { isWatchable } from "../state/etcd_watch.ts";
+import { HOSTS_PREFIX } from "../state/keys.ts";
 import {
   Registration,
   type RegistrationOptions,
@@ -16,6 +18,8 @@ import {
   encodeConnectionValue,
 } from "../state/values.ts";
 import type { AgentKeys } from "./agent_keys.ts";
+import type { MirrorSource } from "./mirror_keeper.ts";
+import type { MirrorView } from "./state_mirror.ts";
 
 /** What the backend reports of each request, for the metrics. */
 export interface RequestObserver {
@@ -93,6 +97,22 @@ export class AgentBackend implements EtcdBackend {
     return this.#call("lease_keepalive", () => this.#inner.keepAliveOnce(id));
   }
 
+  /**
+   * The snapshot, summary and watch of the same connection (for the
+   * mirror), the two reads observed as range requests; undefined when the
+   * client cannot watch.
+   */
+  mirrorSource(): MirrorSource | undefined {
+    const inner = this.#inner;
+    if (!isWatchable(inner)) return undefined;
+    return {
+      snapshot: (prefix) => this.#call("range", () => inner.snapshot(prefix)),
+      summary: (prefix) => this.#call("range", () => inner.summary(prefix)),
+      watch: (prefix, start, onMessage) =>
+        inner.watch(prefix, start, onMessage),
+    };
+  }
+
   /** Sessions share the connection: theirs is never closed. */
   close(): void {}
 
@@ -116,6 +136,87 @@ export class AgentBackend implements EtcdBackend {
 function isUnreachable(error: string): boolean {
   return /cannot reach|no answer within|connection refused|timed out|unreachable|reset|broken pipe|deadline/i
     .test(error);
+}
+
+/**
+ * One decision's etcd: its reads come from the agent's mirror of
+ * /sshproxy/ when the mirror was fresh at the start of the decision
+ * (mirror_keeper.ts), until the session registers; from then on (the
+ * ranking of max_connections_per_user, which must see etcd as it is) and
+ * for every write, from etcd. Host states it probed are written in the
+ * background.
+ */
+export class DecisionBackend implements EtcdBackend {
+  readonly #inner: EtcdBackend;
+  #view: MirrorView | undefined;
+  readonly #onBackgroundError: (error: string) => void;
+
+  constructor(
+    inner: EtcdBackend,
+    view: MirrorView | undefined,
+    onBackgroundError: (error: string) => void = () => {},
+  ) {
+    this.#inner = inner;
+    this.#view = view;
+    this.#onBackgroundError = onBackgroundError;
+  }
+
+  get endpoints(): string {
+    return this.#inner.endpoints;
+  }
+
+  /** Every read from now on goes to etcd. */
+  readEtcd(): void {
+    this.#view = undefined;
+  }
+
+  get(key: string): Promise<Result<KeyValue | undefined>> {
+    return this.#view
+      ? Promise.resolve(ok(this.#view.get(key)))
+      : this.#inner.get(key);
+  }
+  list(
+    prefix: string,
+    options?: { keysOnly?: boolean },
+  ): Promise<Result<KeyValue[]>> {
+    return this.#view
+      ? Promise.resolve(ok(this.#view.list(prefix, options)))
+      : this.#inner.list(prefix, options);
+  }
+  /**
+   * A host's state, probed during the decision, is written for the other
+   * gateways without the login waiting for etcd's disk (the only put a
+   * decision makes: registrations are transactions); a failure goes to the
+   * agent's log.
+   */
+  put(key: string, value: string, lease?: string): Promise<Result<void>> {
+    if (!key.startsWith(HOSTS_PREFIX) || lease !== undefined) {
+      return this.#inner.put(key, value, lease);
+    }
+    void this.#inner.put(key, value).then((written) => {
+      if (!written.ok) this.#onBackgroundError(written.error);
+    });
+    return Promise.resolve(ok(undefined));
+  }
+  remove(key: string, options?: { prefix?: boolean }): Promise<Result<number>> {
+    return this.#inner.remove(key, options);
+  }
+  txn(ops: readonly TxnOp[]): Promise<Result<void>> {
+    return this.#inner.txn(ops);
+  }
+  grant(ttl: number): Promise<Result<string>> {
+    return this.#inner.grant(ttl);
+  }
+  revoke(id: string): Promise<Result<void>> {
+    return this.#inner.revoke(id);
+  }
+  timeToLive(id: string): Promise<Result<number>> {
+    return this.#inner.timeToLive(id);
+  }
+  keepAliveOnce(id: string): Promise<Result<number>> {
+    return this.#inner.keepAliveOnce(id);
+  }
+  close(): void {}
 }
 
 /** A session's registration as a key under the agent's lease. */
@@ -216,15 +317,22 @@ class AgentRegistration extends Registration {
 /** The store the agent lends each decision: reads as a session's, registrations under the agent's lease. */
 export class AgentStateStore extends StateStore {
   readonly #keys: AgentKeys;
+  readonly #beforeRegistration: (() => void) | undefined;
 
-  constructor(backend: AgentBackend, keys: AgentKeys) {
+  constructor(
+    backend: EtcdBackend,
+    keys: AgentKeys,
+    beforeRegistration?: () => void,
+  ) {
     super(backend);
     this.#keys = keys;
+    this.#beforeRegistration = beforeRegistration;
   }
 
   override newRegistration(
     options: RegistrationOptions,
   ): Result<Registration> {
+    this.#beforeRegistration?.();
     const created = super.newRegistration(options);
     if (!created.ok) return created;
     return ok(

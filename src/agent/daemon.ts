@@ -11,8 +11,15 @@ import { fail, ok, type Result } from "../result.ts";
 import type { SharedState } from "../session/shared_state.ts";
 import { openEtcd } from "../state/etcd_client.ts";
 import { AgentKeys, type HistoryWish } from "./agent_keys.ts";
-import { AgentBackend, AgentStateStore } from "./agent_store.ts";
+import {
+  AgentBackend,
+  AgentStateStore,
+  DecisionBackend,
+} from "./agent_store.ts";
 import { HealthMonitor, healthTargets } from "./health.ts";
+import { IdentityCache } from "./identity_cache.ts";
+import { type MirrorEvent, MirrorKeeper } from "./mirror_keeper.ts";
+import type { MirrorView } from "./state_mirror.ts";
 import {
   type AgentMetrics,
   agentMetrics,
@@ -150,9 +157,14 @@ interface AgentEtcd {
   backend?: AgentBackend;
   store?: AgentStateStore;
   keys?: AgentKeys;
+  /** The watched copy of /sshproxy/ that decisions read when it is fresh. */
+  mirror?: MirrorKeeper;
   /** Why it cannot be used now. */
   problem?: string;
 }
+
+// What the agent watches and decisions read from its copy.
+const STATE_PREFIX = "/sshproxy/";
 
 // While etcd fails, how often the agent asks it again.
 const ETCD_RETRY_MS = 1000;
@@ -208,6 +220,8 @@ export async function startAgent(
   const startedSeconds = Date.now() / 1000;
   // The shared state of each routed session, closed when its process ends.
   const shared = new Map<number, SharedState>();
+  // How long the decision of each provisional route took (for its log line).
+  const decidedIn = new Map<number, number>();
   // The history key each session keeps (etcd_keyttl), for the saved list.
   const histories = new Map<number, HistoryWish>();
   const statePath = stateFileOf(socketPath);
@@ -217,7 +231,9 @@ export async function startAgent(
     saving = undefined;
     const written = await writeState(statePath, {
       ...(etcd?.keys?.lease === undefined ? {} : { lease: etcd.keys.lease }),
-      sessions: registry.all().map((s) => saveSession(s, histories.get(s.id))),
+      sessions: registry.all().filter((s) => !s.provisional).map((s) =>
+        saveSession(s, histories.get(s.id))
+      ),
     });
     if (!written.ok && written.error !== lastSaveProblem) {
       log(
@@ -249,9 +265,13 @@ export async function startAgent(
     },
   });
   const metrics = agentMetrics({
-    sessions: () => registry.all(),
+    sessions: () => registry.all().filter((s) => !s.provisional),
     destinations: () => destinations,
     connections: () => server?.active ?? 0,
+    mirror: () =>
+      etcd?.mirror === undefined
+        ? undefined
+        : { live: etcd.mirror.live, keys: etcd.mirror.size },
     configReloads: () => source.reloads,
     startedSeconds,
     memory: () => Deno.memoryUsage(),
@@ -304,6 +324,14 @@ export async function startAgent(
           },
         }),
       );
+      const source = backend.mirrorSource();
+      if (source !== undefined) {
+        etcd.mirror = new MirrorKeeper(source, {
+          prefix: STATE_PREFIX,
+          onEvent: (event) => mirrorEvent(event),
+        });
+        etcd.mirror.start();
+      }
       if (adoption !== undefined) {
         const taken = adoption;
         adoption = undefined;
@@ -402,6 +430,69 @@ export async function startAgent(
     return ok(etcd.store);
   };
 
+  // Host states written after decisions: one failing etcd is a few lines.
+  const hostWriteErrors = new RateLimitedLog(log, 5, 60_000);
+  // This decision's store: reads from the mirror when `view` (asked for
+  // when the request arrived) says it is fresh, until the registration.
+  const decisionStore = async (
+    view: Promise<MirrorView | undefined>,
+    reads: { source?: "mirror" | "etcd"; revision?: bigint },
+  ): Promise<Result<AgentStateStore>> => {
+    const base = etcdStore();
+    if (!base.ok || etcd?.backend === undefined || etcd.keys === undefined) {
+      return base;
+    }
+    const fresh = await view;
+    reads.source = fresh === undefined ? "etcd" : "mirror";
+    reads.revision = fresh?.revision;
+    metrics.routingReads.inc({ source: reads.source });
+    const backend = new DecisionBackend(
+      etcd.backend,
+      fresh,
+      (error) =>
+        hostWriteErrors.log("WARNING", `setting host state in etcd: ${error}`),
+    );
+    return ok(
+      new AgentStateStore(backend, etcd.keys, () => backend.readEtcd()),
+    );
+  };
+  function mirrorEvent(event: MirrorEvent): void {
+    switch (event.kind) {
+      case "live":
+        log(
+          "INFO",
+          `watching ${STATE_PREFIX} in etcd${
+            event.resumed ? " again" : ""
+          } from revision ${event.revision} (${event.keys} keys): decisions read this copy`,
+        );
+        break;
+      case "synced":
+        metrics.mirrorSyncs.inc({ reason: event.reason });
+        if (event.reason !== "start") {
+          log(
+            "INFO",
+            `read ${STATE_PREFIX} again at revision ${event.revision} (${event.keys} keys): ${
+              event.reason === "compacted"
+                ? "etcd compacted past the watch's revision"
+                : "etcd's history changed"
+            }`,
+          );
+        }
+        break;
+      case "lost":
+        log(
+          "WARNING",
+          `the watch on ${STATE_PREFIX} ended (${event.reason}): decisions read etcd until it is back`,
+        );
+        break;
+      case "stale":
+        log(
+          "WARNING",
+          `the copy of ${STATE_PREFIX}: ${event.reason}; watching again`,
+        );
+    }
+  }
+
   const health = new HealthMonitor({
     targets: () => healthTargets(source.current.parsed),
     checkIntervalNs: () => top.checkInterval,
@@ -423,6 +514,10 @@ export async function startAgent(
   });
 
   async function ended(session: LiveSession): Promise<void> {
+    if (session.provisional) {
+      await withdraw(session, "its process ended before it took the route");
+      return;
+    }
     log(
       "INFO",
       `session of ${session.user} ended: process ${session.process.pid} is gone after ${
@@ -430,6 +525,29 @@ export async function startAgent(
       } on ${session.destination} (service: ${session.service})`,
       session.sessionId,
     );
+    await release(session);
+  }
+
+  // A route the session did not take: its registration goes at once (the
+  // session routed itself, or is gone).
+  async function withdraw(session: LiveSession, reason: string): Promise<void> {
+    if (!session.provisional) return;
+    session.provisional = false;
+    registry.remove(session.id);
+    metrics.withdrawn.inc();
+    log(
+      "INFO",
+      `withdrew the route of ${session.user} to ${session.destination}: ${reason} (decided in ${
+        decidedIn.get(session.id) ?? "?"
+      } ms, withdrawn ${Date.now() - session.startedMs} ms after the answer)`,
+      session.sessionId,
+    );
+    decidedIn.delete(session.id);
+    await release(session);
+  }
+
+  // Deletes what a session holds in etcd.
+  async function release(session: LiveSession): Promise<void> {
     const state = shared.get(session.id);
     shared.delete(session.id);
     histories.delete(session.id);
@@ -441,6 +559,8 @@ export async function startAgent(
   // Any local user can connect: a flood of bad clients must not flood the log.
   const rejections = new RateLimitedLog(log, 20, 60_000);
   const services = loadServices();
+  // One `id` per uid every few seconds, not one per login.
+  const identities = new IdentityCache((uid) => helper.identity(uid));
   const onUpdate = (session: LiveSession) => (update: SessionUpdate) => {
     if (update.kind === "started") {
       metrics.logins.inc({ outcome: "proxied" });
@@ -474,17 +594,26 @@ export async function startAgent(
       handlers: {
         async route(request) {
           const started = performance.now();
+          // Asked now, so that the mirror is as fresh as etcd at arrival.
+          const view = etcd?.mirror?.fresh() ?? Promise.resolve(undefined);
+          const reads: { source?: "mirror" | "etcd"; revision?: bigint } = {};
           const decision = await decideRoute(request, {
             config: source,
-            identity: (uid) => helper.identity(uid),
+            identity: (uid) => identities.get(uid),
             proc,
             services,
             etcd: () => etcd?.settings,
-            store: etcdStore,
+            store: () => decisionStore(view, reads),
             routed: (process) => registry.byProcess(process) !== undefined,
             now: nowNanoseconds,
           });
           const { reply, routed } = decision;
+          const decidedMs = Math.round(performance.now() - started);
+          const readFrom = reads.source === undefined
+            ? ""
+            : reads.source === "mirror"
+            ? `, state from the watched copy at revision ${reads.revision}`
+            : ", state read from etcd";
           if (reply.kind === "fallback") {
             metrics.fallbacks.inc();
             log(
@@ -497,13 +626,15 @@ export async function startAgent(
           if (reply.kind === "refused" || routed === undefined) {
             const outcome = reply.kind === "refused" ? reply.outcome : "error";
             metrics.logins.inc({ outcome });
+            metrics.decisionSeconds.observe(decidedMs / 1000);
             log(
               "INFO",
-              `refused ${request.user} (${outcome})`,
+              `refused ${request.user} (${outcome}) (decided in ${decidedMs} ms${readFrom})`,
               request.sessionId,
             );
             return { reply };
           }
+          metrics.decisionSeconds.observe(decidedMs / 1000);
           const session: LiveSession = {
             id: registry.nextId(),
             sessionId: request.sessionId,
@@ -517,6 +648,8 @@ export async function startAgent(
             startedMs: Date.now(),
             stats: { in: 0, out: 0 },
             key: routed.shared?.registration?.key,
+            // Counted, watched, but not the session's until it accepts.
+            provisional: true,
           };
           // A registered session is its key from now on (deleted when it
           // ends); one whose etcd was away at login keeps its shared state,
@@ -528,14 +661,26 @@ export async function startAgent(
             shared.set(session.id, routed.shared);
           }
           registry.add(session);
-          log(
-            "INFO",
-            `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid}, decided in ${
-              Math.round(performance.now() - started)
-            } ms)`,
-            session.sessionId,
-          );
-          return { reply, onUpdate: onUpdate(session) };
+          decidedIn.set(session.id, decidedMs);
+          return {
+            reply,
+            provisional: {
+              accept() {
+                // Its process ended meanwhile: withdrawn already.
+                if (!session.provisional) return undefined;
+                session.provisional = false;
+                decidedIn.delete(session.id);
+                saveSoon();
+                log(
+                  "INFO",
+                  `routed ${session.user} from ${session.client} to ${session.destination} (service: ${session.service}, process ${session.process.pid}, decided in ${decidedMs} ms${readFrom})`,
+                  session.sessionId,
+                );
+                return onUpdate(session);
+              },
+              withdraw: (reason) => withdraw(session, reason),
+            },
+          };
         },
         report(request) {
           metrics.logins.inc({ outcome: request.outcome });
@@ -654,6 +799,7 @@ export async function startAgent(
       await source.stop();
       // The lease is not revoked: the sessions go on, and their keys stay
       // for etcd.keyttl (a restarted agent takes them back).
+      await etcd?.mirror?.stop();
       await etcd?.keys?.stop();
       etcd?.backend?.closeForGood();
     },

@@ -3,18 +3,27 @@
 // Pure: encoding and strict decoding only (the agent trusts nothing a
 // client sends until its uid is proven, and checks every field's type).
 //
-// The exchange (sshproxy-agent(8), PROTOCOL):
-//   agent  → {"agent":"sshproxy-agent","version":1,"nonce":N,"proofDir":D}
+// The exchange (sshproxy-agent(8), One registration per session):
+//   agent  → {"agent":"sshproxy-agent","version":2,"nonce":N,"proofDir":D}
 //   client creates D/N (a new file: only its owner's uid can own it)
 //   client → a request: {"kind":"route",...} or {"kind":"report",...}
 //   agent  → for a route: {"kind":"route"|"refused"|"fallback",...}
-//   client → after a route, optionally {"kind":"started"} and
-//            {"kind":"stats"} lines while the session lives
+//   client → after a route, {"kind":"accept"} if it takes it; a client
+//            that gave up (its agent.timeout) closes instead
+//   agent  → {"kind":"confirmed"}: the registration is the session's; or
+//            it closes the connection: withdrawn, the session routes itself
+//   client → then, optionally, {"kind":"started"} and {"kind":"stats"}
+//            lines while the session lives
+//
+// A route's registration is provisional until the accept: a session that
+// gave up on the agent routes and registers itself, so the agent must not
+// keep one too (one session, one key). The byte stream orders the accept
+// and the close: the agent sees the one the client did first.
 import type { Level } from "../log/format.ts";
 import { fail, ok, type Result } from "../result.ts";
 
 /** The protocol's version; a client that sees another one routes itself. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Longest line either side accepts (a route reply carries log lines). */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -113,6 +122,24 @@ export type RouteReply =
     log: LogLine[];
   }
   | { kind: "fallback"; reason: string };
+
+/** A client's line that takes the route it was given. */
+export const ACCEPT = { kind: "accept" } as const;
+
+/** The agent's line once an accepted route's registration is the session's. */
+export const CONFIRMED = { kind: "confirmed" } as const;
+
+/** Whether a client's line after a route takes it (anything else withdraws it). */
+export function isAccept(line: string): boolean {
+  const json = object(line);
+  return json.ok && json.value.kind === "accept";
+}
+
+/** Whether the agent's line after an accept confirms it (client side). */
+export function isConfirmed(line: string): boolean {
+  const json = object(line);
+  return json.ok && json.value.kind === "confirmed";
+}
 
 /** What a routed session sends while it lives. */
 export type SessionUpdate =

@@ -36,8 +36,8 @@ export interface RouterDependencies {
   services: PortLookup;
   /** The agent's etcd settings (undefined: the agent has no etcd). */
   etcd(): EtcdSettings | undefined;
-  /** The agent's etcd connection as a session's store, or why it is not usable now. */
-  store(): Result<StateStore>;
+  /** The agent's etcd connection as this decision's store, or why it is not usable now. */
+  store(): Promise<Result<StateStore>>;
   /** Whether a process already has a route from the agent. */
   routed(process: WatchedProcess): boolean;
   now(): bigint;
@@ -164,7 +164,7 @@ export async function decideRoute(
     writeStdout: (text) => stdout += text,
     writeStderr: (text) => stderr += text,
     sshd: request.sshd,
-    openStore: () => Promise.resolve(dependencies.store()),
+    openStore: () => dependencies.store(),
   });
   if ("status" in routed) {
     return {

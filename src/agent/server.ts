@@ -1,14 +1,19 @@
 // The agent's Unix socket: every connection gets a nonce, must prove its
 // uid with it (src/agent/proof.ts) in its first line, within a deadline,
-// and is then answered (a route) or counted (a report). A routed session
-// may keep its connection to send when ssh started and its bandwidth.
+// and is then answered (a route) or counted (a report). A route's
+// registration stays provisional until the session accepts it; the agent
+// withdraws it when the session closes instead, says anything else, or
+// does not answer within a bound (protocol.ts). An accepted session may
+// keep its connection to send when ssh started and its bandwidth.
 // Nothing a client sends is acted upon before the proof holds.
 import { checkProof, newNonce } from "./proof.ts";
 import {
+  CONFIRMED,
   decodeRequest,
   decodeUpdate,
   encodeLine,
   type Hello,
+  isAccept,
   LineReader,
   PROTOCOL_VERSION,
   type ReportRequest,
@@ -16,13 +21,25 @@ import {
   type RouteRequest,
   type SessionUpdate,
 } from "./protocol.ts";
+import type { Result } from "../result.ts";
+
+/** A route given but not yet accepted: its registration is provisional. */
+export interface ProvisionalRoute {
+  /**
+   * The session took the route: its registration is final. Returns what
+   * receives the session's later lines, if anything.
+   */
+  accept(): ((update: SessionUpdate) => void) | undefined;
+  /** The session did not take it (or the agent stops first): undo the registration. */
+  withdraw(reason: string): Promise<void>;
+}
 
 /** What the server does with proven requests. */
 export interface ServerHandlers {
-  /** Decides a route; `onUpdate` receives the session's later lines. */
+  /** Decides a route; a `route` reply comes with its provisional registration. */
   route(request: RouteRequest): Promise<{
     reply: RouteReply;
-    onUpdate?: (update: SessionUpdate) => void;
+    provisional?: ProvisionalRoute;
   }>;
   /** Counts an outcome a session decided itself. */
   report(request: ReportRequest): void;
@@ -43,7 +60,26 @@ export interface ServerOptions {
   proofDeadlineMs?: number;
   /** Connections served at once; more are closed at once (default 1024). */
   maxConnections?: number;
+  /**
+   * Time from a route to the session's accept before the agent withdraws
+   * it (default ACCEPT_DEADLINE_MS). A session that gave up closes its
+   * connection at its own `agent.timeout`: this bounds only a client that
+   * neither accepts nor closes.
+   */
+  acceptDeadlineMs?: number;
 }
+
+/** How long a route waits for its accept (sshproxy-agent(8), One registration per session). */
+export const ACCEPT_DEADLINE_MS = 10_000;
+
+// An accept that is already in the socket when the deadline fires (the
+// agent was stopped or busy) is still read: the deadline waits this much
+// more for the read under way.
+const ACCEPT_GRACE_MS = 200;
+
+// How long close() waits for the connections being served to finish
+// (decisions under way, provisional routes to withdraw).
+const CLOSE_BUDGET_MS = 3000;
 
 /** A listening server. */
 export interface AgentServer {
@@ -81,6 +117,7 @@ export async function startServer(
   });
   await Deno.chmod(options.socketPath, 0o666);
   const connections = new Set<Deno.UnixConn>();
+  const served = new Set<Promise<void>>();
   const maxConnections = options.maxConnections ?? 1024;
   const serving = (async () => {
     for (;;) {
@@ -100,14 +137,18 @@ export async function startServer(
         continue;
       }
       connections.add(connection);
-      serve(connection, options).finally(() => {
-        connections.delete(connection);
-        try {
-          connection.close();
-        } catch {
-          // already closed
-        }
-      });
+      const serving = serve(connection, options).catch(() => {}).finally(
+        () => {
+          connections.delete(connection);
+          served.delete(serving);
+          try {
+            connection.close();
+          } catch {
+            // already closed
+          }
+        },
+      );
+      served.add(serving);
     }
   })();
   return {
@@ -124,6 +165,13 @@ export async function startServer(
           // already closed
         }
       }
+      // Provisional routes are withdrawn as their connections close.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(served),
+        new Promise((resolve) => timer = setTimeout(resolve, CLOSE_BUDGET_MS)),
+      ]);
+      clearTimeout(timer);
       await Deno.remove(options.socketPath).catch(() => {});
     },
   };
@@ -205,9 +253,33 @@ async function serve(
     handlers.report(request.value);
     return;
   }
-  const { reply, onUpdate } = await handlers.route(request.value);
-  if (!(await write(connection, reply))) return;
-  if (reply.kind !== "route" || onUpdate === undefined) return;
+  const { reply, provisional } = await handlers.route(request.value);
+  if (!(await write(connection, reply))) {
+    await provisional?.withdraw(
+      "it closed its connection before the answer (it gave up waiting)",
+    );
+    return;
+  }
+  if (reply.kind !== "route" || provisional === undefined) return;
+  const answer = await nextWithin(
+    reader,
+    options.acceptDeadlineMs ?? ACCEPT_DEADLINE_MS,
+  );
+  if (answer === "timeout" || !answer.ok || answer.value === undefined) {
+    await provisional.withdraw(
+      answer === "timeout"
+        ? "it did not accept the route in time"
+        : "it closed its connection without taking the route (it gave up waiting)",
+    );
+    return;
+  }
+  if (!isAccept(answer.value)) {
+    await provisional.withdraw("it answered something else than accept");
+    return;
+  }
+  const onUpdate = provisional.accept();
+  // A session that accepted is registered, whether or not it reads this.
+  if (!(await write(connection, CONFIRMED)) || onUpdate === undefined) return;
   // The session's later lines, until it closes or goes away.
   let started = false;
   let lastStatsMs = 0;
@@ -232,6 +304,28 @@ async function serve(
       lastStatsMs = now;
     }
     onUpdate(update.value);
+  }
+}
+
+// The next line within `ms`, or (an extra grace for a read under way)
+// "timeout".
+async function nextWithin(
+  reader: LineReader,
+  ms: number,
+): Promise<Result<string | undefined> | "timeout"> {
+  const next = reader.next();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wait = (delay: number) =>
+    new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), delay);
+    });
+  try {
+    const first = await Promise.race([next, wait(ms)]);
+    if (first !== "timeout") return first;
+    clearTimeout(timer);
+    return await Promise.race([next, wait(ACCEPT_GRACE_MS)]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -30,6 +30,8 @@ export interface LiveSession {
   bytes?: { in: number; out: number };
   /** The etcd connection key, when registered. */
   key?: string;
+  /** Routed, but the session has not accepted the route yet. */
+  provisional?: boolean;
 }
 
 /** What the registry needs. */
@@ -63,6 +65,13 @@ export class SessionRegistry {
   /** Starts watching a session. */
   add(session: LiveSession): void {
     this.#sessions.set(session.id, session);
+  }
+
+  /** Stops watching a session without ending it (a withdrawn route). */
+  remove(id: number): LiveSession | undefined {
+    const session = this.#sessions.get(id);
+    this.#sessions.delete(id);
+    return session;
   }
 
   /** The session watching this process, if any (one route per process). */

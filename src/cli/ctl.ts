@@ -73,6 +73,7 @@ const SHOW_SUBCOMMANDS = [
   "groups",
   "error_banner",
   "config",
+  "metrics",
 ];
 
 function shortName(program: string): string {
@@ -200,7 +201,65 @@ async function show(
   if (subcommand === "config") {
     return await showConfig(parsed.flags, configPath, program);
   }
+  if (subcommand === "metrics") return await showMetrics(configPath, program);
   return await showState(subcommand, parsed.flags, configPath, program);
+}
+
+// `show metrics` (our addition): the gateway agent's metrics endpoint
+// (agent.metrics), read and told in a few lines (src/agent/metrics_summary.ts).
+async function showMetrics(
+  configPath: string,
+  program: string,
+): Promise<number> {
+  const name = shortName(program);
+  const parsed = await readConfigFile(configPath);
+  if (!parsed.ok) {
+    printErr(`${name}: ${parsed.error}\n`);
+    return 1;
+  }
+  const { topLevelConfig } = await import("../config/resolve.ts");
+  const address = topLevelConfig(parsed.value).agent.metrics;
+  if (address === "") {
+    printErr(
+      `${name}: agent.metrics is not set in ${configPath}: the gateway agent serves no metrics\n`,
+    );
+    return 1;
+  }
+  const { createDirectHttpClient } = await import(
+    "../net/direct_http_client.ts"
+  );
+  const { transportReason } = await import("../state/etcd_wire.ts");
+  const client = createDirectHttpClient({});
+  let text: string;
+  try {
+    const response = await fetch(`http://${address}/metrics`, {
+      client,
+      signal: AbortSignal.timeout(2000),
+    });
+    text = await response.text();
+    if (response.status !== 200) {
+      printErr(
+        `${name}: the gateway agent's metrics at ${address} (agent.metrics) answered HTTP status ${response.status}\n`,
+      );
+      return 1;
+    }
+  } catch (error) {
+    const reason = transportReason(error, 2000);
+    printErr(
+      reason === "connection refused"
+        ? `${name}: the gateway agent is not running: nothing listens on ${address} (agent.metrics in ${configPath})\n`
+        : `${name}: cannot read the gateway agent's metrics at ${address} (agent.metrics): ${reason}\n`,
+    );
+    return 1;
+  } finally {
+    client.close();
+  }
+  const { parseExposition, summarizeMetrics } = await import(
+    "../agent/metrics_summary.ts"
+  );
+  const lines = summarizeMetrics(parseExposition(text), Date.now() / 1000);
+  printOut(`${lines.join("\n")}\n`);
+  return 0;
 }
 
 async function showConfig(

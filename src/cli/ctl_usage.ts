@@ -107,6 +107,7 @@ const SHOW_SUBCOMMANDS: [string, string][] = [
     "config [-user USER] [-groups GROUPS] [-source SOURCE]",
     "show the calculated configuration",
   ],
+  ["metrics", "show a summary of the gateway agent's metrics"],
 ];
 
 /** The main usage text. */

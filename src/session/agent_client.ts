@@ -11,14 +11,26 @@
 // process ends; the session only tells it when ssh started (login latency)
 // and, when it records with `etcd_stats_interval`, its bandwidth, over the
 // same connection.
+//
+// One session, one registration: the agent's is provisional until the
+// session accepts the route (src/agent/protocol.ts). A session whose
+// `agent.timeout` passed closes the connection without accepting (the
+// agent then withdraws its registration) and registers itself. Once it has
+// sent its accept it is committed: it waits for the agent's confirmation
+// (up to `agent.timeout` again) only to learn that the agent withdrew the
+// route instead (it closed the connection: stopping, or the accept came
+// after its deadline), and then routes itself; without an answer it keeps
+// the route, which the agent registers when it reads the accept.
 import type { Config } from "../config/types.ts";
 import { nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
 import { createProof } from "../agent/proof.ts";
 import {
+  ACCEPT,
   decodeHello,
   decodeRouteReply,
   encodeLine,
+  isConfirmed,
   LineReader,
   type Outcome,
   type ReportRequest,
@@ -217,18 +229,63 @@ export async function routeThroughAgent(
     return undefined;
   }
   const reply = result.value;
-  for (const [level, message] of reply.log) log(level, message);
   if (reply.kind === "refused") {
+    for (const [level, message] of reply.log) log(level, message);
     connection?.close();
     if (reply.stdout !== "") ask.writeStdout(reply.stdout);
     if (reply.stderr !== "") ask.writeStderr(reply.stderr);
     return { status: reply.status };
   }
-  log("DEBUG", `route given by the agent at ${socket}`);
+  const taken = await accept(connection!, timeoutMs(config));
+  if (taken === "withdrawn") {
+    connection!.close();
+    log(
+      "DEBUG",
+      `agent at ${socket}: it withdrew the route it gave; routing without it`,
+    );
+    return undefined;
+  }
+  for (const [level, message] of reply.log) log(level, message);
+  log(
+    "DEBUG",
+    `route given by the agent at ${socket}${
+      taken === "unconfirmed"
+        ? ` (accepted, not confirmed within ${timeoutMs(config)} ms)`
+        : ""
+    }`,
+  );
   return {
     destination: reply.destination,
     shared: agentSession(connection!, config, log),
   };
+}
+
+/**
+ * Takes the route: sends the accept, then waits up to `timeoutMs` for the
+ * agent's confirmation. "withdrawn" when the agent cannot have read the
+ * accept (the write failed) or closed the connection instead of
+ * confirming; "unconfirmed" when it did not answer in time (the route is
+ * kept: the accept is in its socket).
+ */
+async function accept(
+  connection: Connection,
+  timeoutMs: number,
+): Promise<"confirmed" | "unconfirmed" | "withdrawn"> {
+  const sent = await connection.send(ACCEPT);
+  if (!sent.ok) return "withdrawn";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const answer = await Promise.race([
+    connection.reader.next(),
+    new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (answer === "timeout") return "unconfirmed";
+  if (answer.ok && answer.value !== undefined && isConfirmed(answer.value)) {
+    return "confirmed";
+  }
+  return "withdrawn";
 }
 
 function agentSession(

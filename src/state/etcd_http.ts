@@ -24,6 +24,13 @@
 //   budget, each call (its fail-over and re-authentication included)
 //   within REQUEST_TIMEOUT_MS.
 // - Proxy variables of the environment never apply (direct_http_client.ts).
+// - Watch (the gateway agent's mirror of /sshproxy/, etcd_watch.ts): one
+//   long POST /v3/watch whose answer is a stream of messages, on the
+//   endpoint that answered last, else the next one; the same token (renewed
+//   once when etcd no longer knows it), the same proxy-free HTTP client. A
+//   stream that ends, whatever the reason, says so once and is not
+//   restarted here: the caller resumes from the revision it reached, or
+//   reads again after a compaction.
 import type { EtcdSettings } from "../config/types.ts";
 import { createDirectHttpClient } from "../net/direct_http_client.ts";
 import { fail, ok, type Result } from "../result.ts";
@@ -34,6 +41,18 @@ import {
   REQUEST_TIMEOUT_MS,
   type TxnOp,
 } from "./etcd_client.ts";
+import {
+  decodeSummary,
+  decodeWatchMessage,
+  type PrefixSnapshot,
+  type PrefixSummary,
+  summaryRequest,
+  type WatchableEtcd,
+  type WatchEnd,
+  type WatchMessage,
+  watchRequest,
+  type WatchStream,
+} from "./etcd_watch.ts";
 import {
   decodeDeleted,
   decodeGrant,
@@ -48,6 +67,7 @@ import {
   parseAnswer,
   prefixEnd,
   putRequest,
+  type RangeItem,
   rangeRequest,
   refusalOf,
   streamMessage,
@@ -348,7 +368,7 @@ interface Target {
   credentials?: { name: string; password: string };
 }
 
-class HttpEtcd implements EtcdBackend {
+class HttpEtcd implements WatchableEtcd {
   readonly endpoints: string;
   readonly #client: Deno.HttpClient;
   readonly #target: Target;
@@ -720,6 +740,196 @@ class HttpEtcd implements EtcdBackend {
       streamMessage,
     );
     return answer.ok ? decodeKeepAlive(answer.value) : fail(answer.error);
+  }
+
+  async snapshot(prefix: string): Promise<Result<PrefixSnapshot>> {
+    const start = utf8(prefix);
+    const rangeEnd = prefixEnd(start);
+    const items: RangeItem[] = [];
+    let from = start;
+    // Every page at the revision of the first: one consistent snapshot.
+    let revision: string | undefined;
+    for (;;) {
+      const answer = await this.#call(
+        "/v3/kv/range",
+        rangeRequest(from, { rangeEnd, limit: PAGE_SIZE, revision }),
+      );
+      if (!answer.ok) return fail(answer.error);
+      const page = decodeRange(answer.value);
+      if (!page.ok) return page;
+      revision ??= page.value.revision;
+      items.push(...page.value.items);
+      const last = page.value.items.at(-1);
+      if (!page.value.more || last === undefined) {
+        return ok({ items, revision: BigInt(revision) });
+      }
+      from = keyAfter(last.keyBytes);
+    }
+  }
+
+  async summary(prefix: string): Promise<Result<PrefixSummary>> {
+    const answer = await this.#call("/v3/kv/range", summaryRequest(prefix));
+    return answer.ok ? decodeSummary(answer.value) : fail(answer.error);
+  }
+
+  watch(
+    prefix: string,
+    startRevision: bigint,
+    onMessage: (message: WatchMessage) => void,
+  ): WatchStream {
+    const controller = new AbortController();
+    this.#inflight.add(controller);
+    const body = JSON.stringify(watchRequest(prefix, startRevision));
+    const done = (async (): Promise<WatchEnd> => {
+      let renewed = false;
+      for (;;) {
+        const token = this.#token;
+        const end = await this.#watchOnce(body, token, onMessage, controller);
+        if (end.kind !== "token") return end;
+        // etcd no longer knows the token (it restarted): once more with a
+        // new one; the watch had not started, nothing was missed.
+        if (renewed || this.#target.credentials === undefined) {
+          return { kind: "ended", reason: end.reason };
+        }
+        renewed = true;
+        const again = await this.#renewToken(token, REQUEST_TIMEOUT_MS);
+        if (!again.ok) {
+          return {
+            kind: "ended",
+            reason: `authenticating again: ${again.error}`,
+          };
+        }
+      }
+    })().finally(() => this.#inflight.delete(controller));
+    return { done, cancel: () => controller.abort() };
+  }
+
+  // One watch stream: the endpoints in turn until one answers, then its
+  // messages until it ends.
+  async #watchOnce(
+    body: string,
+    token: string | undefined,
+    onMessage: (message: WatchMessage) => void,
+    outer: AbortController,
+  ): Promise<WatchEnd | { kind: "token"; reason: string }> {
+    const count = this.#target.urls.length;
+    const reasons: string[] = [];
+    for (let i = 0; i < count; i++) {
+      if (outer.signal.aborted || this.#closed) return { kind: "cancelled" };
+      const index = (this.#preferred + i) % count;
+      const attempt = new AbortController();
+      const abort = () => attempt.abort();
+      outer.signal.addEventListener("abort", abort);
+      // Only the answer's start is bounded: the stream itself lasts.
+      const timer = setTimeout(abort, REQUEST_TIMEOUT_MS);
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+      };
+      if (token !== undefined) headers.authorization = token;
+      let response: Response;
+      try {
+        response = await fetch(`${this.#target.urls[index]}/v3/watch`, {
+          method: "POST",
+          headers,
+          body,
+          client: this.#client,
+          signal: attempt.signal,
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        outer.signal.removeEventListener("abort", abort);
+        if (outer.signal.aborted || this.#closed) return { kind: "cancelled" };
+        reasons.push(
+          `${this.#target.names[index]}: ${
+            transportReason(error, REQUEST_TIMEOUT_MS)
+          }`,
+        );
+        continue;
+      }
+      clearTimeout(timer);
+      try {
+        if (response.status !== 200 || response.body === null) {
+          const refusal = refusalOf(response.status, await response.text());
+          if (refusal.kind === "elsewhere") {
+            reasons.push(`${this.#target.names[index]}: ${refusal.error}`);
+            continue;
+          }
+          return refusal.kind === "token"
+            ? { kind: "token", reason: refusal.error }
+            : { kind: "ended", reason: refusal.error };
+        }
+        this.#preferred = index;
+        return await this.#readWatch(response.body, onMessage, outer);
+      } finally {
+        outer.signal.removeEventListener("abort", abort);
+        attempt.abort();
+      }
+    }
+    return {
+      kind: "ended",
+      reason: reasons.length === 1
+        ? reasons[0].slice(reasons[0].indexOf(": ") + 2)
+        : reasons.join("; "),
+    };
+  }
+
+  // The messages of one stream, until it ends.
+  async #readWatch(
+    stream: ReadableStream<Uint8Array>,
+    onMessage: (message: WatchMessage) => void,
+    outer: AbortController,
+  ): Promise<WatchEnd | { kind: "token"; reason: string }> {
+    const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    try {
+      for (;;) {
+        let newline = buffered.indexOf("\n");
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf("\n");
+          if (line === "") continue;
+          const message = decodeWatchMessage(line);
+          if (!message.ok) {
+            if ("kind" in message && message.kind === "token") {
+              return { kind: "token", reason: message.error };
+            }
+            return { kind: "ended", reason: message.error };
+          }
+          const value = message.value;
+          if (value.kind === "compacted") {
+            return {
+              kind: "compacted",
+              compactRevision: value.compactRevision,
+            };
+          }
+          if (value.kind === "canceled") {
+            return /invalid auth token|revision of auth store is old/.test(
+                value.reason,
+              )
+              ? { kind: "token", reason: value.reason }
+              : {
+                kind: "ended",
+                reason: `etcd ended the watch: ${value.reason}`,
+              };
+          }
+          onMessage(value);
+        }
+        const chunk = await reader.read();
+        if (chunk.done) {
+          return { kind: "ended", reason: "etcd closed the watch stream" };
+        }
+        buffered += chunk.value;
+      }
+    } catch (error) {
+      if (outer.signal.aborted || this.#closed) return { kind: "cancelled" };
+      return {
+        kind: "ended",
+        reason: transportReason(error, REQUEST_TIMEOUT_MS),
+      };
+    } finally {
+      reader.cancel().catch(() => {});
+    }
   }
 
   close(): void {

@@ -7,6 +7,8 @@ import {
   decodeRouteReply,
   decodeUpdate,
   encodeLine,
+  isAccept,
+  isConfirmed,
   LineReader,
   MAX_LINE_BYTES,
 } from "../../src/agent/protocol.ts";
@@ -82,7 +84,7 @@ Deno.test("a report of a refusal decided by the session is accepted", () => {
 Deno.test("the hello's nonce must be hexadecimal (it becomes a file name)", () => {
   const hello = {
     agent: "sshproxy-agent",
-    version: 1,
+    version: 2,
     nonce: "0123456789abcdef0123456789abcdef",
     proofDir: "/run/sshproxy-agent/proof",
   };
@@ -91,10 +93,21 @@ Deno.test("the hello's nonce must be hexadecimal (it becomes a file name)", () =
     decodeHello(JSON.stringify({ ...hello, nonce: "../../home/x/.bashrc" })),
     { ok: false, error: "nonce is not hexadecimal" },
   );
-  assert.deepEqual(decodeHello(JSON.stringify({ ...hello, version: 2 })), {
+  // A protocol-1 agent (no accept step) is not used: the session routes itself.
+  assert.deepEqual(decodeHello(JSON.stringify({ ...hello, version: 1 })), {
     ok: false,
-    error: "protocol version 2, expected 1",
+    error: "protocol version 1, expected 2",
   });
+});
+
+Deno.test("only an accept takes a route, only a confirmation confirms it", () => {
+  assert.equal(isAccept('{"kind":"accept"}'), true);
+  for (const line of ['{"kind":"started","seconds":1}', "accept", "", "{"]) {
+    assert.equal(isAccept(line), false, line);
+  }
+  assert.equal(isConfirmed('{"kind":"confirmed"}'), true);
+  assert.equal(isConfirmed('{"kind":"route"}'), false);
+  assert.equal(isConfirmed("null"), false);
 });
 
 Deno.test("replies and updates decode strictly", () => {

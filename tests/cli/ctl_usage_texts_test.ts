@@ -36,8 +36,13 @@ Deno.test("show usage pads subcommand synopses to 53 columns", () => {
     lines[8],
     "  config [-user USER] [-groups GROUPS] [-source SOURCE]  show the calculated configuration",
   );
-  assert.equal(lines[10], "The options are:");
-  assert.equal(lines[11], "  -all");
+  // Our addition, after the reference's subcommands.
+  assert.equal(
+    lines[9],
+    `  ${"metrics".padEnd(53)}  show a summary of the gateway agent's metrics`,
+  );
+  assert.equal(lines[11], "The options are:");
+  assert.equal(lines[12], "  -all");
 });
 
 Deno.test("forget usage has the two continuation lines indented by 71 spaces", () => {

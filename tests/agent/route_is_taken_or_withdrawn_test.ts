@@ -1,0 +1,341 @@
+// One session, one registration (protocol 2, src/agent/protocol.ts): the
+// agent's socket server (src/agent/server.ts) and the session's client
+// (src/session/agent_client.ts) over a real Unix socket and a real proof
+// directory; only the decision is a stand-in, so that its timing is the
+// test's. Whatever the interleaving of the agent's answer and the
+// session's timeout, exactly one of them holds the registration: the
+// session takes the route and the agent keeps it (accept), or the session
+// routes itself and the agent withdraws it; never both, never neither.
+import assert from "node:assert/strict";
+import { parseConfig, topLevelConfig } from "../../src/config/resolve.ts";
+import type { Config } from "../../src/config/types.ts";
+import { prepareProofDir } from "../../src/agent/proof.ts";
+import {
+  LineReader,
+  type RouteReply,
+  type RouteRequest,
+} from "../../src/agent/protocol.ts";
+import {
+  type AgentServer,
+  type ProvisionalRoute,
+  startServer,
+} from "../../src/agent/server.ts";
+import { routeThroughAgent } from "../../src/session/agent_client.ts";
+
+interface Trace {
+  decided: number;
+  accepted: number;
+  withdrawn: string[];
+}
+
+const ROUTE: RouteReply = {
+  kind: "route",
+  destination: "server1:22",
+  service: "default",
+  log: [["INFO", "found destination"]],
+};
+
+async function agentOn(
+  dir: string,
+  decide: () => Promise<void>,
+  options: { acceptDeadlineMs?: number } = {},
+): Promise<{ server: AgentServer; trace: Trace; socket: string }> {
+  const trace: Trace = { decided: 0, accepted: 0, withdrawn: [] };
+  const socket = `${dir}/agent.sock`;
+  const proofDir = `${dir}/proof`;
+  const prepared = await prepareProofDir(proofDir, UID);
+  assert.ok(prepared.ok, prepared.ok ? "" : prepared.error);
+  const server = await startServer({
+    socketPath: socket,
+    proofDir,
+    acceptDeadlineMs: options.acceptDeadlineMs,
+    handlers: {
+      async route(_request: RouteRequest) {
+        await decide();
+        trace.decided++;
+        let open = true;
+        const provisional: ProvisionalRoute = {
+          accept() {
+            assert.ok(open, "accepted after it was withdrawn");
+            open = false;
+            trace.accepted++;
+            return undefined;
+          },
+          withdraw(reason) {
+            assert.ok(open, "withdrawn after it was accepted");
+            open = false;
+            trace.withdrawn.push(reason);
+            return Promise.resolve();
+          },
+        };
+        return { reply: ROUTE, provisional };
+      },
+      report() {},
+      rejected(category, detail) {
+        throw new Error(`rejected: ${category} ${detail}`);
+      },
+    },
+  });
+  return { server, trace, socket };
+}
+
+function config(socket: string, timeout: string): Config {
+  const parsed = parseConfig(
+    `agent:\n  socket: ${JSON.stringify(socket)}\n  timeout: ${timeout}\n`,
+    { lookupPort: () => undefined },
+  );
+  if (!parsed.ok) throw new Error(parsed.error);
+  return topLevelConfig(parsed.value);
+}
+
+function ask(socket: string, timeout: string, log: string[] = []) {
+  return routeThroughAgent({
+    config: config(socket, timeout),
+    configPath: "/etc/sshproxy/sshproxy.yaml",
+    user: "root",
+    uid: UID,
+    sshd: "127.0.0.1:22",
+    client: "127.0.0.1:40000",
+    sessionId: "0123456789",
+    log: (level, message) => log.push(`${level} ${message}`),
+    writeStdout: () => {},
+    writeStderr: () => {},
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const UID = Deno.uid() ?? 0;
+
+async function until(what: string, probe: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !probe(); i++) await sleep(10);
+  assert.ok(probe(), what);
+}
+
+/** A raw client: proves itself, asks, and returns the connection after the route. */
+async function rawClient(socket: string) {
+  const conn = await Deno.connect({ transport: "unix", path: socket });
+  const reader = new LineReader(conn);
+  const line = async () => {
+    const next = await reader.next();
+    return next.ok ? next.value : `error: ${next.error}`;
+  };
+  const hello = JSON.parse((await line())!);
+  (await Deno.open(`${hello.proofDir}/${hello.nonce}`, {
+    createNew: true,
+    write: true,
+    mode: 0o600,
+  })).close();
+  const request: RouteRequest = {
+    kind: "route",
+    uid: UID,
+    user: "root",
+    pid: Deno.pid,
+    sessionPid: Deno.pid,
+    config: "/etc/sshproxy/sshproxy.yaml",
+    sshd: "127.0.0.1:22",
+    client: "127.0.0.1:40000",
+    sessionId: "0123456789",
+    stats: false,
+  };
+  await conn.write(new TextEncoder().encode(`${JSON.stringify(request)}\n`));
+  const reply = await line();
+  return {
+    reply,
+    line,
+    send: (text: string) => conn.write(new TextEncoder().encode(text)),
+    close: () => conn.close(),
+  };
+}
+
+Deno.test("a session that takes the route is confirmed and the agent keeps it", async () => {
+  const dir = await Deno.makeTempDir();
+  const { server, trace, socket } = await agentOn(dir, () => Promise.resolve());
+  try {
+    const log: string[] = [];
+    const routed = await ask(socket, "2s", log);
+    assert.ok(routed !== undefined && "destination" in routed);
+    assert.equal(routed.destination, "server1:22");
+    await routed.shared.close();
+    assert.deepEqual(trace, { decided: 1, accepted: 1, withdrawn: [] });
+    // The agent's log lines are the session's once it took the route.
+    assert.ok(log.includes("INFO found destination"), log.join("\n"));
+    assert.ok(log.some((l) => /route given by the agent/.test(l)));
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an agent that answers after the session's timeout withdraws its route", async () => {
+  const dir = await Deno.makeTempDir();
+  const { server, trace, socket } = await agentOn(dir, () => sleep(400));
+  try {
+    const log: string[] = [];
+    const routed = await ask(socket, "100ms", log);
+    assert.equal(routed, undefined, "the session routes itself");
+    assert.ok(
+      log.some((l) => /no answer within 100 ms; routing without it/.test(l)),
+    );
+    assert.ok(!log.includes("INFO found destination"));
+    await until("the agent withdrew", () => trace.withdrawn.length === 1);
+    assert.equal(trace.accepted, 0);
+    assert.match(trace.withdrawn[0], /closed its connection/);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("whatever the race between answer and timeout, exactly one side holds the registration", async () => {
+  const dir = await Deno.makeTempDir();
+  let delayMs = 0;
+  const { server, trace, socket } = await agentOn(dir, () => sleep(delayMs));
+  try {
+    let taken = 0;
+    let selfRouted = 0;
+    // Decisions that end around the session's 60 ms timeout.
+    for (let i = 0; i < 24; i++) {
+      delayMs = 35 + (i % 12) * 5;
+      const routed = await ask(socket, "60ms");
+      if (routed === undefined) selfRouted++;
+      else {
+        assert.ok("shared" in routed);
+        taken++;
+        await routed.shared.close();
+      }
+      await until(
+        "the agent decided and settled the route",
+        () =>
+          trace.decided === i + 1 &&
+          trace.accepted + trace.withdrawn.length === trace.decided,
+      );
+      assert.equal(trace.accepted, taken, `after ${i + 1} logins`);
+      assert.equal(trace.withdrawn.length, selfRouted);
+    }
+    console.log(
+      `${taken} took the agent's route, ${selfRouted} routed themselves`,
+    );
+    assert.equal(taken + selfRouted, 24);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a client that neither accepts nor closes loses its route at the deadline", async () => {
+  const dir = await Deno.makeTempDir();
+  const { server, trace, socket } = await agentOn(
+    dir,
+    () => Promise.resolve(),
+    { acceptDeadlineMs: 300 },
+  );
+  try {
+    const client = await rawClient(socket);
+    assert.match(client.reply ?? "", /"kind":"route"/);
+    await until(
+      "withdrawn at the deadline",
+      () => trace.withdrawn.length === 1,
+    );
+    assert.match(trace.withdrawn[0], /did not accept the route in time/);
+    // The agent closed the connection: a late accept learns it was withdrawn.
+    assert.equal(await client.line(), undefined);
+    client.close();
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an accept followed at once by a close keeps the route; anything else withdraws it", async () => {
+  const dir = await Deno.makeTempDir();
+  const { server, trace, socket } = await agentOn(dir, () => Promise.resolve());
+  try {
+    const taking = await rawClient(socket);
+    await taking.send('{"kind":"accept"}\n');
+    taking.close();
+    await until("accepted", () => trace.accepted === 1);
+    const other = await rawClient(socket);
+    await other.send('{"kind":"started","seconds":0.1}\n');
+    assert.equal(await other.line(), undefined, "closed by the agent");
+    other.close();
+    await until("withdrawn", () => trace.withdrawn.length === 1);
+    assert.match(trace.withdrawn[0], /something else than accept/);
+    assert.equal(trace.accepted, 1);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an agent that stops withdraws the routes not yet accepted before it is gone", async () => {
+  const dir = await Deno.makeTempDir();
+  const { server, trace, socket } = await agentOn(dir, () => Promise.resolve());
+  const client = await rawClient(socket);
+  assert.match(client.reply ?? "", /"kind":"route"/);
+  await server.close();
+  assert.equal(trace.withdrawn.length, 1, "withdrawn before close() returned");
+  assert.equal(await client.line(), undefined);
+  client.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** A stand-in agent (protocol 2) whose conduct after the accept is the test's. */
+async function scriptedAgent(
+  dir: string,
+  afterAccept: "close" | "silence",
+): Promise<{ socket: string; done: Promise<string | undefined> }> {
+  const socket = `${dir}/scripted.sock`;
+  const listener = Deno.listen({ transport: "unix", path: socket });
+  const proofDir = `${dir}/proof`;
+  await Deno.mkdir(proofDir, { mode: 0o1777 });
+  const done = (async () => {
+    const conn = await listener.accept();
+    listener.close();
+    const reader = new LineReader(conn);
+    const send = (message: unknown) =>
+      conn.write(new TextEncoder().encode(`${JSON.stringify(message)}\n`));
+    await send({
+      agent: "sshproxy-agent",
+      version: 2,
+      nonce: "0123456789abcdef0123456789abcdef",
+      proofDir,
+    });
+    await reader.next(); // the request
+    await send(ROUTE);
+    const answer = await reader.next();
+    if (afterAccept === "close") conn.close();
+    else {
+      await sleep(500);
+      conn.close();
+    }
+    return answer.ok ? answer.value : undefined;
+  })();
+  return { socket, done };
+}
+
+Deno.test("a session whose accept the agent closes on routes itself; one the agent leaves unanswered keeps the route", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const closing = await scriptedAgent(dir, "close");
+    const log: string[] = [];
+    assert.equal(await ask(closing.socket, "200ms", log), undefined);
+    assert.equal(await closing.done, '{"kind":"accept"}');
+    assert.ok(
+      log.some((l) => /withdrew the route it gave; routing without it/.test(l)),
+    );
+    assert.ok(!log.includes("INFO found destination"));
+    await Deno.remove(`${dir}/proof`, { recursive: true });
+
+    const silent = await scriptedAgent(dir, "silence");
+    const kept: string[] = [];
+    const routed = await ask(silent.socket, "100ms", kept);
+    assert.ok(routed !== undefined && "destination" in routed);
+    assert.ok(
+      kept.some((l) => /accepted, not confirmed within 100 ms/.test(l)),
+    );
+    await routed.shared.close();
+    await silent.done;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
