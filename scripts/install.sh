@@ -123,7 +123,7 @@ fi
 # private plan file, and when the configuration says `handoff: true` and
 # the session can, the script becomes the ssh the plan names.
 front_script() { # KIND
-  local kind=$1 header runner
+  local kind=$1 header
   if [ "$kind" = launcher ]; then
     header="# sshproxy launcher (written by scripts/install.sh). Runs the prebuilt module
 # of the face named by \$0 (app/NAME.js; app/main.js picks the face by the
@@ -143,8 +143,8 @@ $header
 # The environment is the user's. A variable it holds under the name of one
 # of this script's would stay exported with this script's value: unset
 # first, they are this script's alone.
-unset lib variable module cache run plan uuid label mask status line runner \
-  SSHPROXY_HANDOFF SSHPROXY_SSHD
+unset lib variable module cache plan uuid label mask child status line
+unset SSHPROXY_HANDOFF SSHPROXY_SSHD
 lib='$lib'
 # The user's environment must not steer the runtime: Deno's knobs (DENO_*,
 # NODE_OPTIONS) and SSLKEYLOGFILE (TLS secrets written where it says) are
@@ -192,7 +192,6 @@ FRONT
 # header is the plan run, here at top level: its `exec` makes ssh this
 # very process. Any failure here means no hand-off, and the proxy is
 # exec'd as without it.
-run=exec
 plan=
 if [ "$module" = sshproxy ] && [ $# -le 1 ] && [ "${1#-}" = "${1-}" ] &&
   [ -k /tmp ] && { read -r uuid; } 2>/dev/null </proc/sys/kernel/random/uuid &&
@@ -205,7 +204,6 @@ if [ "$module" = sshproxy ] && [ $# -le 1 ] && [ "${1#-}" = "${1-}" ] &&
     set -C
     if { command exec 3>"/tmp/sshproxy-plan.$uuid"; } 2>/dev/null; then
       plan=/tmp/sshproxy-plan.$uuid
-      run=
     fi
     set +C
     umask "$mask"
@@ -215,21 +213,53 @@ fi
 FRONT
   if [ "$kind" = launcher ]; then
     cat <<FRONT
-# \$run is \`exec\` unless a plan file was made: then the proxy is a child.
-SSHPROXY_ARGV0=\$0 SSHPROXY_HANDOFF=\$plan SSHPROXY_SSHD=\${plan:+\$PPID} \\
-  DENO_DIR=\$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
-  \$run "\$lib/bin/deno" ${run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@" 3>&-
+set -- "\$lib/bin/deno" ${run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@"
+if [ -z "\$plan" ]; then
+  SSHPROXY_ARGV0=\$0 SSHPROXY_HANDOFF= SSHPROXY_SSHD= DENO_DIR=\$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
+    exec "\$@" 3>&-
+fi
 FRONT
   else
     cat <<'FRONT'
-runner=$lib/bin/sshproxy-deno
-[ "$module" = main ] || runner=$lib/faces/$module
-# $run is `exec` unless a plan file was made: then the proxy is a child.
-SSHPROXY_HANDOFF=$plan SSHPROXY_SSHD=${plan:+$PPID} $run "$runner" "$@" 3>&-
+if [ "$module" = main ]; then
+  set -- "$lib/bin/sshproxy-deno" "$@"
+else
+  set -- "$lib/faces/$module" "$@"
+fi
+[ -n "$plan" ] || SSHPROXY_HANDOFF= SSHPROXY_SSHD= exec "$@" 3>&-
+FRONT
+  fi
+  cat <<'FRONT'
+# The proxy runs as a background job so that this script, the process sshd
+# started, can pass on what sshd or an admin sends it (a terminal's hangup
+# above all); the job keeps the session's input and foreground process
+# group (no job control here).
+{ command exec 4<&0; } 2>/dev/null
+FRONT
+  if [ "$kind" = launcher ]; then
+    cat <<'FRONT'
+SSHPROXY_ARGV0=$0 SSHPROXY_HANDOFF=$plan SSHPROXY_SSHD=$PPID DENO_DIR=$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \
+  "$@" <&4 3>&- 4<&- &
+FRONT
+  else
+    cat <<'FRONT'
+SSHPROXY_HANDOFF=$plan SSHPROXY_SSHD=$PPID "$@" <&4 3>&- 4<&- &
 FRONT
   fi
   cat <<FRONT
-status=\$?
+child=\$!
+exec 4<&-
+trap 'kill -HUP "\$child" 2>/dev/null' HUP
+trap 'kill -INT "\$child" 2>/dev/null' INT
+trap 'kill -TERM "\$child" 2>/dev/null' TERM
+# A signal ends \`wait\` early, with status 128 + its number, while the
+# proxy still runs: then wait again.
+while :; do
+  wait "\$child"
+  status=\$?
+  [ "\$status" -gt 128 ] && kill -0 "\$child" 2>/dev/null || break
+done
+trap - HUP INT TERM
 if [ "\$status" = $handoff_status ] && { IFS= read -r line; } 2>/dev/null </proc/self/fd/3 &&
   [ "\$line" = '$plan_header' ]; then
   . /proc/self/fd/3

@@ -233,15 +233,15 @@ export function claimHandoffOffer(
 }
 
 /**
- * Whether process `pid` still exists, asked with SIGURG, which no process
- * we may signal here acts on (sshd ignores it; Deno cannot read /proc).
- * A pid now another user's (EPERM) is gone too.
+ * Whether process `pid` still exists, asked with SIGURG, which sshd (and
+ * any process that does not ask for it) ignores: Deno cannot read /proc.
+ * A process we may not signal (another user's) exists.
  */
 export function processExists(pid: number): boolean {
   try {
     Deno.kill(pid, "SIGURG");
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
   }
 }

@@ -159,7 +159,7 @@ Deno.test({
       "SSHPROXY_HANDOFF",
       "SSHPROXY_SSHD",
       "TMPDIR",
-      "run",
+      "child",
       "plan",
       "status",
       "line",
@@ -169,7 +169,6 @@ Deno.test({
       "lib",
       "module",
       "cache",
-      "runner",
     ];
     await using gw = await startProxyGateway({
       gatewayExtraConfig: [`AcceptEnv ${names.join(" ")}`],
@@ -188,7 +187,7 @@ Deno.test({
       SSHPROXY_HANDOFF: `${marks}/planted`,
       SSHPROXY_SSHD: "1",
       TMPDIR: tmpdir,
-      run: `touch ${marks}/run;`,
+      child: "1",
       plan: `${marks}/plan`,
       status: "97",
       line: "# sshproxy hand-off plan",
@@ -198,7 +197,6 @@ Deno.test({
       lib: marks,
       module: inject,
       cache: inject,
-      runner: `${marks}/runner`,
     };
     // The words the destination must receive, quoted for its shell: each
     // arrives as is, and any of them run by a shell on the gateway would
