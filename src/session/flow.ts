@@ -238,7 +238,7 @@ async function proxy(
   const backgroundArgv = backgroundParsed.value;
   // Whether the session may end with its ssh in place of our process;
   // the routing below may still add a reason not to.
-  const handoff = config.handoff
+  const handoffBlocked = config.handoff
     ? handoffBlockers({
       dump: verdict.value.dump,
       bgCommand: config.bgCommand,
@@ -263,7 +263,9 @@ async function proxy(
   if ("status" in routed) return routed.status;
   const { destination, shared } = routed;
   if (agentRouted === undefined && shared !== undefined) {
-    handoff?.push("it registered itself in etcd (the agent did not route it)");
+    handoffBlocked?.push(
+      "it registered itself in etcd (the agent did not route it)",
+    );
   }
   const split = splitHostPort(destination, loadServices());
   if (!split.ok) {
@@ -315,13 +317,13 @@ async function proxy(
     }
     // Cancelled while the blocking command ran: nobody waits for ssh.
     if (cancellation.signal.aborted) return 255;
-    if (handoff !== undefined) {
+    if (handoffBlocked !== undefined) {
       handedOff = await handOff({
         inputs,
         prepared,
         command,
         destination,
-        blockers: handoff,
+        blockers: handoffBlocked,
         environment: environment.toSet,
         agent: shared !== undefined && "sshStarted" in shared
           ? shared
