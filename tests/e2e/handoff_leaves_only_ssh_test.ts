@@ -158,6 +158,9 @@ Deno.test({
       "SSHPROXY_ARGS",
       "SSHPROXY_HANDOFF",
       "SSHPROXY_SSHD",
+      "SSLKEYLOGFILE",
+      "NODE_OPTIONS",
+      "DENO_DIR",
       "TMPDIR",
       "child",
       "plan",
@@ -186,6 +189,9 @@ Deno.test({
       SSHPROXY_ARGS: "-T",
       SSHPROXY_HANDOFF: `${marks}/planted`,
       SSHPROXY_SSHD: "1",
+      SSLKEYLOGFILE: `${marks}/keys`,
+      NODE_OPTIONS: `--require ${marks}/node.js`,
+      DENO_DIR: `${marks}/deno`,
       TMPDIR: tmpdir,
       child: "1",
       plan: `${marks}/plan`,
@@ -230,7 +236,7 @@ Deno.test({
     assert.match(log, /: handed off to ssh, pid \d+/, log);
     // SSHPROXY_ARGS took effect; variables named like the launcher's are
     // the launcher's alone: none reaches the session, neither the user's
-    // value nor the launcher's.
+    // value nor the launcher's; nor do the runtime's knobs.
     assert.match(log, /: command = ssh .*"none" "-T" /);
     for (
       const name of names.filter((name) =>
