@@ -2,7 +2,10 @@
 # `deno task build`: compiles the program into ONE executable, dist/sshproxy,
 # from the same prebuilt modules the launcher runs (scripts/bundle.sh):
 # app/main.js, which picks the face by argv[0] or the first argument, and
-# the four face modules it loads. Same permission list as the launcher
+# the five face modules it loads. Install it with
+# `scripts/install.sh --prefix DIR --binary dist/sshproxy`, which puts it
+# behind a wrapper script (the user's DENO_*, NODE_OPTIONS and
+# SSLKEYLOGFILE cleared, and the proxy's hand-off to ssh, sshproxy(8)). Same permission list as the launcher
 # (scripts/runtime_flags.sh, with the V8 flags of a run without a code
 # cache), no prompts. deno compile needs Deno's
 # runtime base binary (denort); it downloads it unless DENORT_BIN points to
@@ -31,7 +34,7 @@ rm -rf dist/build
 bash scripts/bundle.sh dist/build || exit 1 # bundle.sh said why, in one line
 log=$(mktemp)
 includes=()
-for face in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay; do
+for face in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent; do
   includes+=(--include "dist/build/app/$face.js")
 done
 # shellcheck disable=SC2086 # the permission flags are meant to split
@@ -39,7 +42,7 @@ if timeout 300 "$deno" compile --no-prompt --quiet --no-code-cache --config deno
   ${compiled_v8_flags:+--v8-flags=$compiled_v8_flags} $permission_flags "${includes[@]}" \
   --output dist/sshproxy dist/build/app/main.js >"$log" 2>&1; then
   rm -f "$log"
-  echo "build: dist/sshproxy $version ($(du -h dist/sshproxy | cut -f1)); symlink it as sshproxy, sshproxyctl, sshproxy-dumpd, sshproxy-replay"
+  echo "build: dist/sshproxy $version ($(du -h dist/sshproxy | cut -f1)); install it with scripts/install.sh --prefix DIR --binary dist/sshproxy"
   exit 0
 fi
 if grep -qiE "dns error|failed to lookup|error sending request|download" "$log"; then

@@ -84,6 +84,18 @@ case "$prefix" in
 esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# The front script removes a plan file the program never claimed with
+# this rm, by absolute path: a login's PATH may come from the user.
+rm_path=$(command -v rm)
+case "$rm_path" in
+  /*) ;;
+  *) die "rm is not found as an absolute path (PATH=$PATH)" ;;
+esac
+# The hand-off protocol's status and plan header, from the proxy's side.
+handoff_status=$(sed -n 's/^export const HANDOFF_STATUS = \([0-9]*\);$/\1/p' "$root/src/session/handoff.ts")
+plan_header=$(sed -n 's/^export const PLAN_HEADER = "\([^"'"'"'\\]*\)";$/\1/p' "$root/src/session/handoff.ts")
+[ -n "$handoff_status" ] && [ -n "$plan_header" ] \
+  || die "cannot read HANDOFF_STATUS and PLAN_HEADER from src/session/handoff.ts"
 if [ -z "$binary" ] && [ -x "$root/dist/sshproxy" ]; then
   binary="$root/dist/sshproxy"
 fi
@@ -102,37 +114,48 @@ else
   fi
 fi
 
-# Stage the program next to its final place, then swap: an interrupted
-# install never leaves a half-written tree behind.
-mkdir -p "$prefix/lib" "$prefix/bin"
-stage=$(mktemp -d "$prefix/lib/.sshproxy.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/bin"
-if [ -n "$binary" ]; then
-  cp "$binary" "$stage/bin/sshproxy"
-  chmod 755 "$stage/bin/sshproxy"
-  entry=sshproxy
-else
-  # Built here, from these sources: an install never runs a stale build.
-  bash "$root/scripts/bundle.sh" "$stage" || exit 1 # bundle.sh said why, in one line
-  cp -a "$root/node_modules" "$stage/"
-  cp "$deno" "$stage/bin/deno"
-  cat > "$stage/bin/sshproxy-launcher" <<LAUNCHER
-#!/bin/sh
-# sshproxy launcher (written by scripts/install.sh). Runs the prebuilt module
+# The shell script in front of the program (POSIX sh, builtins only: it
+# runs at every login), as the launcher (KIND=launcher: runs the face's
+# prebuilt module with the pinned Deno) or the compiled binary's wrapper
+# (KIND=wrapper). Both clear the user's knobs of the runtime, pick the face
+# by $0, and offer the proxy a hand-off (sshproxy(8), HAND-OFF;
+# src/session/handoff.ts): the proxy runs as the script's child with a
+# private plan file, and when the configuration says `handoff: true` and
+# the session can, the script becomes the ssh the plan names.
+front_script() { # KIND
+  local kind=$1 header
+  if [ "$kind" = launcher ]; then
+    header="# sshproxy launcher (written by scripts/install.sh). Runs the prebuilt module
 # of the face named by \$0 (app/NAME.js; app/main.js picks the face by the
 # first argument for any other name) with the pinned Deno, offline, and the
-# permission list below. Only shell builtins until Deno starts: this runs at
-# every login. Kept POSIX sh.
+# permission list below."
+  else
+    header="# sshproxy wrapper (written by scripts/install.sh) in front of the compiled
+# binary bin/sshproxy-deno, run as faces/NAME for the face named by \$0 (the
+# binary picks its face by that name, or by the first argument)."
+  fi
+  cat <<FRONT
+#!/bin/sh
+$header
+# Only shell builtins until the program starts: this runs at every login.
+# Kept POSIX sh (dash).
+#
+# The environment is the user's. A variable it holds under the name of one
+# of this script's would stay exported with this script's value: unset
+# first, they are this script's alone.
+unset lib variable module cache plan uuid label mask child status line
+unset SSHPROXY_HANDOFF SSHPROXY_SSHD
 lib='$lib'
-# Deno's own knobs in the environment (DENO_*, NODE_OPTIONS) are the user's:
-# they must not steer the runtime, so all of them are cleared.
+# The user's environment must not steer the runtime: Deno's knobs (DENO_*,
+# NODE_OPTIONS) and SSLKEYLOGFILE (TLS secrets written where it says) are
+# cleared.
 IFS='
 '
 set -f
 for variable in \$(export -p); do
   case \$variable in
-  'export DENO_'* | 'declare -x DENO_'* | 'export NODE_OPTIONS'* | 'declare -x NODE_OPTIONS'*)
+  'export DENO_'* | 'declare -x DENO_'* | 'export NODE_OPTIONS'* | 'declare -x NODE_OPTIONS'* | \\
+    'export SSLKEYLOGFILE'* | 'declare -x SSLKEYLOGFILE'*)
     variable=\${variable#export }
     variable=\${variable#declare -x }
     unset "\${variable%%=*}"
@@ -145,6 +168,9 @@ case \${0##*/} in
 sshproxy | sshproxyctl | sshproxy-dumpd | sshproxy-replay | sshproxy-agent) module=\${0##*/} ;;
 *) module=main ;;
 esac
+FRONT
+  if [ "$kind" = launcher ]; then
+    cat <<FRONT
 if [ ! -r "\$lib/app/\$module.js" ]; then
   echo "\${0##*/}: \$lib/app/\$module.js is missing (reinstall: scripts/install.sh --prefix ${prefix})" >&2
   exit 1
@@ -154,9 +180,123 @@ fi
 # write would leave it unreadable for every user until the next install.
 cache=\$lib/cache
 [ -w "\$cache" ] && cache=/dev/null/sshproxy-cache
-SSHPROXY_ARGV0=\$0 DENO_DIR=\$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
-  exec "\$lib/bin/deno" ${run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@"
-LAUNCHER
+FRONT
+  fi
+  cat <<'FRONT'
+# Hand-off (sshproxy(8), HAND-OFF): the proxy may end the session with its
+# ssh in place of this script. Deno cannot exec, so the proxy runs as this
+# script's child with the name of a plan file made here: a kernel UUID in
+# sticky /tmp (never $TMPDIR, the user's), created exclusively, mode 0600,
+# kept open on fd 3 (the proxy unlinks it at once). Only when the proxy
+# exits with its hand-off status and the file starts with the plan's
+# header is the plan run, here at top level: its `exec` makes ssh this
+# very process. Any failure here means no hand-off, and the proxy is
+# exec'd as without it.
+plan=
+if [ "$module" = sshproxy ] && [ $# -le 1 ] && [ "${1#-}" = "${1-}" ] &&
+  [ -k /tmp ] && { read -r uuid; } 2>/dev/null </proc/sys/kernel/random/uuid &&
+  { read -r label mask && read -r label mask; } 2>/dev/null </proc/self/status &&
+  [ "$label" = Umask: ]; then
+  case $uuid in
+  *[!0-9a-f-]* | '') ;;
+  *)
+    umask 077
+    set -C
+    if { command exec 3>"/tmp/sshproxy-plan.$uuid"; } 2>/dev/null; then
+      plan=/tmp/sshproxy-plan.$uuid
+    fi
+    set +C
+    umask "$mask"
+    ;;
+  esac
+fi
+FRONT
+  if [ "$kind" = launcher ]; then
+    cat <<FRONT
+set -- "\$lib/bin/deno" ${run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@"
+if [ -z "\$plan" ]; then
+  SSHPROXY_ARGV0=\$0 SSHPROXY_HANDOFF= SSHPROXY_SSHD= DENO_DIR=\$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
+    exec "\$@" 3>&-
+fi
+FRONT
+  else
+    cat <<'FRONT'
+if [ "$module" = main ]; then
+  set -- "$lib/bin/sshproxy-deno" "$@"
+else
+  set -- "$lib/faces/$module" "$@"
+fi
+[ -n "$plan" ] || SSHPROXY_HANDOFF= SSHPROXY_SSHD= exec "$@" 3>&-
+FRONT
+  fi
+  cat <<'FRONT'
+# The proxy runs as a background job so that this script, the process sshd
+# started, can pass on what sshd or an admin sends it (a terminal's hangup
+# above all); the job keeps the session's input and foreground process
+# group (no job control here).
+{ command exec 4<&0; } 2>/dev/null
+FRONT
+  if [ "$kind" = launcher ]; then
+    cat <<'FRONT'
+SSHPROXY_ARGV0=$0 SSHPROXY_HANDOFF=$plan SSHPROXY_SSHD=$PPID DENO_DIR=$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \
+  "$@" <&4 3>&- 4<&- &
+FRONT
+  else
+    cat <<'FRONT'
+SSHPROXY_HANDOFF=$plan SSHPROXY_SSHD=$PPID "$@" <&4 3>&- 4<&- &
+FRONT
+  fi
+  cat <<FRONT
+child=\$!
+exec 4<&-
+trap 'kill -HUP "\$child" 2>/dev/null' HUP
+trap 'kill -INT "\$child" 2>/dev/null' INT
+trap 'kill -TERM "\$child" 2>/dev/null' TERM
+# A signal ends \`wait\` early, with status 128 + its number, while the
+# proxy still runs: then wait again.
+while :; do
+  wait "\$child"
+  status=\$?
+  [ "\$status" -gt 128 ] && kill -0 "\$child" 2>/dev/null || break
+done
+trap - HUP INT TERM
+if [ "\$status" = $handoff_status ] && { IFS= read -r line; } 2>/dev/null </proc/self/fd/3 &&
+  [ "\$line" = '$plan_header' ]; then
+  . /proc/self/fd/3
+fi
+# The proxy unlinks the file first thing; if it never got that far:
+if [ -e "\$plan" ] && [ -O "\$plan" ]; then
+  '$rm_path' -f -- "\$plan" 2>/dev/null
+fi
+exit "\$status"
+FRONT
+}
+
+# Stage the program next to its final place, then swap: an interrupted
+# install never leaves a half-written tree behind.
+mkdir -p "$prefix/lib" "$prefix/bin"
+stage=$(mktemp -d "$prefix/lib/.sshproxy.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/bin"
+if [ -n "$binary" ]; then
+  # The binary runs behind a wrapper (front_script): the compiled runtime
+  # would honour the user's DENO_*, NODE_OPTIONS and SSLKEYLOGFILE, and
+  # hand-off needs a shell. faces/NAME are the names the binary picks its
+  # face by; bin/sshproxy-deno itself picks it by its first argument.
+  cp "$binary" "$stage/bin/sshproxy-deno"
+  mkdir -p "$stage/faces"
+  for command in "${commands[@]}"; do
+    ln -s ../bin/sshproxy-deno "$stage/faces/$command"
+  done
+  front_script wrapper >"$stage/bin/sshproxy"
+  chmod 755 "$stage/bin/sshproxy-deno" "$stage/bin/sshproxy"
+  entry=sshproxy
+else
+  # Built here, from these sources: an install never runs a stale build.
+  bash "$root/scripts/bundle.sh" "$stage" || exit 1 # bundle.sh said why, in one line
+  cp -a "$root/node_modules" "$stage/"
+  cp "$deno" "$stage/bin/deno"
+  front_script launcher >"$stage/bin/sshproxy-launcher"
   chmod 755 "$stage/bin/sshproxy-launcher" "$stage/bin/deno"
   entry=sshproxy-launcher
 fi

@@ -206,9 +206,23 @@ export async function detectAgentRouting(
 
 /**
  * Whether a session through `target` hands off: while it runs, the
- * gateway has its ssh and no process of ours.
+ * gateway has its ssh and no process of ours. Up to three sessions: one
+ * the agent was too slow to route (a fresh agent's first answers, a loaded
+ * machine) routes itself and, registered in etcd by itself, rightly stays.
  */
 export async function detectHandoff(
+  user: TestUser,
+  target: Target,
+): Promise<Outcome<string>> {
+  let outcome: Outcome<string> | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    outcome = await detectHandoffOnce(user, target);
+    if (outcome.status === "measured") break;
+  }
+  return outcome!;
+}
+
+async function detectHandoffOnce(
   user: TestUser,
   target: Target,
 ): Promise<Outcome<string>> {

@@ -2,6 +2,11 @@
 // sshd as the ForceCommand.
 import { DEFAULT_CONFIG_PATH } from "../config/load.ts";
 import { runSession } from "../session/flow.ts";
+import {
+  claimHandoffOffer,
+  HANDOFF_VARIABLES,
+  processExists,
+} from "../session/handoff.ts";
 import { VERSION } from "../version.ts";
 import { type FlagSpec, formatFlagDefaults, parseGoFlags } from "./go_flags.ts";
 import { printErr, printOut } from "./output.ts";
@@ -17,6 +22,14 @@ export async function run(
   args: string[],
   programName: string,
 ): Promise<number> {
+  // First of all: the launcher's plan file is unlinked whatever happens
+  // next (src/session/handoff.ts), and its parent is who it was at start.
+  const parent = Deno.ppid;
+  const handoff = claimHandoffOffer(
+    Deno.env.get("SSHPROXY_HANDOFF"),
+    Deno.env.get("SSHPROXY_SSHD"),
+  );
+  for (const name of HANDOFF_VARIABLES) Deno.env.delete(name);
   const usage = `usage: ${programName.split("/").pop()} [config]\n${
     formatFlagDefaults(FLAGS)
   }`;
@@ -42,6 +55,14 @@ export async function run(
     // cut the session's cleanup short.
     writeStdout: (text) => unlessGone(() => printOut(text)),
     writeStderr: (text) => unlessGone(() => printErr(text)),
+    handoff,
+    // sshd is gone when our parent changes; under a launcher waiting to
+    // hand off, when the launcher or its own parent (sshd) is gone.
+    parentGone: () => {
+      if (Deno.ppid !== parent) return true;
+      const sshd = handoff.offer?.sshdPid;
+      return sshd !== undefined && !processExists(sshd);
+    },
   });
 }
 

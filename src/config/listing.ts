@@ -66,6 +66,7 @@ export function configListing(config: Config): string[] {
     `config.agent = {Socket:${config.agent.socket} Metrics:${config.agent.metrics} Timeout:${
       formatGoDuration(config.agent.timeout)
     }}`,
+    `config.handoff = ${config.handoff}`,
   );
   return lines;
 }
@@ -136,5 +137,6 @@ export function configAsJson(config: Config): Record<string, unknown> {
       metrics: config.agent.metrics,
       timeout: formatGoDuration(config.agent.timeout),
     },
+    handoff: config.handoff,
   };
 }

@@ -313,6 +313,7 @@ function defaults(): Config {
     sshConfig: "",
     clusterShellDir: DEFAULT_CLUSTERSHELL_CONFDIR,
     agent: { ...AGENT_DEFAULTS },
+    handoff: false,
   };
 }
 
@@ -360,6 +361,7 @@ export function applyPatch(config: Config, patch: SettingsPatch): void {
   if (patch.agent !== undefined) {
     config.agent = { ...config.agent, ...patch.agent };
   }
+  if (patch.handoff !== undefined) config.handoff = patch.handoff;
   // Kept from the reference so existing files mean the same: an empty
   // `dest` list (never in a patch, see settings.ts), an empty `ssh.exe` and
   // empty/zero etcd values do not clear; `dest: [""]` does.

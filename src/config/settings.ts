@@ -67,6 +67,7 @@ export interface SettingsPatch {
   healthCheck?: HealthCheck;
   clusterShellDir?: string;
   agent?: Partial<AgentSettings>;
+  handoff?: boolean;
 }
 
 /**
@@ -392,6 +393,7 @@ export const SETTINGS_KEYS: readonly string[] = [
   "health_check",
   "clustershell_dir",
   "agent",
+  "handoff",
 ];
 
 // `health_check` (our key; the reference ignores it): how a destination is
@@ -445,6 +447,7 @@ const FIELDS = {
   health_check: ["healthCheck"],
   clustershell_dir: ["clusterShellDir"],
   agent: ["agent"],
+  handoff: ["handoff"],
 } as const satisfies Record<string, readonly (keyof SettingsPatch)[]>;
 
 // The keys whose value the reference decodes into a struct or a map, which
@@ -939,6 +942,8 @@ const HANDLERS: Record<keyof typeof FIELDS, Handler> = {
     ),
   // Our section (sshproxy-agent(8)); the reference ignores it.
   agent: parseAgent,
+  // Our key (sshproxy(8), HAND-OFF); the reference ignores it.
+  handoff: (n, p) => assign(boolean(n, "handoff"), (v) => p.handoff = v),
 };
 
 /**

@@ -103,4 +103,9 @@ export interface Config {
   clusterShellDir: string;
   /** The `agent` section (our key). */
   agent: AgentSettings;
+  /**
+   * `handoff` (our key): a session that needs no process of ours while it
+   * runs ends with its ssh in place of the launcher (src/session/handoff.ts).
+   */
+  handoff: boolean;
 }

@@ -67,8 +67,11 @@ export interface AgentAsk {
 export interface AgentSession {
   /** The agent registered the session already. */
   register(destination: string, sshd: string): Promise<void>;
-  /** Tells the agent that ssh started (login latency) `startNs` after the session began. */
-  sshStarted(startNs: bigint): void;
+  /**
+   * Tells the agent that ssh started (login latency) `startNs` after the
+   * session began; resolves once said (a hand-off exits right after).
+   */
+  sshStarted(startNs: bigint): Promise<void>;
   /** Sends the recorder's bandwidth every `etcd_stats_interval`. */
   publishStats(recorder: BandwidthSource): void;
   /** Closes the connection (the agent watches the process, not this). */
@@ -311,11 +314,10 @@ function agentSession(
   };
   return {
     register: () => Promise.resolve(),
-    sshStarted(startNs) {
+    async sshStarted(startNs) {
       const seconds = Number(nowNanoseconds() - startNs) / 1e9;
-      connection.send({ kind: "started", seconds }).then(() => {
-        if (!keep) connection.close();
-      });
+      await connection.send({ kind: "started", seconds });
+      if (!keep) connection.close();
     },
     publishStats(recorder) {
       if (config.etcdStatsInterval <= 0n) return;

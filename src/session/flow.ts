@@ -46,6 +46,14 @@ import { parseSshConnection, type SshConnection } from "./ssh_connection.ts";
 import { silentDestination } from "./silent_destination.ts";
 import { sessionId as computeSessionId } from "../log/session_id.ts";
 import { routeSession } from "./shared_state.ts";
+import type { AgentSession } from "./agent_client.ts";
+import {
+  findsExecutable,
+  HANDOFF_STATUS,
+  handoffBlockers,
+  type OfferClaim,
+  planText,
+} from "./handoff.ts";
 
 /** What a session reads from its process: passed in so the flow has no hidden inputs. */
 export interface SessionInputs {
@@ -56,6 +64,10 @@ export interface SessionInputs {
   writeStdout(text: string): void;
   /** Writes a line to the session's stderr (messages for the user). */
   writeStderr(text: string): void;
+  /** The launcher's plan file, when it offered one (src/session/handoff.ts). */
+  handoff: OfferClaim;
+  /** Whether sshd, which started the session, is gone. */
+  parentGone(): boolean;
 }
 
 /** A fatal error before logging exists: one line for stderr and the exit status. */
@@ -225,11 +237,23 @@ async function proxy(
   }
   const blockingArgv = blockingParsed.value;
   const backgroundArgv = backgroundParsed.value;
+  // Whether the session may end with its ssh in place of our process;
+  // the routing below may still add a reason not to.
+  const handoffBlocked = config.handoff
+    ? handoffBlockers({
+      dump: verdict.value.dump,
+      bgCommand: config.bgCommand,
+      etcd: config.etcd.endpoints.length > 0,
+      agent: config.agent.socket !== "",
+      environment: [...config.environment],
+    })
+    : undefined;
 
   // Spec §5.4 steps 6-8 and 12: etcd, max_connections_per_user, the
   // destination, the registration; decided by the gateway's agent when one
   // is configured and answers.
-  const routed = await askAgent(inputs, prepared) ?? await routeSession({
+  const agentRouted = await askAgent(inputs, prepared);
+  const routed = agentRouted ?? await routeSession({
     config,
     user,
     log,
@@ -239,6 +263,11 @@ async function proxy(
   });
   if ("status" in routed) return routed.status;
   const { destination, shared } = routed;
+  if (agentRouted === undefined && shared !== undefined) {
+    handoffBlocked?.push(
+      "it registered itself in etcd (the agent did not route it)",
+    );
+  }
   const split = splitHostPort(destination, loadServices());
   if (!split.ok) {
     log(
@@ -264,8 +293,9 @@ async function proxy(
   for (const [name, value] of environment.toSet) Deno.env.set(name, value);
   for (const line of environment.debugLines) log("DEBUG", line);
 
-  const cancellation = new Cancellation(log);
+  const cancellation = new Cancellation(log, inputs.parentGone);
   let recording: RecordedSession | undefined;
+  let handedOff = false;
   try {
     if (blockingArgv.length > 0) {
       const status = await runBlockingCommand(
@@ -289,6 +319,21 @@ async function proxy(
     }
     // Cancelled while the blocking command ran: nobody waits for ssh.
     if (cancellation.signal.aborted) return 255;
+    if (handoffBlocked !== undefined) {
+      handedOff = await handOff({
+        inputs,
+        prepared,
+        command,
+        destination,
+        blockers: handoffBlocked,
+        environment: environment.toSet,
+        agent: shared !== undefined && "sshStarted" in shared
+          ? shared
+          : undefined,
+        startNs,
+      });
+      if (handedOff) return HANDOFF_STATUS;
+    }
     if (backgroundArgv.length > 0) {
       const started = startBackgroundCommand(
         backgroundArgv,
@@ -332,7 +377,7 @@ async function proxy(
       log("ERROR", `error executing proxied ssh command: ${ssh.error}`);
       return 255;
     }
-    if (shared && "sshStarted" in shared) shared.sshStarted(startNs);
+    if (shared && "sshStarted" in shared) void shared.sshStarted(startNs);
     const status = await cancellation.run(ssh);
     if (status.code !== 0) {
       log(
@@ -357,8 +402,71 @@ async function proxy(
     await cancellation.end();
     await recording?.close();
     await shared?.close();
-    log("INFO", "disconnected");
+    // Handed off, the session goes on without us: its end is the agent's
+    // to log, when it routed it (sshproxy(8), HAND-OFF).
+    if (!handedOff) log("INFO", "disconnected");
   }
+}
+
+/** What handOff needs from the session. */
+interface HandOff {
+  inputs: SessionInputs;
+  prepared: Prepared;
+  command: SshCommand;
+  destination: string;
+  /** Why the session cannot be handed off (empty: it can). */
+  blockers: string[];
+  environment: [string, string][];
+  /** The agent's session, when the agent routed it. */
+  agent: AgentSession | undefined;
+  startNs: bigint;
+}
+
+/**
+ * Hands the session to the launcher (src/session/handoff.ts): writes the
+ * plan and says so in the log. False when the session must go on here,
+ * the reason logged at DEBUG.
+ */
+async function handOff(request: HandOff): Promise<boolean> {
+  const { inputs, prepared, command } = request;
+  const { config, log } = prepared;
+  const claim = inputs.handoff;
+  const blockers = [...request.blockers];
+  if (claim.offer === undefined) {
+    blockers.push(
+      claim.problem ??
+        "the launcher offered no plan file (sshproxy(8), HAND-OFF)",
+    );
+  }
+  if (!findsExecutable(command.argv[0], Deno.env.get("PATH"))) {
+    blockers.push(`ssh.exe ${JSON.stringify(command.argv[0])} is not found`);
+  }
+  const plan = planText(command.argv, request.environment);
+  if (!plan.ok && blockers.length === 0) blockers.push(plan.error);
+  if (blockers.length > 0 || claim.offer === undefined || !plan.ok) {
+    log("DEBUG", `not handed off to ssh: ${blockers.join("; ")}`);
+    return false;
+  }
+  const written = claim.offer.write(plan.value);
+  if (!written.ok) {
+    log(
+      "ERROR",
+      `cannot write the hand-off plan: ${written.error}; the session goes on through sshproxy`,
+    );
+    return false;
+  }
+  for (const line of command.debugLines) log("DEBUG", line);
+  log(
+    "INFO",
+    `proxied to ${request.destination} (service: ${config.service})`,
+  );
+  log(
+    "INFO",
+    `handed off to ssh, pid ${claim.offer.launcherPid}: the end of the session is not logged here`,
+  );
+  // The agent's login latency: ssh starts as soon as we have exited.
+  await request.agent?.sshStarted(request.startNs);
+  return true;
 }
 
 // The agent client is loaded only on gateways that configure an agent.
@@ -373,6 +481,9 @@ async function askAgent(inputs: SessionInputs, prepared: Prepared) {
     sshd: prepared.connection.sshdAddress,
     client: prepared.connection.clientAddress,
     sessionId: prepared.sessionId,
+    // Under a launcher that may hand off, the session's process is the
+    // launcher's: it lives as long as the session, whoever runs ssh.
+    sessionPid: inputs.handoff.offer?.launcherPid,
     log: prepared.log,
     writeStdout: inputs.writeStdout,
     writeStderr: inputs.writeStderr,
@@ -433,7 +544,10 @@ class Cancellation {
     return this.#controller.signal;
   }
 
-  constructor(private readonly log: (level: Level, message: string) => void) {
+  constructor(
+    private readonly log: (level: Level, message: string) => void,
+    parentGone: () => boolean,
+  ) {
     for (const [signal, name] of SIGNAL_NAMES) {
       const listener = () => {
         log("INFO", `Got signal ${name}, exiting`);
@@ -443,16 +557,20 @@ class Cancellation {
       this.#listeners.push([signal, listener]);
     }
     // The reference only notices a re-parenting to PID 1; any change of
-    // parent means sshd is gone (sub-reapers, containers).
-    const parent = Deno.ppid;
-    this.#stopWatching = every(500, () => {
-      if (Deno.ppid !== parent) {
-        this.#stopWatching();
-        if (this.#controller.signal.aborted) return;
-        log("WARNING", "SSH parent connection is dead");
-        this.#controller.abort();
-      }
-    });
+    // parent means sshd is gone (sub-reapers, containers), and so does
+    // the end of a launcher that waits to hand off (src/cli/proxy.ts).
+    const gone = () => {
+      if (!parentGone()) return false;
+      this.#stopWatching();
+      if (this.#controller.signal.aborted) return true;
+      log("WARNING", "SSH parent connection is dead");
+      this.#controller.abort();
+      return true;
+    };
+    this.#stopWatching = () => {};
+    // Gone already (while the session was routed): no need to wait 500 ms.
+    if (gone()) return;
+    this.#stopWatching = every(500, () => void gone());
   }
 
   onCleanup(cleanup: () => Promise<void>): void {

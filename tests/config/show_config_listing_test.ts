@@ -48,6 +48,7 @@ Deno.test("config.yaml for alice (groups foo, bar; sshd 127.0.0.1:22) lists as t
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
     "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
+    "config.handoff = false",
   ]);
   assert.equal(
     groupsListing(["foo", "bar"]),
@@ -90,6 +91,7 @@ Deno.test("config.yaml for notalice: only override 1, top-level values elsewhere
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
     "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
+    "config.handoff = false",
   ]);
 });
 
@@ -127,6 +129,7 @@ Deno.test("the empty file lists every default (spec §3.10, §7.7 example)", asy
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
     "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
+    "config.handoff = false",
   ]);
 });
 
@@ -246,6 +249,7 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
     "health_check",
     "clustershell_dir",
     "agent",
+    "handoff",
   ]);
   assert.deepEqual(json.ssh, {
     exe: "sshhhhh",
@@ -276,17 +280,18 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
   assert.doesNotThrow(() => JSON.stringify(json));
 });
 
-Deno.test("ssh.config and clustershell_dir are listed as set", async () => {
+Deno.test("ssh.config, clustershell_dir and handoff are listed as set", async () => {
   const { config } = await effective(
-    "ssh: {config: /etc/sshproxy/ssh_config}\nclustershell_dir: /srv/cs\n",
+    "ssh: {config: /etc/sshproxy/ssh_config}\nclustershell_dir: /srv/cs\nhandoff: true\n",
     "u",
     [],
   );
   const listing = configListing(config);
-  assert.deepEqual(listing.slice(-3, -1), [
+  assert.deepEqual(listing.slice(-4, -2), [
     "config.ssh.config = /etc/sshproxy/ssh_config",
     "config.clustershell_dir = /srv/cs",
   ]);
+  assert.equal(listing.at(-1), "config.handoff = true");
   assert.ok(listing.includes("config.ssh = {Exe:ssh Args:[-q -Y]}"));
   const json = configAsJson(config);
   assert.equal(
@@ -294,4 +299,20 @@ Deno.test("ssh.config and clustershell_dir are listed as set", async () => {
     "/etc/sshproxy/ssh_config",
   );
   assert.equal(json.clustershell_dir, "/srv/cs");
+  assert.equal(json.handoff, true);
+});
+
+Deno.test("handoff is a boolean, top level or in an override", async () => {
+  const { config } = await effective(
+    "handoff: true\noverrides:\n  - match: [{users: [v]}]\n    handoff: false\n",
+    "v",
+    [],
+  );
+  assert.equal(config.handoff, false);
+  const other = await effective(
+    "handoff: true\noverrides:\n  - match: [{users: [v]}]\n    handoff: false\n",
+    "u",
+    [],
+  );
+  assert.equal(other.config.handoff, true);
 });

@@ -17,6 +17,10 @@ const refused: [string, string][] = [
   ["debug: 1", "debug: 1 is not a boolean (expected true or false)"],
   ["debug: [true]", "debug: a list is not a boolean (expected true or false)"],
   [
+    'handoff: "true"',
+    'handoff: the string "true" is not a boolean (expected true or false)',
+  ],
+  [
     "command_must_match: 'no'",
     'command_must_match: the string "no" is not a boolean (expected true or false)',
   ],
