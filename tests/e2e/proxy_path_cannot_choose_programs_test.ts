@@ -59,6 +59,12 @@ Deno.test({
         );
         assert.equal(recorded.code, 0, recorded.stderr);
         assert.equal(recorded.stdout, "on-server1\n");
+
+        // Handed off, the installed script runs the ssh of the plan.
+        const handedOff = await login("handoff: true\n");
+        assert.equal(handedOff.code, 0, handedOff.stderr);
+        assert.equal(handedOff.stdout, "on-server1\n");
+        assert.match(await gw.readLog(user), /handed off to ssh, pid \d+/);
       },
     );
 
