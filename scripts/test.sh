@@ -43,6 +43,8 @@ check "deno check" "$deno" check main.ts src/ tests/ scripts/
 # launcher's explicit list.
 if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find tests -name '*_test.ts' | sort); fi
 log=$(mktemp)
+failures=() # one line per failing file, repeated before the closing line so a
+# truncated CI log still says what failed
 for file in "${files[@]}"; do
   "$deno" test --no-check --allow-all --no-prompt "$file" >"$log" 2>&1
   status=$?
@@ -53,13 +55,23 @@ for file in "${files[@]}"; do
   if [ -z "$file_passed" ]; then
     echo "test.sh: $file ended without a summary (exit $status): counted as one failure" >&2
     failed=$((failed + 1))
+    failures+=("$file: no summary, exit $status: $(tail -n 3 "$log" | tr '\n' ' ' | cut -c1-300)")
   else
     passed=$((passed + file_passed))
     failed=$((failed + ${file_failed:-0}))
     [ "$status" -ne 0 ] && [ "${file_failed:-0}" -eq 0 ] && failed=$((failed + 1))
+    if [ "$status" -ne 0 ]; then
+      names=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E ' \.\.\. FAILED' | sed 's/ \.\.\. FAILED.*//' | sort -u | tr '\n' ';')
+      failures+=("$file (exit $status): ${names:-see its output above}")
+    fi
   fi
 done
 rm -f "$log"
+if [ ${#failures[@]} -gt 0 ]; then
+  echo
+  echo "failing test files:"
+  printf '  %s\n' "${failures[@]}"
+fi
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
