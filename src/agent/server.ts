@@ -42,7 +42,7 @@ export interface ServerHandlers {
     provisional?: ProvisionalRoute;
   }>;
   /** Counts an outcome a session decided itself. */
-  report(request: ReportRequest): void;
+  report(request: ReportRequest): void | Promise<void>;
   /** A client that could not prove who it claimed to be, or spoke nonsense. */
   rejected(
     category: "proof" | "request" | "deadline" | "busy",
@@ -250,7 +250,7 @@ async function serve(
     return;
   }
   if (request.value.kind === "report") {
-    handlers.report(request.value);
+    await handlers.report(request.value);
     return;
   }
   const { reply, provisional } = await handlers.route(request.value);
