@@ -655,7 +655,8 @@ export async function startAgent(
             const outcome = reply.kind === "refused" ? reply.outcome : "error";
             metrics.logins.inc({ outcome });
             metrics.decisionSeconds.observe(decidedMs / 1000);
-            log(
+            clientLog(
+              request.uid,
               "INFO",
               `refused ${request.user} (${outcome}) (decided in ${decidedMs} ms${readFrom})`,
               request.sessionId,
