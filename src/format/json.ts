@@ -36,8 +36,8 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
 // terminals) are escaped too, so that `sshproxyctl show -json` of a
 // name forged in etcd cannot drive the admin's terminal; a JSON reader
 // decodes the same string either way.
-// deno-lint-ignore no-control-regex -- control characters are what Go escapes
 const NEEDS_ESCAPE =
+  // deno-lint-ignore no-control-regex -- control characters are what Go escapes
   /["\\\u0000-\u001f\u0080-\u009f<>&\u2028\u2029\ud800-\udfff]/u;
 
 function encodeString(text: string): string {

@@ -29,7 +29,7 @@ Deno.test({
     const deno = `${gw.product.prefix}/lib/sshproxy/bin/deno`;
     const attempt = async (
       scenario: Record<string, unknown>,
-      claimUser = user2.name,
+      claimUser: string = user2.name,
     ) => {
       const result = await runAs(USERS.user2, [
         deno,
