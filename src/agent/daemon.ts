@@ -123,19 +123,28 @@ export class RateLimitedLog {
   #count = 0;
   #suppressed = 0;
 
-  constructor(log: AgentLog, limit: number, windowMs: number) {
+  readonly #about: string;
+
+  /** `about` names what the lines are about in the line that counts those left out. */
+  constructor(log: AgentLog, limit: number, windowMs: number, about = "") {
     this.#log = log;
+    this.#about = about === "" ? "" : ` ${about}`;
     this.#limit = limit;
     this.#windowMs = windowMs;
   }
 
   /** Logs the line unless the window's quota is spent. */
-  log(level: Level, message: string, now = Date.now()): void {
+  log(
+    level: Level,
+    message: string,
+    now = Date.now(),
+    sessionId?: string,
+  ): void {
     if (now - this.#windowStart >= this.#windowMs) {
       if (this.#suppressed > 0) {
         this.#log(
           "WARNING",
-          `${this.#suppressed} more such line(s) left out in the last ${
+          `${this.#suppressed} more such line(s)${this.#about} left out in the last ${
             this.#windowMs / 1000
           }s`,
         );
@@ -146,7 +155,7 @@ export class RateLimitedLog {
     }
     if (this.#count < this.#limit) {
       this.#count++;
-      this.#log(level, message);
+      this.#log(level, message, sessionId);
     } else this.#suppressed++;
   }
 }
@@ -558,6 +567,23 @@ export async function startAgent(
 
   // Any local user can connect: a flood of bad clients must not flood the log.
   const rejections = new RateLimitedLog(log, 20, 60_000);
+  // What a proven client can make the agent say as often as it connects
+  // (its reports, its fallbacks): a quota per uid, so that one local user
+  // looping on the socket neither floods the log nor silences the others.
+  const linesOf = new Map<number, RateLimitedLog>();
+  const clientLog = (
+    uid: number,
+    level: Level,
+    message: string,
+    sessionId?: string,
+  ) => {
+    let limited = linesOf.get(uid);
+    if (limited === undefined) {
+      limited = new RateLimitedLog(log, 30, 60_000, `about uid ${uid}`);
+      linesOf.set(uid, limited);
+    }
+    limited.log(level, message, Date.now(), sessionId);
+  };
   const services = loadServices();
   // One `id` per uid every few seconds, not one per login.
   const identities = new IdentityCache((uid) => helper.identity(uid));
@@ -616,9 +642,11 @@ export async function startAgent(
             : ", state read from etcd";
           if (reply.kind === "fallback") {
             metrics.fallbacks.inc();
-            log(
+            // The name is the client's word until decideRoute checked it.
+            clientLog(
+              request.uid,
               "INFO",
-              `left uid ${request.uid} (${request.user}) to route itself: ${reply.reason}`,
+              `left uid ${request.uid} (claiming to be ${request.user}) to route itself: ${reply.reason}`,
               request.sessionId,
             );
             return { reply };
@@ -627,7 +655,8 @@ export async function startAgent(
             const outcome = reply.kind === "refused" ? reply.outcome : "error";
             metrics.logins.inc({ outcome });
             metrics.decisionSeconds.observe(decidedMs / 1000);
-            log(
+            clientLog(
+              request.uid,
               "INFO",
               `refused ${request.user} (${outcome}) (decided in ${decidedMs} ms${readFrom})`,
               request.sessionId,
@@ -682,9 +711,29 @@ export async function startAgent(
             },
           };
         },
-        report(request) {
+        async report(request) {
+          // The uid is proven, the name is the client's word: a report
+          // names the user only once NSS agrees.
+          const identity = await identities.get(request.uid);
+          if (!identity.ok || identity.value.user !== request.user) {
+            metrics.rejected.inc({ reason: "request" });
+            clientLog(
+              request.uid,
+              "WARNING",
+              `turned a report away: uid ${request.uid} claims to be ${request.user}${
+                identity.ok
+                  ? `, NSS says ${identity.value.user}`
+                  : ` (${identity.error})`
+              }`,
+            );
+            return;
+          }
           metrics.logins.inc({ outcome: request.outcome });
-          log("INFO", `${request.user} was refused: ${request.outcome}`);
+          clientLog(
+            request.uid,
+            "INFO",
+            `${request.user} (uid ${request.uid}) was refused: ${request.outcome}`,
+          );
         },
         rejected(category, detail, claimedUid) {
           metrics.rejected.inc({ reason: category });

@@ -20,6 +20,7 @@
 // keep one too (one session, one key). The byte stream orders the accept
 // and the close: the agent sees the one the client did first.
 import type { Level } from "../log/format.ts";
+import { escapeText } from "../log/escape.ts";
 import { fail, ok, type Result } from "../result.ts";
 
 /** The protocol's version; a client that sees another one routes itself. */
@@ -178,10 +179,11 @@ function text(json: Json, name: string, max = 4096): Result<string> {
   const value = json[name];
   if (typeof value !== "string") return fail(`${name} is not a string`);
   if (value.length > max) return fail(`${name} is too long`);
-  // Control characters would reach log lines and keys.
-  // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(value)) {
-    return fail(`${name} holds a control character`);
+  // Control characters (C0, DEL, C1) and other unprintable ones (line
+  // separators, bidi controls) would reach log lines and keys: whatever
+  // escapeText would have to escape is refused.
+  if (escapeText(value) !== value) {
+    return fail(`${name} holds a control or unprintable character`);
   }
   return ok(value);
 }
@@ -215,6 +217,8 @@ function number(
 }
 
 const MAX_UID = 2 ** 32 - 2;
+// What src/log/session_id.ts makes.
+const SESSION_ID = /^[0-9A-F]{10}$/;
 const MAX_PID = 2 ** 22;
 
 function claim(json: Json): Result<Claim> {
@@ -247,6 +251,10 @@ export function decodeRequest(line: string): Result<Request> {
     const value = text(json.value, name);
     if (!value.ok) return value;
     fields[name] = value.value;
+  }
+  // The session ID starts every log line about the session, raw.
+  if (!SESSION_ID.test(fields.sessionId)) {
+    return fail("sessionId is not a session ID (10 upper-case hex digits)");
   }
   const sessionPid = integer(json.value, "sessionPid", 2, MAX_PID);
   if (!sessionPid.ok) return sessionPid;

@@ -42,7 +42,7 @@ export interface ServerHandlers {
     provisional?: ProvisionalRoute;
   }>;
   /** Counts an outcome a session decided itself. */
-  report(request: ReportRequest): void;
+  report(request: ReportRequest): void | Promise<void>;
   /** A client that could not prove who it claimed to be, or spoke nonsense. */
   rejected(
     category: "proof" | "request" | "deadline" | "busy",
@@ -89,6 +89,10 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
+// After accept() failed, how long before trying again (it fails at once
+// while the process has no file descriptor left).
+const ACCEPT_RETRY_MS = 100;
+
 // A session's bandwidth is worth one etcd write per second at most.
 const MIN_STATS_INTERVAL_MS = 1000;
 
@@ -119,13 +123,25 @@ export async function startServer(
   const connections = new Set<Deno.UnixConn>();
   const served = new Set<Promise<void>>();
   const maxConnections = options.maxConnections ?? 1024;
+  let closing = false;
   const serving = (async () => {
     for (;;) {
       let connection: Deno.UnixConn;
       try {
         connection = await listener.accept();
-      } catch {
-        return; // closed
+      } catch (error) {
+        if (closing) return;
+        // Out of file descriptors (a local user holding connections open)
+        // or a connection gone before it was taken: the listener still
+        // works, and must, once the crowd is gone.
+        options.handlers.rejected(
+          "busy",
+          `cannot accept a connection: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
       }
       if (connections.size >= maxConnections) {
         options.handlers.rejected("busy", "too many connections at once");
@@ -156,6 +172,7 @@ export async function startServer(
       return connections.size;
     },
     async close() {
+      closing = true;
       listener.close();
       await serving;
       for (const connection of connections) {
@@ -250,7 +267,7 @@ async function serve(
     return;
   }
   if (request.value.kind === "report") {
-    handlers.report(request.value);
+    await handlers.report(request.value);
     return;
   }
   const { reply, provisional } = await handlers.route(request.value);

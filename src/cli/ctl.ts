@@ -65,6 +65,7 @@ import {
   stringFlag,
 } from "./go_flags.ts";
 import { printErr, printOut } from "./output.ts";
+import { escapeText } from "../log/escape.ts";
 
 const SHOW_SUBCOMMANDS = [
   "connections",
@@ -414,21 +415,22 @@ class Reporter {
     for (const problem of problems) {
       if (this.#seen.has(problem.key)) continue;
       this.#seen.add(problem.key);
+      // Keys and values are anyone's with the etcd password.
       printErr(
-        `${this.#name}: warning: etcd key ${problem.key}: ${problem.reason}${
-          problem.skipped ? " (skipped)" : ""
-        }\n`,
+        `${this.#name}: warning: etcd key ${
+          escapeText(`${problem.key}: ${problem.reason}`)
+        }${problem.skipped ? " (skipped)" : ""}\n`,
       );
     }
   }
 
   warning(text: string): void {
-    printErr(`${this.#name}: warning: ${text}\n`);
+    printErr(`${this.#name}: warning: ${escapeText(text)}\n`);
   }
 }
 
 function readError(what: string, error: string): number {
-  printErr(`ERROR: getting ${what} from etcd: ${error}\n`);
+  printErr(`ERROR: getting ${what} from etcd: ${escapeText(error)}\n`);
   return 1;
 }
 
@@ -474,7 +476,7 @@ async function groupsOfUsers(
   // In the listing's user order, whichever lookup finished first.
   for (const user of [...problems.keys()].sort(compareStrings)) {
     const error = problems.get(user)!;
-    if (error === "") printErr(`${unknownUserMessage(user)}\n`);
+    if (error === "") printErr(`${escapeText(unknownUserMessage(user))}\n`);
     else report.warning(error);
   }
   return result;

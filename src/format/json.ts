@@ -32,8 +32,13 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
 
 // Control characters, the HTML-sensitive <>&, the JS line terminators, and
 // surrogate halves (lone ones stand for invalid UTF-8, which Go replaces).
-// deno-lint-ignore no-control-regex -- control characters are what Go escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f<>&\u2028\u2029\ud800-\udfff]/u;
+// Beyond Go: the C1 controls (U+0080-U+009F; U+009B is CSI to many
+// terminals) are escaped too, so that `sshproxyctl show -json` of a
+// name forged in etcd cannot drive the admin's terminal; a JSON reader
+// decodes the same string either way.
+const NEEDS_ESCAPE =
+  // deno-lint-ignore no-control-regex -- control characters are what Go escapes
+  /["\\\u0000-\u001f\u0080-\u009f<>&\u2028\u2029\ud800-\udfff]/u;
 
 function encodeString(text: string): string {
   if (!NEEDS_ESCAPE.test(text)) return `"${text}"`;
@@ -48,7 +53,8 @@ function encodeString(text: string): string {
     if (code >= 0xd800 && code <= 0xdfff) {
       out += "\\ufffd";
     } else if (
-      code < 0x20 || char === "<" || char === ">" || char === "&" ||
+      code < 0x20 || (code >= 0x80 && code <= 0x9f) || char === "<" ||
+      char === ">" || char === "&" ||
       code === 0x2028 || code === 0x2029
     ) {
       out += "\\u" + code.toString(16).padStart(4, "0");

@@ -51,6 +51,17 @@ export function escapeText(text: string): string {
 }
 
 /**
+ * Multi-line text meant for people (an error banner): lines and tabs kept,
+ * every other character `escapeText` escapes escaped (a carriage return
+ * could overwrite a line, ESC drive the terminal).
+ */
+export function escapeLines(text: string): string {
+  return text.split("\n").map((line) =>
+    line.split("\t").map(escapeText).join("\t")
+  ).join("\n");
+}
+
+/**
  * Raw bytes (a dump's user or command) as `escapeText` would show their
  * UTF-8 text, and each byte that is not part of valid UTF-8 as `\xNN`
  * (a lone 0x9b is CSI to an 8-bit terminal).

@@ -19,6 +19,7 @@
 // then, registered, the session ranks its own key among the user's by
 // etcd's create revision and withdraws if `limit` keys came first
 // (src/state/admission.ts), so a burst of logins can never exceed it.
+import { escapeLines } from "../log/escape.ts";
 import type { Config } from "../config/types.ts";
 import { loadServices } from "../system/network_names.ts";
 import { splitHostPort } from "../config/host_port.ts";
@@ -554,12 +555,16 @@ export class SharedState {
     }
   }
 
-  /** etcd's error banner ("" when unset or unreadable). */
+  /**
+   * etcd's error banner ("" when unset or unreadable), its control
+   * characters but newlines and tabs escaped: whoever holds the etcd
+   * password can set it, and it goes to every refused user's terminal.
+   */
   async errorBanner(): Promise<string> {
     const store = this.#readable();
     if (store === undefined) return "";
     const banner = await store.banner();
-    return banner.ok ? banner.value.message : "";
+    return banner.ok ? escapeLines(banner.value.message) : "";
   }
 
   /**

@@ -2,16 +2,26 @@
 // prints (spec §7.2-7.6): box tables, CSV without header, and JSON with the
 // reference's field names and order, which scripts parse. Pure.
 //
+// Every name and address in a listing comes from etcd, which anyone holding
+// the etcd password may write (a session's configuration carries it): in
+// tables and CSV each cell's control and other unprintable characters are
+// escaped Go-style (escapeText), so that a forged user name can neither
+// drive the admin's terminal nor break the table; JSON escapes them itself.
+//
 // Departures: an empty listing is `[]` in JSON everywhere (the reference
 // prints `null` for `show connections`, spec §12.4 item 40); JSON arrays of
 // users and groups are sorted like the tables instead of in random order
 // (spec §7.4, §7.5).
 import { encodeGoJsonArrayLine, type JsonObject } from "../format/json.ts";
-import { renderTable } from "../format/table.ts";
+import { escapeLines, escapeText } from "../log/escape.ts";
+import {
+  renderTable as renderRawTable,
+  type TableInput,
+} from "../format/table.ts";
 import { formatTableTime } from "../format/time.ts";
 import {
   formatBandwidth,
-  formatCsv,
+  formatCsv as formatRawCsv,
   formatPersistTtl,
 } from "../format/units.ts";
 import {
@@ -34,6 +44,22 @@ function json(items: readonly JsonObject[]): string {
   const encoded = encodeGoJsonArrayLine(items);
   // Only NaN or infinities fail, and every number here is an integer.
   return encoded.ok ? encoded.value : "[]\n";
+}
+
+function escapeRow(row: readonly string[]): string[] {
+  return row.map(escapeText);
+}
+
+function formatCsv(rows: readonly (readonly string[])[]): string {
+  return formatRawCsv(rows.map(escapeRow));
+}
+
+function renderTable(input: TableInput): string {
+  return renderRawTable({
+    header: input.header,
+    rows: input.rows.map(escapeRow),
+    ...(input.footer === undefined ? {} : { footer: escapeRow(input.footer) }),
+  });
 }
 
 function sum<T>(rows: readonly T[], get: (row: T) => number): number {
@@ -320,16 +346,19 @@ export function renderGroups(
   });
 }
 
-/** `show error_banner`: the configuration's banner, then etcd's if set. */
+/**
+ * `show error_banner`: the configuration's banner, then etcd's if set, as
+ * the lines users see, with any other control character escaped.
+ */
 export function renderErrorBanner(
   configBanner: string,
   etcd: { message: string; expire: string },
 ): string {
-  let text = `Default error banner:\n${configBanner}\n`;
+  let text = `Default error banner:\n${escapeLines(configBanner)}\n`;
   if (etcd.message !== "") {
     text += `Current error banner (expiration date: ${
-      etcd.expire === "" ? "never" : etcd.expire
-    }):\n${etcd.message}\n`;
+      etcd.expire === "" ? "never" : escapeText(etcd.expire)
+    }):\n${escapeLines(etcd.message)}\n`;
   }
   return text;
 }

@@ -36,8 +36,30 @@ Deno.test("requests with wrong types, ranges or control characters are refused",
     [{ ...route, uid: -1 }, "uid is out of range"],
     [{ ...route, uid: "1001" }, "uid is not an integer"],
     [{ ...route, pid: 1 }, "pid is out of range"],
-    [{ ...route, user: "al\nice" }, "user holds a control character"],
-    [{ ...route, sshd: "x\u001b[2J" }, "sshd holds a control character"],
+    [
+      { ...route, user: "al\nice" },
+      "user holds a control or unprintable character",
+    ],
+    [
+      { ...route, sshd: "x\u001b[2J" },
+      "sshd holds a control or unprintable character",
+    ],
+    [
+      { ...route, user: "al\u009b31mice" },
+      "user holds a control or unprintable character",
+    ],
+    [
+      { ...route, config: "/etc/x\u2028y" },
+      "config holds a control or unprintable character",
+    ],
+    [
+      { ...route, sessionId: "0123456789\u202e" },
+      "sessionId holds a control or unprintable character",
+    ],
+    [
+      { ...route, sessionId: "forged" },
+      "sessionId is not a session ID (10 upper-case hex digits)",
+    ],
     [{ ...route, stats: "yes" }, "stats is not a boolean"],
     [{ ...route, kind: "admin" }, "kind is neither route nor report"],
     [{ ...route, config: "x".repeat(5000) }, "config is too long"],

@@ -21,8 +21,11 @@ export interface TestAgent extends AsyncDisposable {
   metricsUrl: string;
   /** The `agent:` section for the configuration file. */
   agentYaml(options?: { timeout?: string; socket?: string }): string;
-  /** Starts the agent on `configPath` and waits for its socket. */
-  start(configPath?: string): Promise<void>;
+  /**
+   * Starts the agent on `configPath` and waits for its socket; `nofile`
+   * sets its open-file limit (soft and hard, as `prlimit` does).
+   */
+  start(configPath?: string, options?: { nofile?: number }): Promise<void>;
   /** The agent's pid (undefined when not running). */
   pid(): number | undefined;
   /** SIGKILL: an agent dying without any clean-up. */
@@ -68,13 +71,19 @@ export async function prepareAgent(gw: ProxyGateway): Promise<TestAgent> {
         `  timeout: ${options.timeout ?? "5s"}`,
       ].join("\n") + "\n";
     },
-    async start(configPath = gw.configPath) {
+    async start(configPath = gw.configPath, options = {}) {
       if (service?.alive()) throw new Error("the agent already runs");
       const before = (await log()).length;
+      const limit = options.nofile === undefined ? [] : [
+        await requireTool("/usr/bin/prlimit"),
+        `--nofile=${options.nofile}:${options.nofile}`,
+        "--",
+      ];
       service = startService([
         "/usr/bin/env",
         "-i",
         "PATH=/usr/bin:/bin",
+        ...limit,
         setpriv,
         `--reuid=${account.uid}`,
         `--regid=${account.gid}`,

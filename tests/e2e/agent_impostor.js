@@ -1,6 +1,9 @@
 // A hand-written client of the agent's socket, run by a test user to try
 // what a local user could: claim another uid, plant a symbolic or hard link
-// under the nonce's name, reuse a nonce, prove too late. Plain JavaScript
+// under the nonce's name, reuse a nonce, prove too late; send fields of its
+// choice (`fields`), a report instead of a route (`report`), one honest
+// connection after another (`flood`, `count` of them), or `count` silent
+// connections held open for `holdMs` (`hold`). Plain JavaScript
 // without imports, so that any user can run it with the installed Deno.
 // Usage: deno run --allow-all agent_impostor.js '<JSON scenario>'
 // Prints one JSON line: what happened.
@@ -57,6 +60,9 @@ async function open() {
 }
 
 function request(uid, user) {
+  if (scenario.report) {
+    return { kind: "report", uid, user, pid: Deno.pid, outcome: "error" };
+  }
   return {
     kind: "route",
     uid,
@@ -68,6 +74,7 @@ function request(uid, user) {
     client: "127.0.0.1:40000",
     sessionId: "ABCDEF0123",
     stats: false,
+    ...scenario.fields,
   };
 }
 
@@ -81,6 +88,48 @@ function createProof(path) {
 }
 
 const result = {};
+if (scenario.mode === "hold") {
+  // Connections that never say anything, all open at once for `holdMs`.
+  const held = [];
+  result.opened = 0;
+  for (let i = 0; i < scenario.count; i++) {
+    try {
+      held.push(
+        await Deno.connect({ transport: "unix", path: scenario.socket }),
+      );
+      result.opened++;
+    } catch (error) {
+      result.refused = error.name;
+      break;
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, scenario.holdMs));
+  for (const connection of held) {
+    try {
+      connection.close();
+    } catch {
+      // closed by the agent
+    }
+  }
+  console.log(JSON.stringify(result));
+  Deno.exit(0);
+}
+if (scenario.mode === "flood") {
+  // One honest connection after another, as fast as the agent answers.
+  result.sent = 0;
+  for (let i = 0; i < scenario.count; i++) {
+    const flood = await open();
+    const floodHello = JSON.parse(await flood.line());
+    createProof(`${floodHello.proofDir}/${floodHello.nonce}`);
+    if (await flood.send(request(scenario.claimUid, scenario.claimUser))) {
+      result.sent++;
+    }
+    await flood.line();
+    flood.close();
+  }
+  console.log(JSON.stringify(result));
+  Deno.exit(0);
+}
 const client = await open();
 const hello = JSON.parse(await client.line());
 const proof = `${hello.proofDir}/${hello.nonce}`;

@@ -49,6 +49,13 @@ Deno.test("HTML characters, line separators and controls are escaped like Go", (
   );
 });
 
+Deno.test("C1 controls are escaped too, unlike Go: they could drive an admin's terminal", () => {
+  assert.deepEqual(encodeGoJson("a\u0080\u009b31m\u009fé"), {
+    ok: true,
+    value: '"a\\u0080\\u009b31m\\u009fé"',
+  });
+});
+
 Deno.test("other non-ASCII text stays UTF-8 and lone surrogates become U+FFFD", () => {
   assert.deepEqual(encodeGoJson("é中🙂\ud800"), {
     ok: true,
