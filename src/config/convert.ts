@@ -18,6 +18,7 @@ import { formatGoDuration } from "../format/duration.ts";
 import { fail, ok, type Result } from "../result.ts";
 import {
   describe,
+  mapping,
   parseSettings,
   problem,
   quoted,
@@ -97,17 +98,7 @@ function only(node: MappingNode, keys: readonly string[]): MappingNode {
 
 function asMapping(node: TreeNode, key: string): Result<MappingNode | null> {
   if (node.kind === "scalar" && node.tag === "null") return ok(null);
-  if (node.kind !== "mapping") {
-    return fail(
-      problem(
-        node.line,
-        key,
-        `${describe(node)} is not a mapping`,
-        "a mapping of keys to values",
-      ),
-    );
-  }
-  return ok(node);
+  return mapping(node, key);
 }
 
 function settingsOf(

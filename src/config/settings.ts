@@ -258,7 +258,8 @@ function stringList(node: TreeNode, key: string): Result<string[]> {
   return ok(values);
 }
 
-function mapping(node: TreeNode, key: string): Result<MappingNode> {
+/** The node as a mapping, or a problem naming the key and what it holds. */
+export function mapping(node: TreeNode, key: string): Result<MappingNode> {
   if (node.kind !== "mapping") {
     return fail(
       problem(
