@@ -153,15 +153,7 @@ export class Registry {
     help: string,
     collect: () => Iterable<{ labels?: Labels; value: number }>,
   ): void {
-    this.#add({
-      name,
-      help,
-      kind: "counter",
-      render: () =>
-        [...collect()].map(({ labels, value }) =>
-          `${name}${formatLabels(labels ?? {})} ${formatValue(value)}`
-        ),
-    });
+    this.#addCollected(name, help, "counter", collect);
   }
 
   /** A gauge whose series are computed when scraped. */
@@ -170,10 +162,19 @@ export class Registry {
     help: string,
     collect: () => Iterable<{ labels?: Labels; value: number }>,
   ): void {
+    this.#addCollected(name, help, "gauge", collect);
+  }
+
+  #addCollected(
+    name: string,
+    help: string,
+    kind: "counter" | "gauge",
+    collect: () => Iterable<{ labels?: Labels; value: number }>,
+  ): void {
     this.#add({
       name,
       help,
-      kind: "gauge",
+      kind,
       render: () =>
         [...collect()].map(({ labels, value }) =>
           `${name}${formatLabels(labels ?? {})} ${formatValue(value)}`
