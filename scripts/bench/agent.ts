@@ -18,12 +18,17 @@ import type { Outcome } from "./results.ts";
  */
 export const HANDOFF_YAML = "handoff: true";
 
-/** The agent's answer time before a session routes itself (issue 14). */
+/** The agent's greeting time before a session routes itself (issue 14). */
 export const AGENT_TIMEOUT = "200ms";
+
+/** Once greeted, the agent's decision time (the product's default). */
+export const AGENT_DECISION_TIMEOUT = "2s";
 
 /** The harness's agent starter, as far as the bench uses it. */
 interface HarnessAgent {
-  agentYaml(options?: { timeout?: string }): string;
+  agentYaml(
+    options?: { timeout?: string; decisionTimeout?: string },
+  ): string;
   start(configPath?: string): Promise<void>;
   pid(): number | undefined;
   stop(): Promise<void>;
@@ -102,7 +107,10 @@ export async function startAgent(
     throw new Error("tests/e2e/agent_env.ts exports no prepareAgent(gw)");
   }
   const agent = await env.prepareAgent(gw);
-  const text = config(agent.agentYaml({ timeout: AGENT_TIMEOUT }));
+  const text = config(agent.agentYaml({
+    timeout: AGENT_TIMEOUT,
+    decisionTimeout: AGENT_DECISION_TIMEOUT,
+  }));
   await Deno.writeTextFile(configPath, text);
   await Deno.chmod(configPath, 0o644);
   const dispose = async () => {

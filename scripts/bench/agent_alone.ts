@@ -17,7 +17,8 @@
 // Also: the agent's own decision time (its log's `decided in N ms`) over
 // sequential logins through the agent, stateless and with etcd; and real
 // sessions (`ssh gateway sleep`, opened 25 at a time as the bench does)
-// through the agent with the default `agent.timeout` of 200 ms: the
+// through the agent with the default bounds (`agent.timeout` 200 ms for the
+// greeting, `agent.decision_timeout` 2 s for the decision): the
 // connection keys they leave in etcd and how many are under the agent's
 // lease (one key per session is right; a session that gave up on a slow
 // agent and registered itself while the agent registered it too was two).
@@ -114,10 +115,12 @@ try {
     // DEBUG: each session that routes itself says why.
     const config = gw.basicConfig({
       dest,
-      extra: `debug: true\n${etcdYaml}${agent.agentYaml({ timeout: "200ms" })}`,
+      extra: `debug: true\n${etcdYaml}${
+        agent.agentYaml({ timeout: "200ms", decisionTimeout: "2s" })
+      }`,
     });
     console.log(
-      "## Real idle sessions through the agent (`agent.timeout: 200ms`): connection keys\n",
+      "## Real idle sessions through the agent (`agent.timeout: 200ms`, `decision_timeout: 2s`): connection keys\n",
     );
     console.log(
       "| sessions | connection keys | under the agent's lease | other keys (sessions' own leases) | routed by the agent | routes withdrawn | decision p50 / max (ms) |",
@@ -295,7 +298,7 @@ async function sshAsUser1(port: number, command: string): Promise<void> {
 }
 
 /**
- * `count` real idle sessions through the agent (agent.timeout 200 ms),
+ * `count` real idle sessions through the agent (default bounds),
  * opened 25 at a time: the connection keys in etcd once they all run.
  */
 async function sessionKeys(

@@ -276,7 +276,7 @@ const PATH_SETUP: Record<PathId, string> = {
   c: "the gateway sshd whose ForceCommand is the installed `sshproxy`, config: per-user log file, one destination",
   d: "as (c) with an `etcd` section (loopback etcd, keyttl 5), `mode: sticky`, `route_select: connections`, three destinations",
   e: "as (c) with `dump: DIR/{user}-{sid}.dump`",
-  g: "a gateway sshd of its own whose sshproxy reads (d)'s configuration plus an `agent` section (socket, metrics on loopback, timeout 200ms), served by an agent running as its own account",
+  g: "a gateway sshd of its own whose sshproxy reads (d)'s configuration plus an `agent` section (socket, metrics on loopback, the default bounds: 200ms for its greeting, 2s for its decision), served by an agent running as its own account",
   h: `as (g), with a gateway, a file and an agent of its own, and \`${HANDOFF_YAML}\``,
 };
 

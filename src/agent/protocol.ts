@@ -9,7 +9,7 @@
 //   client → a request: {"kind":"route",...} or {"kind":"report",...}
 //   agent  → for a route: {"kind":"route"|"refused"|"fallback",...}
 //   client → after a route, {"kind":"accept"} if it takes it; a client
-//            that gave up (its agent.timeout) closes instead
+//            that gave up (its agent.decision_timeout) closes instead
 //   agent  → {"kind":"confirmed"}: the registration is the session's; or
 //            it closes the connection: withdrawn, the session routes itself
 //   client → then, optionally, {"kind":"started"} and {"kind":"stats"}

@@ -63,7 +63,7 @@ export interface ServerOptions {
   /**
    * Time from a route to the session's accept before the agent withdraws
    * it (default ACCEPT_DEADLINE_MS). A session that gave up closes its
-   * connection at its own `agent.timeout`: this bounds only a client that
+   * connection at its own `agent.decision_timeout`: this bounds only a client that
    * neither accepts nor closes.
    */
   acceptDeadlineMs?: number;

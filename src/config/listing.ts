@@ -65,7 +65,7 @@ export function configListing(config: Config): string[] {
     `config.clustershell_dir = ${config.clusterShellDir}`,
     `config.agent = {Socket:${config.agent.socket} Metrics:${config.agent.metrics} Timeout:${
       formatGoDuration(config.agent.timeout)
-    }}`,
+    } DecisionTimeout:${formatGoDuration(config.agent.decisionTimeout)}}`,
     `config.handoff = ${config.handoff}`,
   );
   return lines;
@@ -136,6 +136,7 @@ export function configAsJson(config: Config): Record<string, unknown> {
       socket: config.agent.socket,
       metrics: config.agent.metrics,
       timeout: formatGoDuration(config.agent.timeout),
+      decision_timeout: formatGoDuration(config.agent.decisionTimeout),
     },
     handoff: config.handoff,
   };

@@ -707,11 +707,15 @@ function parseEnvironment(
   return done;
 }
 
-/** The `agent` section's defaults: no agent, metrics on loopback, 200 ms. */
+/**
+ * The `agent` section's defaults: no agent, metrics on loopback, 200 ms for
+ * the agent's greeting, 2 s for its decision once greeted.
+ */
 export const AGENT_DEFAULTS: Readonly<AgentSettings> = {
   socket: "",
   metrics: "127.0.0.1:9649",
   timeout: 200_000_000n,
+  decisionTimeout: 2_000_000_000n,
 };
 
 // A session must never wait long for an optional helper.
@@ -765,7 +769,12 @@ function metricsAddress(node: TreeNode, key: string): Result<string> {
   return text;
 }
 
-const AGENT_KEYS = ["socket", "metrics", "timeout"] as const;
+const AGENT_KEYS = [
+  "socket",
+  "metrics",
+  "timeout",
+  "decision_timeout",
+] as const;
 
 function parseAgent(
   node: TreeNode,
@@ -790,7 +799,7 @@ function parseAgent(
       continue;
     }
     if (isNull(entry.value)) {
-      delete agent[name];
+      delete agent[name === "decision_timeout" ? "decisionTimeout" : name];
       continue;
     }
     let result: Result<void>;
@@ -825,7 +834,10 @@ function parseAgent(
             'a duration between 1ms and 10s, e.g. "200ms"',
           ),
         )
-        : assign(parsed, (v) => agent.timeout = v);
+        : assign(parsed, (v) => {
+          if (name === "timeout") agent.timeout = v;
+          else agent.decisionTimeout = v;
+        });
     }
     if (!result.ok) return result;
   }

@@ -67,8 +67,13 @@ export interface AgentSettings {
   socket: string;
   /** `host:port` of the metrics endpoint; "" = none. */
   metrics: string;
-  /** How long a session waits for the agent, whole exchange. */
+  /**
+   * How long a session waits for the agent's greeting (an agent absent,
+   * stopped, hung or out of files costs at most this).
+   */
   timeout: Nanoseconds;
+  /** Once greeted, how long a session waits for the agent's decision. */
+  decisionTimeout: Nanoseconds;
 }
 
 /** The effective configuration for one (user, groups, sshd address). */

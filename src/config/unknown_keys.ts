@@ -32,7 +32,9 @@ function vocabulary(path: string[]): readonly string[] {
       : [...SETTINGS_KEYS, "overrides"];
   }
   if (where[0] === "ssh") return ["exe", "args", "config"];
-  if (where[0] === "agent") return ["socket", "metrics", "timeout"];
+  if (where[0] === "agent") {
+    return ["socket", "metrics", "timeout", "decision_timeout"];
+  }
   if (where[0] === "etcd" && where[1] === "tls") {
     return ["cafile", "keyfile", "certfile"];
   }

@@ -1,11 +1,20 @@
 // A session asks the gateway's agent (sshproxy-agent(8)) for its route,
-// when `agent.socket` is set: one exchange on the agent's Unix socket,
-// bounded by `agent.timeout` as a whole. The agent's answer is applied as
-// if the session had decided (its log lines go to the session's log, its
-// banner and messages to the user). When the agent is absent, slow, or
-// answers anything but a route or a refusal, the session routes itself as
-// without agent, after one DEBUG line: the agent may make logins faster,
-// never impossible.
+// when `agent.socket` is set: one exchange on the agent's Unix socket.
+// The agent's answer is applied as if the session had decided (its log
+// lines go to the session's log, its banner and messages to the user).
+// When the agent is absent, slow, or answers anything but a route or a
+// refusal, the session routes itself as without agent, after one DEBUG
+// line: the agent may make logins faster, never impossible.
+//
+// Two bounds: `agent.timeout` (200 ms) for the agent's greeting, which it
+// writes as soon as it takes the connection, and, once greeted,
+// `agent.decision_timeout` (2 s) for its decision. An agent that is
+// stopped, hung or out of files never greets, and costs a login only the
+// first. A live agent busy with a burst of logins is still the cheapest
+// way through it: a session that gave up on it would route itself (its
+// own etcd client, lease and registration, no hand-off), which is what the
+// burst can least afford; measured, a 200 ms bound on the whole exchange
+// sent half of 200 idle sessions opened 25 at a time down that path.
 //
 // The agent registers the session in etcd and removes it when the session's
 // process ends; the session only tells it when ssh started (login latency)
@@ -14,7 +23,7 @@
 //
 // One session, one registration: the agent's is provisional until the
 // session accepts the route (src/agent/protocol.ts). A session whose
-// `agent.timeout` passed closes the connection without accepting (the
+// bound passed closes the connection without accepting (the
 // agent then withdraws its registration) and registers itself. Once it has
 // sent its accept it is committed: it waits for the agent's confirmation
 // (up to `agent.timeout` again) only to learn that the agent withdrew the
@@ -136,25 +145,43 @@ async function connect(socket: string): Promise<Result<Connection>> {
   });
 }
 
-// Runs `exchange` with the connection closed after `timeoutMs`: a read or
-// write still pending then fails, so the whole exchange is bounded.
+interface Bounds {
+  /** For the agent's greeting. */
+  greetingMs: number;
+  /** From the greeting to the end of the exchange. */
+  exchangeMs: number;
+}
+
+// Runs `exchange` with the connection closed when a bound passes: first
+// `greetingMs`, then, from the agent's greeting (`greeted`, called by
+// `prove`), `exchangeMs`. A read or write still pending then fails, so the
+// whole exchange is bounded.
 async function bounded<T>(
   socket: string,
-  timeoutMs: number,
-  exchange: (connection: Connection) => Promise<Result<T>>,
+  bounds: Bounds,
+  exchange: (
+    connection: Connection,
+    greeted: () => void,
+  ) => Promise<Result<T>>,
 ): Promise<{ result: Result<T>; connection?: Connection }> {
   const connection = await connect(socket);
   if (!connection.ok) return { result: connection };
-  let expired = false;
-  const timer = setTimeout(() => {
-    expired = true;
-    connection.value.close();
-  }, timeoutMs);
-  try {
-    const result = await exchange(connection.value);
-    if (expired) {
-      return { result: fail(`no answer within ${timeoutMs} ms`) };
+  let expired: string | undefined;
+  const arm = (ms: number, what: string) =>
+    setTimeout(() => {
+      expired = `${what} within ${ms} ms`;
+      connection.value.close();
+    }, ms);
+  let timer = arm(bounds.greetingMs, "no greeting");
+  const greeted = () => {
+    clearTimeout(timer);
+    if (expired === undefined) {
+      timer = arm(bounds.exchangeMs, "no answer");
     }
+  };
+  try {
+    const result = await exchange(connection.value, greeted);
+    if (expired !== undefined) return { result: fail(expired) };
     return { result, connection: connection.value };
   } finally {
     clearTimeout(timer);
@@ -162,17 +189,32 @@ async function bounded<T>(
 }
 
 /** The proof of who we are, for the nonce of the agent's hello line. */
-async function prove(connection: Connection): Promise<Result<string>> {
+async function prove(
+  connection: Connection,
+  greeted: () => void,
+): Promise<Result<string>> {
   const line = await connection.reader.next();
   if (!line.ok) return line;
   if (line.value === undefined) return fail("the agent closed the connection");
   const hello = decodeHello(line.value);
   if (!hello.ok) return fail(`unexpected greeting: ${hello.error}`);
+  greeted();
   return await createProof(hello.value.proofDir, hello.value.nonce);
 }
 
+function milliseconds(duration: bigint): number {
+  return Math.max(1, Number(duration / 1_000_000n));
+}
+
 function timeoutMs(config: Config): number {
-  return Math.max(1, Number(config.agent.timeout / 1_000_000n));
+  return milliseconds(config.agent.timeout);
+}
+
+function bounds(config: Config): Bounds {
+  return {
+    greetingMs: timeoutMs(config),
+    exchangeMs: milliseconds(config.agent.decisionTimeout),
+  };
 }
 
 /**
@@ -188,9 +230,9 @@ export async function routeThroughAgent(
   let proofPath: string | undefined;
   const { result, connection } = await bounded(
     socket,
-    timeoutMs(config),
-    async (connection): Promise<Result<RouteReply>> => {
-      const proof = await prove(connection);
+    bounds(config),
+    async (connection, greeted): Promise<Result<RouteReply>> => {
+      const proof = await prove(connection, greeted);
       if (!proof.ok) return proof;
       proofPath = proof.value;
       const request: RouteRequest = {
@@ -376,11 +418,12 @@ export async function reportToAgent(
 ): Promise<void> {
   if (config.agent.socket === "") return;
   let proofPath: string | undefined;
+  // For the metrics only: the greeting's bound for the whole exchange.
   const { result, connection } = await bounded(
     config.agent.socket,
-    timeoutMs(config),
-    async (connection) => {
-      const proof = await prove(connection);
+    { greetingMs: timeoutMs(config), exchangeMs: timeoutMs(config) },
+    async (connection, greeted) => {
+      const proof = await prove(connection, greeted);
       if (!proof.ok) return proof;
       proofPath = proof.value;
       const report: ReportRequest = {

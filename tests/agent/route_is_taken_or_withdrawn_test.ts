@@ -79,18 +79,30 @@ async function agentOn(
   return { server, trace, socket };
 }
 
-function config(socket: string, timeout: string): Config {
+/** `agent.timeout` (the greeting's bound) and `agent.decision_timeout`. */
+interface Bounds {
+  greeting: string;
+  decision: string;
+}
+
+function config(socket: string, bounds: Bounds): Config {
   const parsed = parseConfig(
-    `agent:\n  socket: ${JSON.stringify(socket)}\n  timeout: ${timeout}\n`,
+    `agent:\n  socket: ${
+      JSON.stringify(socket)
+    }\n  timeout: ${bounds.greeting}\n  decision_timeout: ${bounds.decision}\n`,
     { lookupPort: () => undefined },
   );
   if (!parsed.ok) throw new Error(parsed.error);
   return topLevelConfig(parsed.value);
 }
 
-function ask(socket: string, timeout: string, log: string[] = []) {
+// `timeout`: both bounds, or each its own.
+function ask(socket: string, timeout: string | Bounds, log: string[] = []) {
+  const bounds = typeof timeout === "string"
+    ? { greeting: timeout, decision: timeout }
+    : timeout;
   return routeThroughAgent({
-    config: config(socket, timeout),
+    config: config(socket, bounds),
     configPath: "/etc/sshproxy/sshproxy.yaml",
     user: "root",
     uid: UID,
@@ -182,6 +194,62 @@ Deno.test("an agent that answers after the session's timeout withdraws its route
     assert.match(trace.withdrawn[0], /closed its connection/);
   } finally {
     await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a live agent slower than agent.timeout keeps the session while within agent.decision_timeout", async () => {
+  const dir = await Deno.makeTempDir();
+  // A burst of logins: the agent greets at once, then decides late.
+  const { server, trace, socket } = await agentOn(dir, () => sleep(400));
+  try {
+    const log: string[] = [];
+    const routed = await ask(
+      socket,
+      { greeting: "100ms", decision: "5s" },
+      log,
+    );
+    assert.ok(
+      routed !== undefined && "destination" in routed,
+      `the session took the agent's route\n${log.join("\n")}`,
+    );
+    await routed.shared.close();
+    assert.deepEqual(trace, { decided: 1, accepted: 1, withdrawn: [] });
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an agent that never greets (stopped, hung, out of files) costs agent.timeout, not agent.decision_timeout", async () => {
+  const dir = await Deno.makeTempDir();
+  const socket = `${dir}/mute.sock`;
+  // Takes connections and says nothing, as a stopped agent's backlog does.
+  const listener = Deno.listen({ transport: "unix", path: socket });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  try {
+    const log: string[] = [];
+    const started = performance.now();
+    const routed = await ask(
+      socket,
+      { greeting: "100ms", decision: "10s" },
+      log,
+    );
+    const waitedMs = performance.now() - started;
+    assert.equal(routed, undefined, "the session routes itself");
+    assert.ok(
+      log.some((l) => /no greeting within 100 ms; routing without it/.test(l)),
+      log.join("\n"),
+    );
+    // Well below the decision's 10 s: the greeting's bound applied.
+    assert.ok(waitedMs < 5000, `waited ${waitedMs} ms`);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

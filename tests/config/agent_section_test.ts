@@ -13,6 +13,7 @@ Deno.test("without an agent section sessions never ask an agent; metrics default
     socket: "",
     metrics: "127.0.0.1:9649",
     timeout: 200_000_000n,
+    decisionTimeout: 2_000_000_000n,
   });
 });
 
@@ -27,6 +28,7 @@ overrides:
       - groups: [pilot]
     agent:
       timeout: 1s
+      decision_timeout: 3s
   - match:
       - users: [bob]
     agent:
@@ -37,15 +39,17 @@ overrides:
     socket: "/run/sshproxy-agent/agent.sock",
     metrics: "[::1]:9000",
     timeout: 1_000_000_000n,
+    decisionTimeout: 3_000_000_000n,
   });
   assert.ok(
     configListing(alice).includes(
-      "config.agent = {Socket:/run/sshproxy-agent/agent.sock Metrics:[::1]:9000 Timeout:1s}",
+      "config.agent = {Socket:/run/sshproxy-agent/agent.sock Metrics:[::1]:9000 Timeout:1s DecisionTimeout:3s}",
     ),
   );
   const bob = (await effective(text, "bob", [])).config;
   assert.equal(bob.agent.socket, "");
   assert.equal(bob.agent.timeout, 50_000_000n);
+  assert.equal(bob.agent.decisionTimeout, 2_000_000_000n);
 });
 
 Deno.test("explicit non-loopback and disabled metrics addresses are accepted", async () => {
@@ -85,6 +89,14 @@ const refused: [string, string][] = [
     "line 1: agent.timeout: 0 is zero (expected a duration between 1ms and 10s",
   ],
   ["agent: {timeout: 1m}", "line 1: agent.timeout: 1m is longer than 10s"],
+  [
+    "agent: {decision_timeout: 0s}",
+    "line 1: agent.decision_timeout: 0s is zero (expected a duration between 1ms and 10s",
+  ],
+  [
+    "agent: {decision_timeout: 11s}",
+    "line 1: agent.decision_timeout: 11s is longer than 10s",
+  ],
   [
     "agent: {timeout: 200}",
     "line 1: agent.timeout: 200 is not a string",

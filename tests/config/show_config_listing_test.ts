@@ -47,7 +47,7 @@ Deno.test("config.yaml for alice (groups foo, bar; sshd 127.0.0.1:22) lists as t
     "config.health_check = tcp",
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
-    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms DecisionTimeout:2s}",
     "config.handoff = false",
   ]);
   assert.equal(
@@ -90,7 +90,7 @@ Deno.test("config.yaml for notalice: only override 1, top-level values elsewhere
     "config.health_check = tcp",
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
-    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms DecisionTimeout:2s}",
     "config.handoff = false",
   ]);
 });
@@ -128,7 +128,7 @@ Deno.test("the empty file lists every default (spec §3.10, §7.7 example)", asy
     "config.health_check = tcp",
     "config.ssh.config = ",
     "config.clustershell_dir = /etc/clustershell",
-    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms}",
+    "config.agent = {Socket: Metrics:127.0.0.1:9649 Timeout:200ms DecisionTimeout:2s}",
     "config.handoff = false",
   ]);
 });
@@ -262,6 +262,7 @@ Deno.test("the JSON form uses the file's key names and plain values", async () =
     socket: "",
     metrics: "127.0.0.1:9649",
     timeout: "200ms",
+    decision_timeout: "2s",
   });
   assert.equal(json.dump_limit_size, 20);
   assert.deepEqual(json.translate_commands, {

@@ -20,7 +20,9 @@ export interface TestAgent extends AsyncDisposable {
   metricsPort: number;
   metricsUrl: string;
   /** The `agent:` section for the configuration file. */
-  agentYaml(options?: { timeout?: string; socket?: string }): string;
+  agentYaml(
+    options?: { timeout?: string; decisionTimeout?: string; socket?: string },
+  ): string;
   /**
    * Starts the agent on `configPath` and waits for its socket; `nofile`
    * sets its open-file limit (soft and hard, as `prlimit` does).
@@ -69,6 +71,10 @@ export async function prepareAgent(gw: ProxyGateway): Promise<TestAgent> {
         `  socket: ${JSON.stringify(options.socket ?? socket)}`,
         `  metrics: "127.0.0.1:${metricsPort}"`,
         `  timeout: ${options.timeout ?? "5s"}`,
+        // The test's bound is the whole exchange's, unless it says otherwise.
+        `  decision_timeout: ${
+          options.decisionTimeout ?? options.timeout ?? "5s"
+        }`,
       ].join("\n") + "\n";
     },
     async start(configPath = gw.configPath, options = {}) {

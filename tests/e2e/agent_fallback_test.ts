@@ -40,7 +40,7 @@ Deno.test({
       /DEBUG \w+: agent at \S+agent\.sock: No such file or directory[^\n]*; routing without it/,
     );
 
-    // A stopped agent never answers: 300 ms, then the session goes on.
+    // A stopped agent never greets: 300 ms, then the session goes on.
     await agent.start();
     await configure({ timeout: "300ms" });
     Deno.kill(agent.pid()!, "SIGSTOP");
@@ -49,7 +49,7 @@ Deno.test({
       const log = await login();
       assert.match(
         log,
-        /DEBUG \w+: agent at \S+: no answer within 300 ms; routing without it/,
+        /DEBUG \w+: agent at \S+: no greeting within 300 ms; routing without it/,
       );
       assert.ok(Date.now() - started < 15_000);
     } finally {

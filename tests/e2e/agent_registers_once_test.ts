@@ -2,7 +2,7 @@
 // PROTOCOL). The agent is made to decide late, deterministically: its
 // identity helper shell (the `id` lookup it makes after it has read and
 // proven a request) is stopped with SIGSTOP before the login and continued
-// only once the session gave up on the agent (`agent.timeout`) and routed
+// only once the session gave up on the agent (`agent.decision_timeout`) and routed
 // and registered itself. The agent then decides and registers too; the
 // session never takes that route, so the agent must withdraw it: one
 // connection key for the one live session, the session's own, and none
