@@ -47,6 +47,7 @@ import {
   type RouteRequest,
 } from "../agent/protocol.ts";
 import { fail, ok, type Result } from "../result.ts";
+import { deadline } from "../system/timers.ts";
 import {
   type BandwidthSource,
   publishStats,
@@ -167,14 +168,19 @@ async function bounded<T>(
   const connection = await connect(socket);
   if (!connection.ok) return { result: connection };
   let expired: string | undefined;
-  const arm = (ms: number, what: string) =>
-    setTimeout(() => {
+  // The runtime's own timers, not the global setTimeout: that one would
+  // start Deno's Node-compatibility layer (src/system/timers.ts).
+  const arm = (ms: number, what: string) => {
+    const bound = deadline(ms);
+    bound.expired.then(() => {
       expired = `${what} within ${ms} ms`;
       connection.value.close();
-    }, ms);
+    });
+    return bound;
+  };
   let timer = arm(bounds.greetingMs, "no greeting");
   const greeted = () => {
-    clearTimeout(timer);
+    timer.cancel();
     if (expired === undefined) {
       timer = arm(bounds.exchangeMs, "no answer");
     }
@@ -184,7 +190,7 @@ async function bounded<T>(
     if (expired !== undefined) return { result: fail(expired) };
     return { result, connection: connection.value };
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 
@@ -318,14 +324,12 @@ async function accept(
 ): Promise<"confirmed" | "unconfirmed" | "withdrawn"> {
   const sent = await connection.send(ACCEPT);
   if (!sent.ok) return "withdrawn";
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timer = deadline(timeoutMs);
   const answer = await Promise.race([
     connection.reader.next(),
-    new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
-    }),
+    timer.expired.then(() => "timeout" as const),
   ]);
-  clearTimeout(timer);
+  timer.cancel();
   if (answer === "timeout") return "unconfirmed";
   if (answer.ok && answer.value !== undefined && isConfirmed(answer.value)) {
     return "confirmed";

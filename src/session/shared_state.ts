@@ -27,6 +27,7 @@ import { nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
 import { fail, type Result } from "../result.ts";
 import { liveCheck } from "../route/live_check.ts";
+import { deadline, sleep } from "../system/timers.ts";
 import type { RandomSource } from "../route/order.ts";
 import {
   chooseWithState,
@@ -344,16 +345,11 @@ export async function loadStateHelpers(): Promise<StateHelpers> {
   return { destinationLoads, localNow, rankConnection, nextDelay };
 }
 
-// Waits for `promise`, but no longer than `ms` (the timer never outlives it).
+// Waits for `promise`, but no longer than `ms`.
 async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: number | undefined;
-  await Promise.race([
-    promise,
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, ms) as unknown as number;
-    }),
-  ]);
-  clearTimeout(timer);
+  const timer = deadline(ms);
+  await Promise.race([promise, timer.expired]);
+  timer.cancel();
 }
 
 // A failure that took this long was a timeout: etcd is not answering.
@@ -625,12 +621,12 @@ export class SharedState {
         );
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(
-          resolve,
+        const timer = deadline(
           Math.max(1, Math.round(delayMs * (0.5 + 0.5 * Math.random()))),
         );
+        timer.expired.then(resolve);
         this.#wakeConnect = () => {
-          clearTimeout(timer);
+          timer.cancel();
           resolve();
         };
       });
@@ -757,7 +753,7 @@ export class SharedState {
       // refused the settings.
       return { error: `etcd did not answer at login` };
     }
-    const deadline = Date.now() + budgetMs;
+    const giveUpAt = Date.now() + budgetMs;
     await atMost(this.#registrationAnnounced, budgetMs);
     const registration = this.#registration;
     const store = this.#store;
@@ -770,7 +766,7 @@ export class SharedState {
     }
     for (let attempt = 0;; attempt++) {
       const landed = await registration.whenLanded(
-        Math.max(0, deadline - Date.now()),
+        Math.max(0, giveUpAt - Date.now()),
       );
       if (!landed) {
         return {
@@ -790,8 +786,8 @@ export class SharedState {
         );
       }
       const pause = RANK_RETRY_MS[Math.min(attempt, RANK_RETRY_MS.length - 1)];
-      if (Date.now() + pause >= deadline) return { error: counted.error };
-      await new Promise((resolve) => setTimeout(resolve, pause));
+      if (Date.now() + pause >= giveUpAt) return { error: counted.error };
+      await sleep(pause);
     }
   }
 
@@ -827,17 +823,12 @@ export class SharedState {
       this.#announceRegistration();
       const registration = this.#registration;
       if (registration !== undefined) {
-        let timer: number | undefined;
+        const timer = deadline(CLOSE_BUDGET_MS);
         const closed = await Promise.race([
           registration.close(),
-          new Promise<"timeout">((resolve) => {
-            timer = setTimeout(
-              () => resolve("timeout"),
-              CLOSE_BUDGET_MS,
-            ) as unknown as number;
-          }),
+          timer.expired.then(() => "timeout" as const),
         ]);
-        clearTimeout(timer);
+        timer.cancel();
         if (closed === "timeout") {
           this.#log(
             "WARNING",

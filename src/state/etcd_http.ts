@@ -34,6 +34,7 @@
 import type { EtcdSettings } from "../config/types.ts";
 import { createDirectHttpClient } from "../net/direct_http_client.ts";
 import { fail, ok, type Result } from "../result.ts";
+import { type Deadline, deadline } from "../system/timers.ts";
 import {
   type EtcdBackend,
   type KeyValue,
@@ -516,8 +517,10 @@ class HttpEtcd implements WatchableEtcd {
       let started = 0;
       let running = 0;
       let settled = false;
-      let hedge: ReturnType<typeof setTimeout> | undefined;
-      let deadline: ReturnType<typeof setTimeout> | undefined = undefined;
+      // The runtime's own timers: the global setTimeout would start Deno's
+      // Node-compatibility layer in every session that talks to etcd.
+      let hedge: Deadline | undefined;
+      let budget: Deadline | undefined = undefined;
       const summary = (): string => {
         const tried = order.slice(0, started);
         const texts = tried.map((index) => reasons.get(index) ?? "");
@@ -529,8 +532,8 @@ class HttpEtcd implements WatchableEtcd {
       const finish = (result: Exchange) => {
         if (settled) return;
         settled = true;
-        clearTimeout(deadline);
-        clearTimeout(hedge);
+        budget?.cancel();
+        hedge?.cancel();
         for (const controller of controllers) controller.abort();
         resolve(result);
       };
@@ -538,8 +541,11 @@ class HttpEtcd implements WatchableEtcd {
         if (settled || started >= count) return;
         const index = order[started++];
         running++;
-        clearTimeout(hedge);
-        if (started < count) hedge = setTimeout(startNext, stagger);
+        hedge?.cancel();
+        if (started < count) {
+          hedge = deadline(stagger);
+          hedge.expired.then(startNext);
+        }
         const controller = new AbortController();
         controllers.add(controller);
         this.#inflight.add(controller);
@@ -571,14 +577,15 @@ class HttpEtcd implements WatchableEtcd {
             }
           });
       };
-      deadline = setTimeout(() => {
+      budget = deadline(budgetMs);
+      budget.expired.then(() => {
         for (const index of order.slice(0, started)) {
           if (!reasons.has(index)) {
             reasons.set(index, `no answer within ${budgetMs / 1000}s`);
           }
         }
         finish({ ok: false, kind: "unreachable", error: summary(), code: -1 });
-      }, budgetMs);
+      });
       startNext();
     });
   }

@@ -5,6 +5,7 @@
 // stickiness, `max_connections_per_user` and `show connections` as soon as
 // etcd answers (the reference gives up after one try, spec §6.3).
 import { fail, ok, type Result } from "../result.ts";
+import { type Deadline, deadline } from "../system/timers.ts";
 import type { EtcdBackend, TxnOp } from "./etcd_client.ts";
 import { historyKey, historyPrefix, parseHistoryKey } from "./keys.ts";
 import { type ConnectionStats, encodeConnectionValue } from "./values.ts";
@@ -86,7 +87,9 @@ export class Registration {
   #active = false;
   #closed = false;
   #attempts = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  // The runtime's own timers: the global setTimeout would start Deno's
+  // Node-compatibility layer in every session registered in etcd.
+  #timer: Deadline | undefined;
   #tick: Promise<void> | undefined;
   #delayMs = 0;
   #warnings: readonly string[] = [];
@@ -164,16 +167,14 @@ export class Registration {
   async whenLanded(timeoutMs: number): Promise<boolean> {
     if (this.#landed) return true;
     if (this.#closed) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timer = deadline(timeoutMs);
     try {
       return await Promise.race([
         this.#landing,
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), timeoutMs);
-        }),
+        timer.expired.then(() => false),
       ]);
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
     }
   }
 
@@ -186,11 +187,13 @@ export class Registration {
 
   #schedule(ms: number): void {
     if (this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    this.#timer?.cancel();
+    const timer = deadline(ms);
+    this.#timer = timer;
+    timer.expired.then(() => {
+      if (this.#timer === timer) this.#timer = undefined;
       this.#run();
-    }, ms);
+    });
   }
 
   // Schedules the next attempt after a failure, with a growing delay.
@@ -402,7 +405,7 @@ export class Registration {
     if (this.#closed) return ok(undefined);
     this.#closed = true;
     this.#settle(false);
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     await this.#tick;
     if (this.#lease === undefined) return ok(undefined);

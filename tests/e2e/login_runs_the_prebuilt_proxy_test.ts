@@ -1,9 +1,9 @@
 // What a login costs, checked on the installed product rather than timed:
 // sshd runs the prebuilt proxy module (app/sshproxy.js, not the sources),
 // the login writes nothing into the install tree or any cache, and a
-// stateless session starts neither Deno's Node-compatibility layer nor any
-// npm package (etcd3, ssh2) beyond what an empty module run the same way
-// starts. Timings are the benchmark's business (scripts/bench).
+// session (stateless, registered in etcd, or routed by the agent) starts
+// neither Deno's Node-compatibility layer nor any npm package (ssh2)
+// beyond what an empty module run the same way starts. Timings are the benchmark's business (scripts/bench).
 import assert from "node:assert/strict";
 import {
   ensureTestAccounts,
@@ -15,6 +15,8 @@ import {
 } from "../harness/mod.ts";
 import { e2e, proxyPids, startProxyGateway, waitFor } from "./gateway.ts";
 import { installed, sharedWritableDir } from "./installed.ts";
+import { prepareAgent } from "./agent_env.ts";
+import { startEtcdGateways } from "./proxy_etcd_env.ts";
 
 const user = USERS.user1;
 
@@ -157,6 +159,60 @@ async function loggingLauncher(
   return path;
 }
 
+/**
+ * Runs one session as `user` on `config` through a logging copy of the
+ * launcher, and an empty module the same way; fails on what the session
+ * loaded beyond the empty module: any module of ours but app/sshproxy.js,
+ * any Node-compatibility module, any npm package.
+ */
+async function assertLoadsNothingExtra(
+  lib: string,
+  dir: string,
+  config: string,
+  expectedLog: RegExp,
+): Promise<void> {
+  const env = { SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22" };
+  const sessionLog = `${dir}/session.v8.log`;
+  await Deno.remove(sessionLog).catch(() => {});
+  const proxy = await loggingLauncher(lib, dir, "sshproxy", sessionLog);
+  const session = await runAs(user, [proxy, config], { env });
+  assert.equal(session.code, 0, session.stderr);
+  const log = await Deno.readTextFile(`${dir}/sshproxy-${user}.log`);
+  assert.match(log, expectedLog);
+
+  const empty = `${dir}/empty.js`;
+  await Deno.writeTextFile(empty, "");
+  await Deno.chmod(empty, 0o644);
+  const emptyLog = `${dir}/empty.v8.log`;
+  await Deno.remove(emptyLog).catch(() => {});
+  const baseline = await loggingLauncher(lib, dir, "baseline", emptyLog, empty);
+  const emptyRun = await runAs(user, [baseline], { env });
+  assert.equal(emptyRun.code, 0, emptyRun.stderr);
+
+  const loaded = await loadedScripts(sessionLog);
+  const runtime = await loadedScripts(emptyLog);
+  const ours = [...loaded].filter((name) => name.startsWith("file:"));
+  assert.deepEqual(ours, [`file://${lib}/app/sshproxy.js`]);
+  const nodeLayer = [...loaded].filter((name) =>
+    (name.startsWith("ext:deno_node/") || name.startsWith("node:")) &&
+    !runtime.has(name)
+  );
+  assert.deepEqual(nodeLayer, [], "Node-compatibility modules loaded");
+  const packages = [...loaded].filter((name) =>
+    name.includes("/node_modules/") || name.startsWith("npm:")
+  );
+  assert.deepEqual(packages, [], "npm packages loaded");
+}
+
+/** A loopback listener for the destination's health check. */
+function destination(): Deno.TcpListener & { done: Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const done = (async () => {
+    for await (const connection of listener) connection.close();
+  })().catch(() => {});
+  return Object.assign(listener, { done });
+}
+
 Deno.test({
   name:
     "a stateless session loads no more of Deno's Node layer than an empty module, and no npm package",
@@ -166,11 +222,7 @@ Deno.test({
     const product = await installed();
     const lib = `${product.prefix}/lib/sshproxy`;
     const dir = await sharedWritableDir("sshproxy-startup-");
-    // The destination's health check connects here.
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const accepting = (async () => {
-      for await (const connection of listener) connection.close();
-    })();
+    const listener = destination();
     try {
       const config = `${dir}/sshproxy.yaml`;
       await Deno.writeTextFile(
@@ -180,50 +232,60 @@ Deno.test({
           `ssh:\n  exe: /bin/true\n`,
       );
       await Deno.chmod(config, 0o644);
-      const empty = `${dir}/empty.js`;
-      await Deno.writeTextFile(empty, "");
-      await Deno.chmod(empty, 0o644);
-
-      const sessionLog = `${dir}/session.v8.log`;
-      const proxy = await loggingLauncher(lib, dir, "sshproxy", sessionLog);
-      const env = { SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22" };
-      const session = await runAs(user, [proxy, config], { env });
-      assert.equal(session.code, 0, session.stderr);
-      const log = await Deno.readTextFile(`${dir}/sshproxy-${user}.log`);
-      assert.match(log, /proxied to 127\.0\.0\.1:\d+ \(service: default\)/);
-
-      const emptyLog = `${dir}/empty.v8.log`;
-      const baseline = await loggingLauncher(
+      await assertLoadsNothingExtra(
         lib,
         dir,
-        "baseline",
-        emptyLog,
-        empty,
+        config,
+        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
       );
-      const emptyRun = await runAs(user, [baseline], { env });
-      assert.equal(emptyRun.code, 0, emptyRun.stderr);
-
-      const loaded = await loadedScripts(sessionLog);
-      const runtime = await loadedScripts(emptyLog);
-      assert.ok(
-        loaded.has(`file://${lib}/app/sshproxy.js`),
-        [...loaded].join(" "),
-      );
-      const ours = [...loaded].filter((name) => name.startsWith("file:"));
-      assert.deepEqual(ours, [`file://${lib}/app/sshproxy.js`]);
-      const nodeLayer = [...loaded].filter((name) =>
-        (name.startsWith("ext:deno_node/") || name.startsWith("node:")) &&
-        !runtime.has(name)
-      );
-      assert.deepEqual(nodeLayer, [], "Node-compatibility modules loaded");
-      const packages = [...loaded].filter((name) =>
-        name.includes("/node_modules/") || name.startsWith("npm:")
-      );
-      assert.deepEqual(packages, [], "npm packages loaded");
     } finally {
       listener.close();
-      await accepting.catch(() => {});
+      await listener.done;
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "sessions registered in etcd, by themselves or by the agent, load no Node layer and no npm package either",
+  ...e2e,
+  async fn() {
+    await using env = await startEtcdGateways();
+    await using agent = await prepareAgent(env.gw);
+    const lib = `${env.gw.product.prefix}/lib/sshproxy`;
+    const dir = env.gw.logDir;
+    const listener = destination();
+    try {
+      // etcd, sticky: look-ups, a lease, a registration, its removal.
+      await env.configure({ keyttl: 5 });
+      const etcdConfig = (await Deno.readTextFile(env.gw.configPath))
+        .replace(/^dest: .*$/m, `dest: ["127.0.0.1:${listener.addr.port}"]`)
+        .replace(/^ssh:\n {2}args: .*$/m, "ssh:\n  exe: /bin/true");
+      assert.match(etcdConfig, /exe: \/bin\/true/);
+      await env.gw.writeConfig(etcdConfig);
+      await assertLoadsNothingExtra(
+        lib,
+        dir,
+        env.gw.configPath,
+        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
+      );
+      const registered = await Deno.readTextFile(env.gw.logPath(user));
+      assert.doesNotMatch(registered, /routing without it|ERROR/);
+      await Deno.remove(env.gw.logPath(user));
+
+      // The same file through the agent: the session only asks.
+      await env.gw.writeConfig(etcdConfig + agent.agentYaml());
+      await agent.start();
+      await assertLoadsNothingExtra(
+        lib,
+        dir,
+        env.gw.configPath,
+        /route given by the agent/,
+      );
+    } finally {
+      listener.close();
+      await listener.done;
     }
   },
 });
