@@ -9,7 +9,11 @@
 // When etcd stops answering, the keys stay known here and are written
 // again (under a fresh lease if the old one expired) as soon as it answers;
 // if the agent itself dies, its lease lapses and its keys go within
-// `etcd.keyttl`, as a killed proxy's do.
+// `etcd.keyttl`, as a killed proxy's do. The key of a session that ended
+// goes at once, or, if etcd did not take the deletion, as soon as it
+// answers: under a lease the agent keeps alive, a key it forgot would stay
+// for as long as the agent lives (a burst of 200 logins that left etcd
+// without answer for seconds left 4 such keys, before this was so).
 import { fail, ok, type Result } from "../result.ts";
 import type { EtcdBackend, TxnOp } from "../state/etcd_client.ts";
 import { historyKey, historyPrefix, parseHistoryKey } from "../state/keys.ts";
@@ -68,6 +72,8 @@ export class AgentKeys {
   readonly #ttl: number;
   readonly #entries = new Map<string, Entry>();
   readonly #histories = new Map<string, History>();
+  /** Keys of ended sessions that etcd has not deleted yet. */
+  readonly #doomed = new Set<string>();
   #lease: string | undefined;
   #granting: Promise<Result<string>> | undefined;
   #healthy = true;
@@ -168,6 +174,7 @@ export class AgentKeys {
     wish?: HistoryWish,
   ): Promise<Result<void>> {
     if (this.#entries.has(key)) return fail(`${key} is already registered`);
+    this.#doomed.delete(key);
     let history: History | undefined;
     let historyName: string | undefined;
     if (wish !== undefined && wish.ttl > 0) {
@@ -213,7 +220,7 @@ export class AgentKeys {
       entry.landed.resolve(true);
     } else if (!this.#entries.has(key)) {
       // The session ended while its key was being written.
-      await this.#backend.remove(key);
+      await this.#delete([key]);
     }
     if (history !== undefined && ops.length > 1) history.written = true;
     return ok(undefined);
@@ -308,8 +315,28 @@ export class AgentKeys {
         this.#histories.delete(entry.history);
       }
     }
-    const removed = await this.#backend.remove(key);
-    return removed.ok ? ok(undefined) : removed;
+    return await this.#delete([key]);
+  }
+
+  // Deletes keys of ended sessions; those etcd does not take are kept and
+  // deleted as soon as it answers.
+  async #delete(keys: readonly string[]): Promise<Result<void>> {
+    for (const key of keys) this.#doomed.add(key);
+    const removed = await this.#deleteDoomed(keys);
+    if (!removed.ok) this.#lost(removed.error);
+    return removed;
+  }
+
+  async #deleteDoomed(keys: readonly string[]): Promise<Result<void>> {
+    for (let i = 0; i < keys.length; i += TXN_CHUNK) {
+      const chunk = keys.slice(i, i + TXN_CHUNK);
+      const removed = chunk.length === 1
+        ? await this.#backend.remove(chunk[0])
+        : await this.#backend.txn(chunk.map((key) => ({ delete: { key } })));
+      if (!removed.ok) return fail(removed.error);
+      for (const key of chunk) this.#doomed.delete(key);
+    }
+    return ok(undefined);
   }
 
   #lost(reason: string): void {
@@ -344,7 +371,7 @@ export class AgentKeys {
   async #keep(): Promise<void> {
     if (
       this.#entries.size === 0 && this.#histories.size === 0 &&
-      this.#lease === undefined
+      this.#lease === undefined && this.#doomed.size === 0
     ) {
       this.#healthy = true;
       this.#delayMs = 0;
@@ -360,7 +387,12 @@ export class AgentKeys {
         // Expired (etcd away longer than the TTL): its keys are gone.
         this.#lease = undefined;
         for (const entry of this.#entries.values()) entry.written = false;
+        this.#doomed.clear();
       }
+    }
+    if (this.#doomed.size > 0) {
+      const removed = await this.#deleteDoomed([...this.#doomed]);
+      if (!removed.ok) return this.#lost(removed.error);
     }
     for (const history of this.#histories.values()) {
       if (history.lease === undefined) continue;
@@ -383,9 +415,18 @@ export class AgentKeys {
           })),
         );
         if (!written.ok) return this.#lost(written.error);
-        for (const [, entry] of chunk) {
-          entry.written = true;
-          entry.landed.resolve(true);
+        const ended: string[] = [];
+        for (const [key, entry] of chunk) {
+          if (this.#entries.get(key) !== entry) ended.push(key);
+          else {
+            entry.written = true;
+            entry.landed.resolve(true);
+          }
+        }
+        // Sessions that ended while their keys were being written again.
+        if (ended.length > 0) {
+          const removed = await this.#delete(ended);
+          if (!removed.ok) return;
         }
       }
     }

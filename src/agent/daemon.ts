@@ -236,8 +236,16 @@ export async function startAgent(
   const statePath = stateFileOf(socketPath);
   let saving: ReturnType<typeof setTimeout> | undefined;
   let lastSaveProblem: string | undefined;
-  const save = async () => {
+  // One write at a time: two would share the file's temporary twin (one
+  // renames it while the other still writes it), and a slow disk under a
+  // burst of logins made them overlap.
+  let writing: Promise<void> = Promise.resolve();
+  const save = () => {
     saving = undefined;
+    writing = writing.then(writeNow);
+    return writing;
+  };
+  const writeNow = async () => {
     const written = await writeState(statePath, {
       ...(etcd?.keys?.lease === undefined ? {} : { lease: etcd.keys.lease }),
       sessions: registry.all().filter((s) => !s.provisional).map((s) =>

@@ -139,3 +139,60 @@ Deno.test("the lease outlives a quiet moment: the next session's key needs no ne
     await keys.stop();
   }
 });
+
+Deno.test("an ended session's key that etcd did not delete goes as soon as etcd answers again", async () => {
+  const etcd = new MemoryEtcd();
+  const keys = new AgentKeys(etcd, {
+    keyTtl: 1,
+    backoff: { initialMs: 20, maxMs: 50 },
+  });
+  try {
+    await keys.add(key("alice", 1), VALUE);
+    await keys.add(key("bob", 2), VALUE);
+    etcd.down = true;
+    const removed = await keys.remove(key("alice", 1));
+    assert.equal(removed.ok, false);
+    assert.ok(etcd.keys.has(key("alice", 1)), "etcd did not take it");
+    etcd.down = false;
+    // The lease the agent keeps alive would otherwise keep it for ever.
+    await until("deleted", () => !etcd.keys.has(key("alice", 1)));
+    assert.ok(etcd.keys.has(key("bob", 2)), "the live session's key stays");
+    assert.ok(etcd.leases.has(keys.lease!));
+  } finally {
+    await keys.stop();
+  }
+});
+
+Deno.test("a session that ends while its key is being written again is not written back", async () => {
+  const etcd = new MemoryEtcd();
+  const keys = new AgentKeys(etcd, {
+    keyTtl: 1,
+    backoff: { initialMs: 20, maxMs: 50 },
+  });
+  try {
+    await keys.add(key("bob", 2), VALUE);
+    etcd.down = true;
+    // Not taken now: kept, to be written when etcd answers.
+    assert.equal((await keys.add(key("alice", 1), VALUE)).ok, false);
+    const held = Promise.withResolvers<void>();
+    const rewriting = Promise.withResolvers<void>();
+    etcd.beforeAnswer = async (method) => {
+      if (method !== "txn") return;
+      rewriting.resolve();
+      await held.promise;
+    };
+    etcd.down = false;
+    await rewriting.promise;
+    // The session ends while the agent writes its key again.
+    const removing = keys.remove(key("alice", 1));
+    etcd.beforeAnswer = undefined;
+    held.resolve();
+    await removing;
+    await until("deleted", () => !etcd.keys.has(key("alice", 1)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(!etcd.keys.has(key("alice", 1)), "written back after its end");
+    assert.ok(etcd.keys.has(key("bob", 2)));
+  } finally {
+    await keys.stop();
+  }
+});
