@@ -5,7 +5,7 @@
 // SIGTERM to the session ends it as it ends ssh. A session without a
 // terminal ends when the destination's command sees the end of its input.
 import assert from "node:assert/strict";
-import { runAs, spawnAs, sshArgv, USERS } from "../harness/mod.ts";
+import { spawnAs, sshArgv, USERS } from "../harness/mod.ts";
 import { alive, e2e, startProxyGateway, waitFor } from "./gateway.ts";
 import { gatewayProcesses, gatewaySsh, isOurs } from "./handoff_env.ts";
 import { tmuxAs } from "./tmux.ts";
@@ -39,15 +39,11 @@ Deno.test({
     await gw.writeConfig(gw.basicConfig({ extra: "handoff: true" }));
     const seconds = String(uniqueSeconds());
     const socket = `${gw.logDir}/tmux.sock`;
-    const { tmux } = tmuxAs(user, socket);
+    const terminal = tmuxAs(user, socket);
     let ssh: number | undefined;
     try {
-      await tmux(
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        ...sshArgv(user, {
+      await terminal.start(
+        sshArgv(user, {
           port: gw.gateway.ports[2023],
           host: gw.gateway.host,
           tty: true,
@@ -70,7 +66,7 @@ Deno.test({
       );
     } finally {
       // The client's terminal goes away, its ssh with it.
-      await runAs(user, ["tmux", "-S", socket, "kill-server"]);
+      await terminal.kill();
     }
     const ended = await waitFor(
       async () =>

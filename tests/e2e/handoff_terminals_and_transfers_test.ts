@@ -12,12 +12,7 @@ import {
   sshArgv,
   USERS,
 } from "../harness/mod.ts";
-import {
-  e2e,
-  type ProxyGateway,
-  startProxyGateway,
-  waitFor,
-} from "./gateway.ts";
+import { e2e, type ProxyGateway, startProxyGateway } from "./gateway.ts";
 import { gatewayProcesses, gatewaySsh, isOurs } from "./handoff_env.ts";
 import { tmuxAs } from "./tmux.ts";
 
@@ -37,39 +32,18 @@ Deno.test({
     await using gw = await startProxyGateway();
     await gw.writeConfig(gw.basicConfig({ extra: "handoff: true" }));
     const socket = `${gw.logDir}/tmux.sock`;
-    const { tmux, screen } = tmuxAs(user, socket);
+    const terminal = tmuxAs(user, socket);
     try {
-      await tmux(
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        ...sshArgv(user, {
+      await terminal.start(
+        sshArgv(user, {
           port: gw.gateway.ports[2023],
           host: gw.gateway.host,
           tty: true,
         }),
+        { columns: 100, rows: 30 },
       );
-      const waitForLine = async (line: string) => {
-        const found = await waitFor(async () => {
-          const text = await screen();
-          return text.split("\n").some((l) => l.trimEnd() === line);
-        }, 10_000);
-        assert.ok(found, `no line ${line} in:\n${await screen()}`);
-      };
-      const typeLine = async (text: string) => {
-        await tmux("send-keys", "-t", "s", "-l", text);
-        await tmux("send-keys", "-t", "s", "Enter");
-      };
-      const prompt = await waitFor(
-        async () => /\$ ?$/m.test(await screen()),
-        10_000,
-      );
-      assert.ok(prompt, `no prompt:\n${await screen()}`);
+      const prompt = await terminal.waitForPrompt();
+      assert.ok(prompt, `no prompt:\n${await terminal.screen()}`);
       const processes = await gatewayProcesses(gw);
       assert.equal(gatewaySsh(processes).length, 1);
       assert.deepEqual(
@@ -79,34 +53,21 @@ Deno.test({
         [],
       );
 
-      await typeLine("echo host=$SSHPROXY_TEST_HOST tty=$(tty | cut -c1-8)");
-      await waitForLine("host=server1 tty=/dev/pts");
-      await typeLine("stty size");
-      await waitForLine("30 100");
-      await tmux("resize-window", "-t", "s", "-x", "120", "-y", "40");
-      const resized = await waitFor(async () => {
-        await typeLine("stty size");
-        return (await screen()).split("\n").some((l) =>
-          l.trimEnd() === "40 120"
-        );
-      }, 5_000);
-      assert.ok(resized, `size never became 40 120:\n${await screen()}`);
-      await typeLine("exit 5");
-      const ended = await waitFor(async () => {
-        const result = await runAs(user, [
-          "tmux",
-          "-S",
-          socket,
-          "has-session",
-          "-t",
-          "s",
-        ]);
-        return result.code !== 0;
-      }, 5_000);
-      assert.ok(ended, "the session did not end after exit");
+      await terminal.typeLine(
+        "echo host=$SSHPROXY_TEST_HOST tty=$(tty | cut -c1-8)",
+      );
+      await terminal.waitForLine("host=server1 tty=/dev/pts");
+      await terminal.typeLine("stty size");
+      await terminal.waitForLine("30 100");
+      await terminal.resizeTo(120, 40);
+      await terminal.typeLine("exit 5");
+      assert.ok(
+        await terminal.ended(5_000),
+        "the session did not end after exit",
+      );
       assert.equal(await handedOff(gw), 1);
     } finally {
-      await runAs(user, ["tmux", "-S", socket, "kill-server"]);
+      await terminal.kill();
     }
   },
 });

@@ -6,7 +6,7 @@
 // a resize go to the `.geometry` side file and into the asciicast export
 // of the installed sshproxy-replay.
 import assert from "node:assert/strict";
-import { runAs, sshArgv, USERS } from "../harness/mod.ts";
+import { sshArgv, USERS } from "../harness/mod.ts";
 import {
   e2e,
   type ProxyGateway,
@@ -51,67 +51,30 @@ Deno.test({
     const dir = await userOwnedDir(gw.logDir, "client", user);
     const clientLog = `${dir}/client.log`;
     const socket = `${gw.logDir}/tmux.sock`;
-    const { tmux, screen } = tmuxAs(user, socket);
+    const terminal = tmuxAs(user, socket);
     const client = sshArgv(user, {
       port: gw.gateway.ports[2023],
       host: gw.gateway.host,
       tty: true,
     }).map(shellQuote).join(" ");
-    await tmux(
-      "new-session",
-      "-d",
-      "-s",
-      "s",
-      "-x",
-      "100",
-      "-y",
-      "30",
-      `script -q -f -O ${clientLog} -c ${shellQuote(client)}`,
+    await terminal.start(
+      [`script -q -f -O ${clientLog} -c ${shellQuote(client)}`],
+      { columns: 100, rows: 30 },
     );
     try {
-      const waitForLine = async (line: string) => {
-        const found = await waitFor(
-          async () =>
-            (await screen()).split("\n").some((l) => l.trimEnd() === line),
-          10_000,
-        );
-        assert.ok(found, `no line ${line} in:\n${await screen()}`);
-      };
-      const typeLine = async (text: string) => {
-        await tmux("send-keys", "-t", "s", "-l", text);
-        await tmux("send-keys", "-t", "s", "Enter");
-      };
-      const prompt = await waitFor(
-        async () => /\$ ?$/m.test(await screen()),
-        10_000,
+      const prompt = await terminal.waitForPrompt();
+      assert.ok(prompt, `no prompt:\n${await terminal.screen()}`);
+      await terminal.typeLine("echo rec-$((6*7)); stty size");
+      await terminal.waitForLine("rec-42");
+      await terminal.waitForLine("30 100");
+      await terminal.resizeTo(120, 40);
+      await terminal.typeLine("printf 'x%.0s' $(seq 1 20000); echo; exit 3");
+      assert.ok(
+        await terminal.ended(10_000),
+        "the session did not end after exit",
       );
-      assert.ok(prompt, `no prompt:\n${await screen()}`);
-      await typeLine("echo rec-$((6*7)); stty size");
-      await waitForLine("rec-42");
-      await waitForLine("30 100");
-      await tmux("resize-window", "-t", "s", "-x", "120", "-y", "40");
-      const resized = await waitFor(async () => {
-        await typeLine("stty size");
-        return (await screen()).split("\n").some((l) =>
-          l.trimEnd() === "40 120"
-        );
-      }, 5_000);
-      assert.ok(resized, `size never became 40 120:\n${await screen()}`);
-      await typeLine("printf 'x%.0s' $(seq 1 20000); echo; exit 3");
-      const ended = await waitFor(async () => {
-        const result = await runAs(user, [
-          "tmux",
-          "-S",
-          socket,
-          "has-session",
-          "-t",
-          "s",
-        ]);
-        return result.code !== 0;
-      }, 10_000);
-      assert.ok(ended, "the session did not end after exit");
     } finally {
-      await runAs(user, ["tmux", "-S", socket, "kill-server"]);
+      await terminal.kill();
     }
 
     const log = await waitFor(async () => {
@@ -174,40 +137,27 @@ Deno.test({
 /** A short interactive login in tmux: waits for the prompt, runs `echo term-42`, exits. */
 async function shortLogin(gw: ProxyGateway): Promise<void> {
   const socket = `${gw.logDir}/tmux-short.sock`;
-  const { tmux, screen } = tmuxAs(user, socket);
-  await tmux(
-    "new-session",
-    "-d",
-    "-s",
-    "s",
-    ...sshArgv(user, {
+  const terminal = tmuxAs(user, socket);
+  await terminal.start(
+    sshArgv(user, {
       port: gw.gateway.ports[2023],
       host: gw.gateway.host,
       tty: true,
     }),
   );
   try {
-    const prompt = await waitFor(
-      async () => /\$ ?$/m.test(await screen()),
-      10_000,
-    );
-    assert.ok(prompt, `no prompt:\n${await screen()}`);
-    await tmux("send-keys", "-t", "s", "-l", "echo term-$((6*7))");
-    await tmux("send-keys", "-t", "s", "Enter");
-    const echoed = await waitFor(
-      async () => (await screen()).split("\n").some((l) => l === "term-42"),
-      10_000,
-    );
-    assert.ok(echoed, await screen());
-    await tmux("send-keys", "-t", "s", "-l", "exit");
-    await tmux("send-keys", "-t", "s", "Enter");
+    const prompt = await terminal.waitForPrompt();
+    assert.ok(prompt, `no prompt:\n${await terminal.screen()}`);
+    await terminal.typeLine("echo term-$((6*7))");
+    await terminal.waitForLine("term-42");
+    await terminal.typeLine("exit");
     const ended = await waitFor(async () => {
       const text = await gw.readLog(user);
       return text.includes(": disconnected\n");
     }, 10_000);
     assert.ok(ended, "the session did not end");
   } finally {
-    await runAs(user, ["tmux", "-S", socket, "kill-server"]);
+    await terminal.kill();
   }
 }
 
@@ -276,24 +226,15 @@ Deno.test({
     );
     const socket = `${gw.logDir}/tmux-gone.sock`;
     const seconds = 100_000 + Math.floor(Math.random() * 800_000);
-    const tmux = (...args: string[]) =>
-      runAs(user, ["tmux", "-S", socket, ...args], {
-        env: { TERM: "xterm-256color" },
-        timeoutMs: 10_000,
-      });
-    const started = await tmux(
-      "new-session",
-      "-d",
-      "-s",
-      "s",
-      ...sshArgv(user, {
+    const terminal = tmuxAs(user, socket);
+    await terminal.start(
+      sshArgv(user, {
         port: gw.gateway.ports[2023],
         host: gw.gateway.host,
         tty: true,
         command: `echo ready; sleep ${seconds}`,
       }),
     );
-    assert.equal(started.code, 0, started.stderr);
     const remoteSleep = async () => {
       const found: number[] = [];
       for await (const entry of Deno.readDir("/proc")) {
@@ -315,7 +256,7 @@ Deno.test({
       assert.ok(running, `not running: ${await gatewayExes()}`);
     } finally {
       // The client's terminal goes away: its ssh dies with it.
-      await tmux("kill-server");
+      await terminal.kill();
     }
     const ended = await waitFor(async () => {
       const exes = await gatewayExes();

@@ -3,57 +3,25 @@
 // the remote shell's prompt, typed input and window-size changes must all
 // cross the gateway.
 import assert from "node:assert/strict";
-import { runAs, sshArgv, USERS } from "../harness/mod.ts";
-import { e2e, startProxyGateway, waitFor } from "./gateway.ts";
+import { sshArgv, USERS } from "../harness/mod.ts";
+import { e2e, startProxyGateway } from "./gateway.ts";
 import { tmuxAs } from "./tmux.ts";
 
 const user = USERS.fedora;
 
 /** A test user's `ssh -tt` through the gateway inside a detached tmux. */
 async function startTerminal(port: number, host: string, socket: string) {
-  const { tmux, screen } = tmuxAs(user, socket);
-  await tmux(
-    "new-session",
-    "-d",
-    "-s",
-    "s",
-    "-x",
-    "100",
-    "-y",
-    "30",
-    ...sshArgv(user, { port, host, tty: true }),
-  );
+  const terminal = tmuxAs(user, socket);
+  await terminal.start(sshArgv(user, { port, host, tty: true }), {
+    columns: 100,
+    rows: 30,
+  });
   // The remote shell's prompt ends with "$ ".
-  const prompt = await waitFor(async () => {
-    const text = await screen();
-    return /\$ ?$/m.test(text) ? text : undefined;
-  }, 10_000);
+  const prompt = await terminal.waitForPrompt();
   return {
-    tmux,
-    screen,
+    ...terminal,
     prompt,
-    /** Waits until a line of the pane is exactly `line`; returns the screen. */
-    async waitForLine(line: string, timeoutMs = 10_000) {
-      const found = await waitFor(async () => {
-        const text = await screen();
-        return text.split("\n").some((l) => l.trimEnd() === line)
-          ? text
-          : undefined;
-      }, timeoutMs);
-      assert.ok(
-        found,
-        `no line ${JSON.stringify(line)} in:\n${await screen()}`,
-      );
-      return found;
-    },
-    /** Types `text` then Enter. */
-    async typeLine(text: string) {
-      await tmux("send-keys", "-t", "s", "-l", text);
-      await tmux("send-keys", "-t", "s", "Enter");
-    },
-    async [Symbol.asyncDispose]() {
-      await runAs(user, ["tmux", "-S", socket, "kill-server"]);
-    },
+    [Symbol.asyncDispose]: () => terminal.kill(),
   };
 }
 
@@ -81,29 +49,12 @@ Deno.test({
     await term.typeLine("stty size");
     await term.waitForLine("30 100");
 
-    await term.tmux("resize-window", "-t", "s", "-x", "120", "-y", "40");
     // The new size travels client → gateway pty → proxy's ssh →
     // destination pty; ask until it has arrived (bounded).
-    const resized = await waitFor(async () => {
-      await term.typeLine("stty size");
-      const text = await term.screen();
-      return text.split("\n").some((l) => l.trimEnd() === "40 120");
-    }, 5_000);
-    assert.ok(resized, `size never became 40 120:\n${await term.screen()}`);
+    await term.resizeTo(120, 40);
 
     await term.typeLine("exit");
-    const ended = await waitFor(async () => {
-      const result = await runAs(user, [
-        "tmux",
-        "-S",
-        socket,
-        "has-session",
-        "-t",
-        "s",
-      ]);
-      return result.code !== 0;
-    }, 5_000);
-    assert.ok(ended, "the session did not end after exit");
+    assert.ok(await term.ended(5_000), "the session did not end after exit");
     const log = await gw.readLog(user);
     assert.match(log, / INFO [0-9A-F]{10}: disconnected\n$/);
   },
