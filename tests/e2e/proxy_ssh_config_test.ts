@@ -22,9 +22,13 @@ function hostileConfig(gw: ProxyGateway, dir: string): string {
     `Match exec "test %p = ${port} && touch ${dir}/match-exec"`,
     "    PermitLocalCommand yes",
     `    LocalCommand touch ${dir}/local-command`,
-    // A working relay, so the session itself still succeeds.
+    // A working relay, so the session itself still succeeds. Its reading
+    // half must not outlive ssh holding ssh's stderr (the session's own,
+    // which the gateway's sshd waits to see closed): once in six full test
+    // runs the login hung until the test's 30 s timeout, likely so.
     `    ProxyCommand /bin/bash -c 'touch ${dir}/proxy-command; ` +
-    "exec 3<>/dev/tcp/%h/%p; cat <&3 & exec cat >&3'",
+    "exec 3<>/dev/tcp/%h/%p; cat <&3 2>/dev/null & reader=$!; " +
+    "cat >&3; kill $reader 2>/dev/null'",
     "",
   ].join("\n");
 }
