@@ -93,6 +93,17 @@ export async function withTimeout<T>(
   }
 }
 
+/** `promise`, or a failure naming `what` after `ms`: a hang fails the test. */
+export async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  const result = await withTimeout(promise, ms);
+  if (!result.done) throw new Error(`${what}: not within ${ms} ms`);
+  return result.value;
+}
+
 /**
  * Throw a clear error naming the Debian package when an external tool is
  * missing; the harness must not silently assume what apt installed.

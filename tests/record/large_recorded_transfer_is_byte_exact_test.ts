@@ -15,6 +15,7 @@ import {
 import { Recorder } from "../../src/record/recorder.ts";
 import { startPipedSsh } from "../../src/session/recorded_ssh.ts";
 import { below, prng, referenceRead } from "./helpers.ts";
+import { within } from "../harness/process.ts";
 
 const MiB = 1024 * 1024;
 const processes = { sanitizeOps: false, sanitizeResources: false };
@@ -90,22 +91,6 @@ function userSink(random: () => number) {
       return taken;
     },
   };
-}
-
-/** `promise`, or a failure naming `what` after `ms`: a hang fails the test. */
-async function within<T>(promise: Promise<T>, ms: number, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: not within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {

@@ -16,28 +16,13 @@ import {
 import { Recorder } from "../../src/record/recorder.ts";
 import { startPipedSsh } from "../../src/session/recorded_ssh.ts";
 import { freePort, waitForPort } from "../harness/net.ts";
+import { within } from "../harness/process.ts";
 import { referenceRead } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const SESSION_BYTES = 40 * MiB + 4321;
 const processes = { sanitizeOps: false, sanitizeResources: false };
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** `promise`, or a failure naming `what` after `ms`: a hang fails the test. */
-async function within<T>(promise: Promise<T>, ms: number, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: not within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function randomFile(path: string, length: number): Promise<Uint8Array> {
   const data = new Uint8Array(length);
