@@ -1,6 +1,6 @@
 // What the state layer needs from etcd (spec §5.6), and how to get it. This
 // module stays small and imports nothing heavy: the client itself
-// (etcd_http.ts, etcd v3's JSON gateway over Deno's fetch) is loaded only
+// (etcd_http.ts, etcd v3's JSON gateway over HTTP/1.1) is loaded only
 // by callers that have etcd configured, and the unit tests implement the
 // same interface in memory (tests/state/memory_backend.ts).
 //

@@ -1,10 +1,12 @@
 // The etcd client: etcd v3's JSON gateway (served by etcd 3.4+ on its client
-// URL) over Deno's own fetch, with Deno.createHttpClient for TLS. It
+// URL) over HTTP/1.1 (src/net/http1_client.ts, on Deno.connect and
+// Deno.connectTls; Deno's fetch cost every login ~6 ms of module loading at
+// its first request). It
 // replaces the npm `etcd3` client (grpc-js): that one cost 120-250 ms and
 // ~20 MiB to load at every login, and its HTTP/2 (Deno's node:http2 over
 // nghttp2) could abort or crash the whole process when etcd closed a
 // connection (denoland/deno#36788), which ended the user's session. Here
-// the wire is HTTP/1.1 JSON handled by Deno's Rust stack.
+// the wire is HTTP/1.1 JSON over Deno's own sockets.
 //
 // Behaviour (the rules are in etcd_client.ts's header):
 // - Fail-over: a request starts on the endpoint that answered last; an
@@ -23,16 +25,23 @@
 // - Budgets: opening (authentication and one read) within the connect
 //   budget, each call (its fail-over and re-authentication included)
 //   within REQUEST_TIMEOUT_MS.
-// - Proxy variables of the environment never apply (direct_http_client.ts).
+// - Proxy variables of the environment never apply: the HTTP client reads
+//   none. TLS material is still checked by Deno.createHttpClient
+//   (direct_http_client.ts), whose errors name the file at fault.
 // - Watch (the gateway agent's mirror of /sshproxy/, etcd_watch.ts): one
 //   long POST /v3/watch whose answer is a stream of messages, on the
 //   endpoint that answered last, else the next one; the same token (renewed
-//   once when etcd no longer knows it), the same proxy-free HTTP client. A
+//   once when etcd no longer knows it), the same HTTP client. A
 //   stream that ends, whatever the reason, says so once and is not
 //   restarted here: the caller resumes from the revision it reached, or
 //   reads again after a compaction.
 import type { EtcdSettings } from "../config/types.ts";
 import { createDirectHttpClient } from "../net/direct_http_client.ts";
+import {
+  Http1Client,
+  type Http1StreamingResponse,
+  type Http1Tls,
+} from "../net/http1_client.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { type Deadline, deadline } from "../system/timers.ts";
 import {
@@ -76,6 +85,15 @@ import {
   txnRequest,
   utf8,
 } from "./etcd_wire.ts";
+
+// Sent with every request. `accept` as Deno's fetch sent it: without it,
+// etcd 3.4's gateway answers a request without credentials from a client
+// certificate lacking a Common Name with "permission denied" instead of
+// "user name is empty", which hides the fix (set etcd.username).
+const REQUEST_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "application/json",
+  accept: "*/*",
+};
 
 // Keys fetched per range request.
 const PAGE_SIZE = 10_000;
@@ -181,6 +199,15 @@ function clientOptions(material: TlsMaterial): Deno.CreateHttpClientOptions {
   };
 }
 
+function http1Tls(material: TlsMaterial): Http1Tls {
+  return {
+    ...(material.ca !== undefined ? { caCerts: [material.ca] } : {}),
+    ...(material.cert !== undefined && material.key !== undefined
+      ? { cert: material.cert, key: material.key }
+      : {}),
+  };
+}
+
 // What is wrong with the TLS files that a look at them shows: a line
 // naming the file, or undefined.
 function checkTlsMaterial(
@@ -276,16 +303,17 @@ export async function openHttpEtcd(
     const wrong = checkTlsMaterial(settings, material);
     if (wrong !== undefined) return fail(wrong);
   }
-  let client: Deno.HttpClient;
-  try {
-    client = createDirectHttpClient(clientOptions(material));
-  } catch (error) {
-    return fail(
-      useTls
-        ? explainTlsRefusal(settings, material, error)
-        : `cannot configure the etcd client: ${errorText(error)}`,
-    );
+  if (useTls) {
+    // Deno's TLS set-up names what is wrong with the files (an unreadable
+    // certificate, a key that is not the certificate's) before any
+    // connection; the client itself connects with Deno.connectTls.
+    try {
+      createDirectHttpClient(clientOptions(material)).close();
+    } catch (error) {
+      return fail(explainTlsRefusal(settings, material, error));
+    }
   }
+  const client = new Http1Client(useTls ? http1Tls(material) : undefined);
   const backend = new HttpEtcd(client, {
     shown,
     names: [...settings.endpoints],
@@ -371,7 +399,7 @@ interface Target {
 
 class HttpEtcd implements WatchableEtcd {
   readonly endpoints: string;
-  readonly #client: Deno.HttpClient;
+  readonly #client: Http1Client;
   readonly #target: Target;
   // The endpoint that answered last: where the next request starts.
   #preferred = 0;
@@ -380,7 +408,7 @@ class HttpEtcd implements WatchableEtcd {
   readonly #inflight = new Set<AbortController>();
   #closed = false;
 
-  constructor(client: Deno.HttpClient, target: Target) {
+  constructor(client: Http1Client, target: Target) {
     this.#client = client;
     this.#target = target;
     this.endpoints = target.shown;
@@ -599,19 +627,14 @@ class HttpEtcd implements WatchableEtcd {
     token: string | undefined,
     signal: AbortSignal,
   ): Promise<Exchange> {
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-    };
+    const headers: Record<string, string> = { ...REQUEST_HEADERS };
     if (token !== undefined) headers.authorization = token;
     try {
-      const response = await fetch(`${this.#target.urls[index]}${path}`, {
-        method: "POST",
-        headers,
-        body,
-        client: this.#client,
-        signal,
-      });
-      const text = await response.text();
+      const response = await this.#client.post(
+        `${this.#target.urls[index]}${path}`,
+        { headers, body, signal },
+      );
+      const text = response.text;
       if (response.status !== 200) return refusalOf(response.status, text);
       const parsed = parse(text);
       if (parsed.ok) return parsed;
@@ -829,19 +852,14 @@ class HttpEtcd implements WatchableEtcd {
       outer.signal.addEventListener("abort", abort);
       // Only the answer's start is bounded: the stream itself lasts.
       const timer = setTimeout(abort, REQUEST_TIMEOUT_MS);
-      const headers: Record<string, string> = {
-        "content-type": "application/json",
-      };
+      const headers: Record<string, string> = { ...REQUEST_HEADERS };
       if (token !== undefined) headers.authorization = token;
-      let response: Response;
+      let response: Http1StreamingResponse;
       try {
-        response = await fetch(`${this.#target.urls[index]}/v3/watch`, {
-          method: "POST",
-          headers,
-          body,
-          client: this.#client,
-          signal: attempt.signal,
-        });
+        response = await this.#client.postStreaming(
+          `${this.#target.urls[index]}/v3/watch`,
+          { headers, body, signal: attempt.signal },
+        );
       } catch (error) {
         clearTimeout(timer);
         outer.signal.removeEventListener("abort", abort);
@@ -855,8 +873,11 @@ class HttpEtcd implements WatchableEtcd {
       }
       clearTimeout(timer);
       try {
-        if (response.status !== 200 || response.body === null) {
-          const refusal = refusalOf(response.status, await response.text());
+        if (response.status !== 200) {
+          const refusal = refusalOf(
+            response.status,
+            await new Response(response.body).text(),
+          );
           if (refusal.kind === "elsewhere") {
             reasons.push(`${this.#target.names[index]}: ${refusal.error}`);
             continue;

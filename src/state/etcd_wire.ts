@@ -345,14 +345,16 @@ export function refusalOf(status: number, body: string): EtcdRefusal {
   };
 }
 
-/** A fetch failure (no answer from etcd) as a short reason, never empty. */
+/** A transport failure (no answer from etcd) as a short reason, never empty. */
 export function transportReason(error: unknown, timeoutMs: number): string {
   if (error instanceof DOMException && error.name === "TimeoutError") {
     return `no answer within ${timeoutMs / 1000}s`;
   }
-  // Deno's fetch says "fetch failed" and puts hyper's chain of causes in
-  // `cause`, e.g. "error sending request for url (...): client error
-  // (Connect): tcp connect error: Connection refused (os error 111)".
+  // Deno's sockets throw "Connection refused (os error 111)" and rustls's
+  // texts; src/net/http1_client.ts adds "dns error: " to a resolver's
+  // failure. (Deno's fetch, used before, chained hyper's causes in
+  // `cause`: "error sending request for url (...): client error (Connect):
+  // tcp connect error: ...", still read the same way.)
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current !== undefined; depth++) {
@@ -370,13 +372,6 @@ export function transportReason(error: unknown, timeoutMs: number): string {
     [
       /dns error: (?:failed to lookup address information: )?([^:]+)/i,
       (m) => `cannot resolve the host name (${m[1].trim()})`,
-    ],
-    [
-      /Requests to port (\d+) are blocked/,
-      (m) =>
-        `port ${
-          m[1]
-        } is on fetch's list of blocked ports (run etcd on another port, e.g. 2379)`,
     ],
     [
       /invalid peer certificate: ([\w ]+)/,

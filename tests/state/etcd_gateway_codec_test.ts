@@ -277,10 +277,6 @@ Deno.test("transport failures: a short reason, never empty or undefined", () => 
       "TLS: etcd refused the handshake (BadCertificate)",
     ],
     [
-      new TypeError("Fetch failed: Requests to port 1 are blocked"),
-      /^port 1 is on fetch's list of blocked ports/,
-    ],
-    [
       new DOMException(
         "The operation was aborted due to timeout",
         "TimeoutError",

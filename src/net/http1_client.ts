@@ -1,0 +1,530 @@
+// A small HTTP/1.1 client over Deno.connect / Deno.connectTls, for etcd's
+// JSON gateway (src/state/etcd_http.ts): POST requests with a JSON body,
+// answers read whole, or as a stream for a watch.
+//
+// Hand-written rather than Deno's fetch because of what fetch costs a
+// login: its modules load on first use, ~6 ms of the first request on the
+// session path (measured: 2.5 ms to reach `fetch`, 3 ms for the first
+// call, then hyper's set-up), against ~1 ms here, where Deno.connect is
+// already loaded for the health checks. No npm package speaks HTTP/1.1
+// over Deno's sockets without Node's layer, which would cost more still.
+// It also reads no proxy variable at all: a user who sets http_proxy in
+// the session's environment cannot steer or read etcd's traffic.
+//
+// The client keeps idle connections per origin (etcd's gateway keeps them
+// open), writes each request in one piece (no Nagle wait between a header
+// and its body), and reads Content-Length or chunked answers. A request
+// that finds its reused connection closed by the server before any answer
+// is sent again once, on a new connection. Errors are thrown with the
+// texts src/state/etcd_wire.ts transportReason knows (connection refused,
+// reset, "connection closed before message completed", "dns error: ...",
+// rustls's certificate and alert texts).
+
+/** TLS material of a client (PEM texts); absent for plain HTTP. */
+export interface Http1Tls {
+  caCerts?: string[];
+  cert?: string;
+  key?: string;
+}
+
+/** One POST request. */
+export interface Http1Request {
+  headers: Record<string, string>;
+  body: string;
+  signal: AbortSignal;
+}
+
+/** A whole answer. */
+export interface Http1Response {
+  status: number;
+  text: string;
+}
+
+/** An answer whose body is read as it comes (the connection is the stream's). */
+export interface Http1StreamingResponse {
+  status: number;
+  body: ReadableStream<Uint8Array>;
+}
+
+// An answer's header block may not exceed this, nor a whole body this.
+const MAX_HEADER_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 256 * 1024 * 1024;
+const READ_SIZE = 64 * 1024;
+
+const encoder = new TextEncoder();
+
+/** An HTTP/1.1 client with a pool of kept-alive connections per origin. */
+export class Http1Client {
+  readonly #tls: Http1Tls | undefined;
+  readonly #idle = new Map<string, Wire[]>();
+  readonly #open = new Set<Wire>();
+  #closed = false;
+
+  constructor(tls?: Http1Tls) {
+    this.#tls = tls;
+  }
+
+  /** POSTs `request` to `url` and reads the whole answer. */
+  async post(url: string, request: Http1Request): Promise<Http1Response> {
+    const target = parseTarget(url);
+    const bytes = requestBytes(target, request);
+    for (let attempt = 0;; attempt++) {
+      const { wire, reused } = await this.#wire(target, request.signal);
+      const stop = () => wire.close();
+      request.signal.addEventListener("abort", stop, { once: true });
+      try {
+        await wire.write(bytes);
+        const head = await wire.readHead();
+        const body = await readBody(wire, head);
+        if (head.keepAlive && body.complete) this.#release(target, wire);
+        else wire.close();
+        return {
+          status: head.status,
+          text: new TextDecoder().decode(body.bytes),
+        };
+      } catch (error) {
+        wire.close();
+        if (request.signal.aborted) throw request.signal.reason;
+        // The server closed a connection it had kept idle: our request was
+        // never read, and goes again on a new one.
+        if (reused && attempt === 0 && wire.answered === 0) continue;
+        throw error;
+      } finally {
+        request.signal.removeEventListener("abort", stop);
+      }
+    }
+  }
+
+  /** POSTs `request` to `url`; the answer's body is read as a stream. */
+  async postStreaming(
+    url: string,
+    request: Http1Request,
+  ): Promise<Http1StreamingResponse> {
+    const target = parseTarget(url);
+    const bytes = requestBytes(target, request);
+    for (let attempt = 0;; attempt++) {
+      const { wire, reused } = await this.#wire(target, request.signal);
+      const stop = () => wire.close();
+      request.signal.addEventListener("abort", stop, { once: true });
+      try {
+        await wire.write(bytes);
+        const head = await wire.readHead();
+        return { status: head.status, body: bodyStream(wire, head) };
+      } catch (error) {
+        wire.close();
+        request.signal.removeEventListener("abort", stop);
+        if (request.signal.aborted) throw request.signal.reason;
+        if (reused && attempt === 0 && wire.answered === 0) continue;
+        throw error;
+      }
+      // The stream ends with the connection: the signal still closes it.
+    }
+  }
+
+  /** Closes every connection; requests under way fail. */
+  close(): void {
+    this.#closed = true;
+    for (const wire of this.#open) wire.close();
+    this.#open.clear();
+    this.#idle.clear();
+  }
+
+  async #wire(
+    target: Target,
+    signal: AbortSignal,
+  ): Promise<{ wire: Wire; reused: boolean }> {
+    if (this.#closed) throw new Error("client closed");
+    signal.throwIfAborted();
+    const idle = this.#idle.get(target.origin);
+    const kept = idle?.pop();
+    if (kept !== undefined) return { wire: kept, reused: true };
+    const connecting = connect(target, this.#tls);
+    const aborted = new Promise<never>((_, reject) => {
+      const stop = () => reject(signal.reason);
+      signal.addEventListener("abort", stop, { once: true });
+      connecting.finally(() => signal.removeEventListener("abort", stop))
+        .catch(() => {});
+    });
+    let conn: Deno.Conn;
+    try {
+      conn = await Promise.race([connecting, aborted]);
+    } catch (error) {
+      // A connection that comes after all is not kept.
+      connecting.then((late) => late.close(), () => {});
+      throw error;
+    }
+    const wire = new Wire(conn, () => this.#open.delete(wire));
+    if (this.#closed) {
+      wire.close();
+      throw new Error("client closed");
+    }
+    this.#open.add(wire);
+    return { wire, reused: false };
+  }
+
+  #release(target: Target, wire: Wire): void {
+    if (this.#closed || wire.closed) return;
+    const idle = this.#idle.get(target.origin) ?? [];
+    idle.push(wire);
+    this.#idle.set(target.origin, idle);
+    wire.onClose(() => {
+      const index = idle.indexOf(wire);
+      if (index >= 0) idle.splice(index, 1);
+    });
+  }
+}
+
+interface Target {
+  origin: string;
+  secure: boolean;
+  hostname: string;
+  port: number;
+  /** The Host header's value. */
+  host: string;
+  path: string;
+}
+
+function parseTarget(url: string): Target {
+  const parsed = new URL(url);
+  const secure = parsed.protocol === "https:";
+  if (!secure && parsed.protocol !== "http:") {
+    throw new Error(`unsupported scheme ${parsed.protocol}`);
+  }
+  const port = parsed.port === "" ? (secure ? 443 : 80) : Number(parsed.port);
+  return {
+    origin: `${parsed.protocol}//${parsed.host}`,
+    secure,
+    hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port,
+    host: parsed.host,
+    path: `${parsed.pathname}${parsed.search}`,
+  };
+}
+
+function requestBytes(target: Target, request: Http1Request): Uint8Array {
+  const body = encoder.encode(request.body);
+  let head = `POST ${target.path} HTTP/1.1\r\nhost: ${target.host}\r\n`;
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
+      throw new Error(`header ${JSON.stringify(name)} holds a line break`);
+    }
+    head += `${name}: ${value}\r\n`;
+  }
+  head += `content-length: ${body.length}\r\n\r\n`;
+  const headBytes = encoder.encode(head);
+  const bytes = new Uint8Array(headBytes.length + body.length);
+  bytes.set(headBytes);
+  bytes.set(body, headBytes.length);
+  return bytes;
+}
+
+async function connect(
+  target: Target,
+  tls: Http1Tls | undefined,
+): Promise<Deno.Conn> {
+  try {
+    if (target.secure) {
+      const conn = await Deno.connectTls({
+        hostname: target.hostname,
+        port: target.port,
+        ...(tls?.caCerts ? { caCerts: tls.caCerts } : {}),
+        ...(tls?.cert !== undefined && tls?.key !== undefined
+          ? { cert: tls.cert, key: tls.key }
+          : {}),
+      });
+      try {
+        await conn.handshake();
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return conn;
+    }
+    const conn = await Deno.connect({
+      hostname: target.hostname,
+      port: target.port,
+    });
+    conn.setNoDelay(true);
+    return conn;
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    // Deno's resolver failure, in the words transportReason knows.
+    if (/failed to lookup address|Name or service not known/i.test(text)) {
+      throw new Error(`dns error: ${text}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+interface Head {
+  status: number;
+  keepAlive: boolean;
+  chunked: boolean;
+  /** Content-Length, when given (and not chunked). */
+  length?: number;
+}
+
+/** One connection and what was read on it but not consumed yet. */
+class Wire {
+  closed = false;
+  /** Bytes of the current request's answer received so far. */
+  answered = 0;
+  #buffer = new Uint8Array(0);
+  #closeHandlers: (() => void)[] = [];
+
+  constructor(readonly conn: Deno.Conn, onClose: () => void) {
+    this.#closeHandlers.push(onClose);
+  }
+
+  onClose(handler: () => void): void {
+    this.#closeHandlers.push(handler);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+    for (const handler of this.#closeHandlers) handler();
+  }
+
+  /** Writes a request (whose answer is then counted from zero). */
+  async write(bytes: Uint8Array): Promise<void> {
+    this.answered = 0;
+    let written = 0;
+    while (written < bytes.length) {
+      written += await this.conn.write(bytes.subarray(written));
+    }
+  }
+
+  /** Reads more bytes into the buffer; false at the end of the stream. */
+  async fill(): Promise<boolean> {
+    const chunk = new Uint8Array(READ_SIZE);
+    const count = await this.conn.read(chunk);
+    if (count === null) return false;
+    this.answered += count;
+    const grown = new Uint8Array(this.#buffer.length + count);
+    grown.set(this.#buffer);
+    grown.set(chunk.subarray(0, count), this.#buffer.length);
+    this.#buffer = grown;
+    return true;
+  }
+
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  /** Takes `count` buffered bytes. */
+  take(count: number): Uint8Array {
+    const taken = this.#buffer.subarray(0, count);
+    this.#buffer = this.#buffer.subarray(count);
+    return taken;
+  }
+
+  /** Index of CRLF in the buffer from `from`, or -1. */
+  lineEnd(from = 0): number {
+    const buffer = this.#buffer;
+    for (let i = from; i + 1 < buffer.length; i++) {
+      if (buffer[i] === 13 && buffer[i + 1] === 10) return i;
+    }
+    return -1;
+  }
+
+  /** A CRLF-terminated line (without it); throws at the end of the stream. */
+  async readLine(limit: number): Promise<string> {
+    let end = this.lineEnd();
+    while (end < 0) {
+      if (this.#buffer.length > limit) throw new Error("answer line too long");
+      const from = Math.max(0, this.#buffer.length - 1);
+      if (!await this.fill()) throw closedEarly();
+      end = this.lineEnd(from);
+    }
+    const line = latin1(this.take(end));
+    this.take(2);
+    return line;
+  }
+
+  /** Reads exactly `count` bytes (buffered ones first). */
+  async readExactly(count: number): Promise<Uint8Array> {
+    const out = new Uint8Array(count);
+    let filled = Math.min(count, this.#buffer.length);
+    out.set(this.take(filled));
+    while (filled < count) {
+      const read = await this.conn.read(out.subarray(filled));
+      if (read === null) throw closedEarly();
+      this.answered += read;
+      filled += read;
+    }
+    return out;
+  }
+
+  /** The status line and headers of an answer. */
+  async readHead(): Promise<Head> {
+    let budget = MAX_HEADER_BYTES;
+    let statusLine = await this.readLine(budget);
+    // 1xx answers (100 Continue) precede the real one.
+    for (;;) {
+      const match = /^HTTP\/1\.([01]) (\d{3})/.exec(statusLine);
+      if (!match) {
+        throw new Error(
+          `not an HTTP answer: ${JSON.stringify(statusLine.slice(0, 80))}`,
+        );
+      }
+      const status = Number(match[2]);
+      let keepAlive = match[1] === "1";
+      let chunked = false;
+      let length: number | undefined;
+      for (;;) {
+        const line = await this.readLine(budget);
+        budget -= line.length + 2;
+        if (budget < 0) throw new Error("answer headers too long");
+        if (line === "") break;
+        const colon = line.indexOf(":");
+        if (colon <= 0) continue;
+        const name = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim().toLowerCase();
+        if (name === "content-length") {
+          if (!/^\d+$/.test(value)) throw new Error("bad content-length");
+          length = Number(value);
+        } else if (name === "transfer-encoding") {
+          chunked = value.split(",").map((part) => part.trim()).includes(
+            "chunked",
+          );
+        } else if (name === "connection") {
+          const options = value.split(",").map((part) => part.trim());
+          if (options.includes("close")) keepAlive = false;
+          if (options.includes("keep-alive")) keepAlive = true;
+        }
+      }
+      if (status >= 100 && status < 200) {
+        statusLine = await this.readLine(budget);
+        continue;
+      }
+      return {
+        status,
+        keepAlive,
+        chunked,
+        ...(chunked ? {} : length === undefined ? {} : { length }),
+      };
+    }
+  }
+}
+
+function closedEarly(): Error {
+  return new Error("connection closed before message completed");
+}
+
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return text;
+}
+
+// The next piece of a chunked body; undefined after the last chunk (and
+// its trailer).
+async function nextChunk(wire: Wire): Promise<Uint8Array | undefined> {
+  const sizeLine = await wire.readLine(1024);
+  const size = Number.parseInt(sizeLine.split(";")[0].trim(), 16);
+  if (!Number.isFinite(size) || size < 0) {
+    throw new Error(`bad chunk size ${JSON.stringify(sizeLine.slice(0, 40))}`);
+  }
+  if (size === 0) {
+    while ((await wire.readLine(MAX_HEADER_BYTES)) !== "") {
+      // trailer fields: none that matter
+    }
+    return undefined;
+  }
+  if (size > MAX_BODY_BYTES) throw new Error("answer too large");
+  const data = await wire.readExactly(size);
+  await wire.readExactly(2);
+  return data;
+}
+
+async function readBody(
+  wire: Wire,
+  head: Head,
+): Promise<{ bytes: Uint8Array; complete: boolean }> {
+  if (head.status === 204 || head.status === 304) {
+    return { bytes: new Uint8Array(0), complete: true };
+  }
+  if (head.chunked) {
+    const pieces: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const piece = await nextChunk(wire);
+      if (piece === undefined) break;
+      total += piece.length;
+      if (total > MAX_BODY_BYTES) throw new Error("answer too large");
+      pieces.push(piece);
+    }
+    return { bytes: concat(pieces, total), complete: true };
+  }
+  if (head.length !== undefined) {
+    if (head.length > MAX_BODY_BYTES) throw new Error("answer too large");
+    return { bytes: await wire.readExactly(head.length), complete: true };
+  }
+  // Neither: the body lasts until the server closes the connection.
+  const pieces: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const piece = wire.take(wire.buffered).slice();
+    total += piece.length;
+    if (total > MAX_BODY_BYTES) throw new Error("answer too large");
+    pieces.push(piece);
+    if (!await wire.fill()) break;
+  }
+  return { bytes: concat(pieces, total), complete: false };
+}
+
+function bodyStream(wire: Wire, head: Head): ReadableStream<Uint8Array> {
+  let left = head.length;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (head.chunked) {
+          const piece = await nextChunk(wire);
+          if (piece === undefined) {
+            wire.close();
+            controller.close();
+          } else controller.enqueue(piece);
+          return;
+        }
+        if (left === 0) {
+          wire.close();
+          controller.close();
+          return;
+        }
+        if (wire.buffered === 0 && !await wire.fill()) {
+          wire.close();
+          if (left === undefined) controller.close();
+          else controller.error(closedEarly());
+          return;
+        }
+        const count = left === undefined
+          ? wire.buffered
+          : Math.min(left, wire.buffered);
+        if (left !== undefined) left -= count;
+        controller.enqueue(wire.take(count).slice());
+      } catch (error) {
+        wire.close();
+        controller.error(error);
+      }
+    },
+    cancel() {
+      wire.close();
+    },
+  });
+}
+
+function concat(pieces: Uint8Array[], total: number): Uint8Array {
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, offset);
+    offset += piece.length;
+  }
+  return bytes;
+}
