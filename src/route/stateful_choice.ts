@@ -21,7 +21,11 @@ export interface StoredHost {
 export interface HostCheckDependencies {
   /** The stored state of a destination; undefined when absent or unknown. */
   stored(destination: string): Promise<StoredHost | undefined>;
-  /** Records a live check's result (started at `startedNs`). */
+  /**
+   * Records a live check's result (started at `startedNs`). Not waited
+   * for: the session goes on while etcd writes it (whoever provides this
+   * keeps the write until it lands, e.g. SharedState until close).
+   */
   record(
     destination: string,
     state: "up" | "down",
@@ -63,7 +67,7 @@ export function hostChecker(
       );
     }
     const state = probe.ok ? "up" : "down";
-    await dependencies.record(destination, state, now);
+    dependencies.record(destination, state, now).catch(() => {});
     return state;
   };
   return (destination) => {
@@ -104,6 +108,15 @@ export async function chooseWithState(
   dependencies: StatefulChoiceDependencies,
 ): Promise<Result<string | undefined>> {
   const { destinations, routeSelect } = inputs;
+  const byLoad = destinations.length > 0 &&
+      (routeSelect === "connections" || routeSelect === "bandwidth")
+    ? routeSelect
+    : undefined;
+  // Both reads go to etcd at once: a sticky candidate that is up makes the
+  // loads unused, but a login without one no longer waits for two round
+  // trips in a row.
+  const loading = byLoad !== undefined ? dependencies.loads() : undefined;
+  loading?.catch(() => {}); // unused when the sticky candidate is taken
   if (destinations.length > 0 && inputs.mode === "sticky") {
     const candidate = await dependencies.sticky();
     if (candidate !== undefined) {
@@ -125,15 +138,12 @@ export async function chooseWithState(
     }
   }
   let ordering: { order: string[]; debug?: string } | undefined;
-  if (
-    destinations.length > 0 &&
-    (routeSelect === "connections" || routeSelect === "bandwidth")
-  ) {
-    const loads = await dependencies.loads();
+  if (loading !== undefined && byLoad !== undefined) {
+    const loads = await loading;
     if (loads !== undefined) {
       ordering = orderByLoad(
         destinations,
-        routeSelect,
+        byLoad,
         loads,
         dependencies.random,
       );

@@ -47,6 +47,7 @@ import {
   type RouteRequest,
 } from "../agent/protocol.ts";
 import { fail, ok, type Result } from "../result.ts";
+import { preloadProcessApi } from "../system/process_api.ts";
 import { deadline } from "../system/timers.ts";
 import {
   type BandwidthSource,
@@ -255,6 +256,9 @@ export async function routeThroughAgent(
       };
       const sent = await connection.send(request);
       if (!sent.ok) return sent;
+      // The agent decides in a few ms: time for Deno to load what starts
+      // the session's ssh right after (src/system/process_api.ts).
+      preloadProcessApi();
       const line = await connection.reader.next();
       if (!line.ok) return line;
       if (line.value === undefined) {

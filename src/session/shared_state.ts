@@ -38,6 +38,7 @@ import type { DestinationLoad } from "../state/aggregate.ts";
 import type { Problem, Registration, StateStore } from "../state/store.ts";
 import type { Backoff } from "../state/registration.ts";
 import type { ConnectionStats } from "../state/values.ts";
+import { preloadProcessApi } from "../system/process_api.ts";
 
 type Log = (level: Level, message: string) => void;
 
@@ -216,13 +217,17 @@ export function chooseSessionDestination(
 ): Promise<Result<string | undefined>> {
   const check = hostChecker({
     stored: (destination) =>
-      shared?.storedHost(destination) ?? Promise.resolve(undefined),
+      whileWaiting(
+        shared?.storedHost(destination) ?? Promise.resolve(undefined),
+      ),
     record: (destination, state, startedNs) =>
       shared?.recordHost(destination, state, startedNs) ?? Promise.resolve(),
     live: system.live ?? ((destination) => {
       const split = splitHostPort(destination, loadServices());
       if (!split.ok) return Promise.resolve(fail(split.error));
-      return liveCheck(config.healthCheck, split.value.host, split.value.port);
+      return whileWaiting(
+        liveCheck(config.healthCheck, split.value.host, split.value.port),
+      );
     }),
     checkIntervalNs: config.checkInterval,
     now: system.now ?? nowNanoseconds,
@@ -238,12 +243,20 @@ export function chooseSessionDestination(
     },
     {
       check,
-      sticky: () => shared?.sticky() ?? Promise.resolve(undefined),
-      loads: () => shared?.loads() ?? Promise.resolve(undefined),
+      sticky: () =>
+        whileWaiting(shared?.sticky() ?? Promise.resolve(undefined)),
+      loads: () => whileWaiting(shared?.loads() ?? Promise.resolve(undefined)),
       random: system.random ?? Math.random,
       log,
     },
   );
+}
+
+// The session's ssh starts right after the choice: Deno's process API
+// loads while the choice waits for etcd or a probe (src/system/process_api.ts).
+function whileWaiting<T>(answer: Promise<T>): Promise<T> {
+  preloadProcessApi();
+  return answer;
 }
 
 /** What publishes a session's bandwidth (a Recorder). */
@@ -384,6 +397,8 @@ export class SharedState {
   #usable: boolean;
   #reported = new Set<string>();
   #registration: Registration | undefined;
+  // Host states being written (recordHost), kept until they land.
+  readonly #writes = new Set<Promise<void>>();
   #registrationError = "";
   #registering = false;
   #announceRegistration: () => void = () => {};
@@ -532,8 +547,27 @@ export class SharedState {
     return entry && { state: entry.state, tsNs: entry.ts.ns };
   }
 
-  /** Records a live check (Ts = when it started), as every gateway reads it. */
-  async recordHost(
+  /**
+   * Records a live check (Ts = when it started), as every gateway reads it.
+   * The choice does not wait for it; close() does (see settled()).
+   */
+  recordHost(
+    destination: string,
+    state: "up" | "down",
+    startedNs: bigint,
+  ): Promise<void> {
+    const write = this.#recordHost(destination, state, startedNs);
+    this.#writes.add(write);
+    write.finally(() => this.#writes.delete(write));
+    return write;
+  }
+
+  /** Resolves once every host state recorded so far has landed or failed. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#writes]);
+  }
+
+  async #recordHost(
     destination: string,
     state: "up" | "down",
     startedNs: bigint,
@@ -843,6 +877,9 @@ export class SharedState {
           );
         }
       }
+      // Host states still being written (the choice did not wait for
+      // them): within the same budget, as they matter to every gateway.
+      await atMost(this.settled(), CLOSE_BUDGET_MS);
       this.#store?.close();
     })();
     return this.#closing;

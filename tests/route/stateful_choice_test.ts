@@ -258,6 +258,7 @@ Deno.test("a recorded check carries the time the check started, in etcd's format
     now: () => start,
   });
   assert.deepEqual(chosen, { ok: true, value: "a:22" });
+  await shared!.settled();
   const stored = JSON.parse(etcd.keys.get(`${H}a:22`)!.value);
   assert.equal(stored.State, "up");
   assert.equal(
@@ -288,6 +289,7 @@ Deno.test("check_interval: a fresh stored state is reused (Ts unchanged), an old
   });
   // a is down for 5 s more without being probed; b is probed.
   assert.deepEqual(chosen, { ok: true, value: "b:22" });
+  await shared!.settled();
   assert.deepEqual(probed, ["b:22"]);
   assert.equal(etcd.keys.get(`${H}a:22`)!.value, fresh);
   // Six seconds later a is probed again and its Ts refreshed.
@@ -304,8 +306,59 @@ Deno.test("check_interval: a fresh stored state is reused (Ts unchanged), an old
     { live, now: () => now + 6_000_000_000n },
   );
   assert.deepEqual(again, { ok: true, value: "a:22" });
+  await later.shared!.settled();
   assert.deepEqual(probed, ["b:22", "a:22"]);
   assert.match(etcd.keys.get(`${H}a:22`)!.value, /^\{"State":"up","Ts":"/);
+});
+
+Deno.test("the choice does not wait for etcd to store a host's check; close() does", async () => {
+  const etcd = new MemoryEtcd();
+  const { config, log, shared } = await setUp(
+    "alice",
+    "dest: [a:22]\nroute_select: ordered\n",
+    etcd,
+  );
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  etcd.beforeAnswer = (method) => method === "put" ? held : Promise.resolve();
+  const chosen = await chooseSessionDestination(config, "alice", shared, log, {
+    live: () => Promise.resolve(ok(undefined)),
+  });
+  assert.deepEqual(chosen, { ok: true, value: "a:22" });
+  assert.equal(etcd.keys.has(`${H}a:22`), false, "written in the background");
+  const closing = shared!.close();
+  let closed = false;
+  closing.then(() => closed = true);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(closed, false, "close() waits for the write");
+  release();
+  await closing;
+  assert.match(etcd.keys.get(`${H}a:22`)!.value, /^\{"State":"up","Ts":"/);
+});
+
+Deno.test("sticky and balanced by connections: both etcd reads are asked at once", async () => {
+  const etcd = new MemoryEtcd();
+  const { config, log, shared } = await setUp(
+    "alice",
+    "dest: [a:22, b:22]\nroute_select: connections\nmode: sticky\n",
+    etcd,
+  );
+  const waiting: string[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  etcd.beforeAnswer = (method) => {
+    waiting.push(method);
+    return method === "list" ? held : Promise.resolve();
+  };
+  const choosing = chooseSessionDestination(config, "alice", shared, log, {
+    live: () => Promise.resolve(ok(undefined)),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // The sticky look-up (connections of alice@default) and the loads (all
+  // connections) are both listings: both in flight before either answers.
+  assert.equal(waiting.filter((method) => method === "list").length, 2);
+  release();
+  assert.equal((await choosing).ok, true);
 });
 
 Deno.test("a disabled host is never chosen and never probed, whatever its age or check_interval", async () => {
