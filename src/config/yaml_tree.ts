@@ -33,9 +33,12 @@ import {
   LineCounter,
   type Node as YamlNode,
   Parser,
-  type Tags,
 } from "yaml/esm";
 import { fail, ok, type Result } from "../result.ts";
+import { goYamlTags } from "./yaml_tags.ts";
+import { readSimpleYaml } from "./yaml_simple.ts";
+
+export { goYamlTags };
 
 /** The YAML 1.1 type a scalar resolved to. */
 export type ScalarTag = "null" | "bool" | "int" | "float" | "str";
@@ -117,6 +120,17 @@ export function parseYamlTree(text: string): Result<YamlTree> {
       }: yaml: file larger than ${YAML_LIMITS.maxBytes} bytes (the limit; expected a configuration file of at most 1 MiB)`,
     );
   }
+  // Most configuration files need none of the package's machinery.
+  const simple = readSimpleYaml(text);
+  if (simple !== undefined) return ok(simple);
+  return parseYamlTreeWithPackage(text);
+}
+
+/**
+ * parseYamlTree without its fast path: the `yaml` package alone (the
+ * tests compare yaml_simple.ts with it).
+ */
+export function parseYamlTreeWithPackage(text: string): Result<YamlTree> {
   const lines = new LineCounter();
   const read = firstDocument(text, lines);
   if (!read.ok) return read;
@@ -273,32 +287,6 @@ function indexPastBytes(text: string, limit: number): number {
     if (bytes > limit) return index;
   }
   return -1;
-}
-
-// go-yaml v2 has no sexagesimal numbers (`1:20` is the string "1:20", not
-// 80) and, through Go's strconv, reads `0o17` as octal 15.
-const goOctal = {
-  identify: (value: unknown) => typeof value === "bigint",
-  default: true,
-  tag: "tag:yaml.org,2002:int",
-  format: "OCT",
-  test: /^[-+]?0o[0-7_]+$/,
-  resolve: (text: string) => {
-    const negative = text.startsWith("-");
-    const digits = text.replace(/^[-+]?0o/, "").replaceAll("_", "");
-    const value = BigInt(`0o${digits}`);
-    return negative ? -value : value;
-  },
-};
-
-/** The YAML 1.1 tags as go-yaml v2 resolves them (for parsing and quoting). */
-export function goYamlTags(tags: Tags): Tags {
-  return [
-    ...tags.filter((tag) =>
-      typeof tag === "string" || !("format" in tag && tag.format === "TIME")
-    ),
-    goOctal,
-  ];
 }
 
 function describeYamlError(code: string, message: string): string {

@@ -1,0 +1,377 @@
+// A reader for the YAML that configuration files are made of (block
+// mappings and sequences, one-line scalars, one-line flow lists), which
+// builds the same tree as yaml_tree.ts without running the `yaml`
+// package's lexer, parser and composer: on a login's cold start those cost
+// 2-2.5 ms for a ten-line file (measured), which every session paid,
+// against ~0.1 ms here. Hand-written because no package parses YAML in
+// less; it is only a fast path: anything outside the subset below
+// (anchors, tags, block scalars, multi-line scalars, escapes, flow
+// mappings with entries, empty values, documents markers, tabs, errors of
+// any kind) answers undefined, and the `yaml` package reads the file as
+// before. Scalars are resolved by the package's own YAML 1.1 tags (the
+// schema yaml_tree.ts composes with), so `yes`, `0777` or `1_000` mean
+// what they mean there. tests/config/yaml_simple_reader_matches_package_test.ts
+// compares both readers on every fixture and on generated files.
+// @ts-types="yaml"
+import { Document, isScalar, type Schema } from "yaml/esm";
+import { goYamlTags } from "./yaml_tags.ts";
+import type {
+  MappingEntry,
+  ScalarNode,
+  ScalarTag,
+  TreeNode,
+  YamlTree,
+} from "./yaml_tree.ts";
+
+/** The tree of `text` when it is in the subset; undefined otherwise. */
+export function readSimpleYaml(text: string): YamlTree | undefined {
+  if (/[\t\r\uFEFF]/.test(text)) return undefined;
+  const lines = contentLines(text);
+  if (lines === undefined || lines.length === 0) return undefined;
+  const reader = new Reader(lines);
+  try {
+    if (lines[0].indent !== 0) return undefined;
+    const root = reader.block(0, 0);
+    if (root.kind !== "mapping" || !reader.done()) return undefined;
+    return { root, notes: [] };
+  } catch (error) {
+    if (error instanceof OutsideSubset) return undefined;
+    throw error;
+  }
+}
+
+/** The input is not in the subset: the package reads it. */
+class OutsideSubset extends Error {}
+
+function outside(): never {
+  throw new OutsideSubset();
+}
+
+interface Line {
+  /** 1-based line number. */
+  number: number;
+  indent: number;
+  /** The line without its indentation (comments still in). */
+  content: string;
+}
+
+// Lines holding something other than blanks and comments.
+function contentLines(text: string): Line[] | undefined {
+  const lines: Line[] = [];
+  const raw = text.split("\n");
+  for (let index = 0; index < raw.length; index++) {
+    const line = raw[index];
+    const content = line.trimStart();
+    if (content === "" || content.startsWith("#")) continue;
+    // Directives and document markers: the package's business.
+    if (/^(---|\.\.\.)(\s|$)/.test(line) || line.startsWith("%")) {
+      return undefined;
+    }
+    lines.push({
+      number: index + 1,
+      indent: line.length - content.length,
+      content: content.trimEnd(),
+    });
+  }
+  return lines;
+}
+
+// Nested deeper than this, the package reads it (and applies its limit).
+const MAX_DEPTH = 50;
+
+class Reader {
+  #position = 0;
+  #schema: Schema | undefined;
+
+  constructor(private readonly lines: Line[]) {}
+
+  done(): boolean {
+    return this.#position >= this.lines.length;
+  }
+
+  #peek(): Line | undefined {
+    return this.lines[this.#position];
+  }
+
+  /** The block (mapping or sequence) whose first line is the next one, at `indent`. */
+  block(indent: number, depth: number): TreeNode {
+    if (depth > MAX_DEPTH) outside();
+    const first = this.#peek();
+    if (first === undefined || first.indent !== indent) outside();
+    return isSequenceItem(first.content)
+      ? this.#sequence(indent, depth)
+      : this.#mapping(indent, depth);
+  }
+
+  #mapping(indent: number, depth: number): TreeNode {
+    const entries: MappingEntry[] = [];
+    const line = this.#peek()!.number;
+    for (;;) {
+      const current = this.#peek();
+      if (current === undefined || current.indent < indent) break;
+      if (current.indent > indent || isSequenceItem(current.content)) {
+        outside();
+      }
+      this.#position++;
+      const { key, rest } = splitKey(current.content);
+      if (key === "<<") outside(); // a merge key
+      if (rest === "") {
+        // The value is the block below: more indented, or a sequence at
+        // the key's own indentation.
+        const next = this.#peek();
+        if (next === undefined) outside();
+        if (
+          next.indent > indent ||
+          (next.indent === indent && isSequenceItem(next.content))
+        ) {
+          entries.push({
+            key,
+            line: current.number,
+            value: this.block(next.indent, depth + 1),
+          });
+          continue;
+        }
+        outside(); // an empty value
+      }
+      entries.push({
+        key,
+        line: current.number,
+        value: this.#inline(rest, current.number),
+      });
+      const next = this.#peek();
+      if (next !== undefined && next.indent > indent) outside(); // continued
+    }
+    return { kind: "mapping", entries, line };
+  }
+
+  #sequence(indent: number, depth: number): TreeNode {
+    const items: TreeNode[] = [];
+    const line = this.#peek()!.number;
+    for (;;) {
+      const current = this.#peek();
+      if (current === undefined || current.indent < indent) break;
+      if (current.indent > indent || !isSequenceItem(current.content)) {
+        // A key at the indentation of a compact sequence ends it.
+        if (current.indent === indent) break;
+        outside();
+      }
+      const after = current.content.slice(1);
+      const content = after.trimStart();
+      const column = indent + 1 + (after.length - content.length);
+      if (content === "" || content.startsWith("#")) outside();
+      if (isSequenceItem(content)) outside(); // "- - x"
+      if (hasKey(content)) {
+        // "- key: value": a mapping at the key's column, this line first.
+        this.lines[this.#position] = {
+          number: current.number,
+          indent: column,
+          content,
+        };
+        items.push(this.#mapping(column, depth + 1));
+        continue;
+      }
+      this.#position++;
+      items.push(this.#inline(content, current.number));
+      const next = this.#peek();
+      if (next !== undefined && next.indent > indent) outside(); // continued
+    }
+    return { kind: "sequence", items, line };
+  }
+
+  // A value written on its key's line: a scalar or a one-line flow list.
+  #inline(text: string, line: number): TreeNode {
+    if (text.startsWith("[")) return this.#flowSequence(text, line);
+    if (text.startsWith("{")) {
+      if (/^\{\s*\}(\s+#.*)?$/.test(text)) {
+        return { kind: "mapping", entries: [], line };
+      }
+      outside();
+    }
+    const { scalar, rest } = this.#scalar(text, line, false);
+    if (rest !== "" && !rest.startsWith("#")) outside();
+    return scalar;
+  }
+
+  #flowSequence(text: string, line: number): TreeNode {
+    const close = text.indexOf("]");
+    if (close < 0) outside();
+    // Only a comment may follow, after a blank.
+    const after = text.slice(close + 1);
+    if (after !== "" && !/^\s+#/.test(after)) outside();
+    const inside = text.slice(1, close);
+    if (/[[\]{}#]/.test(inside.replace(/'[^']*'|"[^"\\]*"/g, ""))) outside();
+    const items: TreeNode[] = [];
+    if (inside.trim() !== "") {
+      let remaining = inside;
+      for (;;) {
+        const trimmed = remaining.trimStart();
+        if (trimmed === "") break; // a trailing comma
+        const { scalar, rest } = this.#scalar(trimmed, line, true);
+        items.push(scalar);
+        if (rest === "") break;
+        if (!rest.startsWith(",")) outside();
+        remaining = rest.slice(1);
+        if (remaining.trim() === "" && items.length > 0) break;
+      }
+    }
+    return { kind: "sequence", items, line };
+  }
+
+  // One scalar at the start of `text`; what follows it, trimmed.
+  #scalar(
+    text: string,
+    line: number,
+    inFlow: boolean,
+  ): { scalar: ScalarNode; rest: string } {
+    const quote = text[0];
+    if (quote === "'" || quote === '"') {
+      let end = 1;
+      let value = "";
+      for (;;) {
+        const next = text.indexOf(quote, end);
+        if (next < 0) outside(); // spans lines
+        value += text.slice(end, next);
+        if (quote === "'" && text[next + 1] === "'") {
+          value += "'";
+          end = next + 2;
+          continue;
+        }
+        end = next + 1;
+        break;
+      }
+      if (quote === '"' && value.includes("\\")) outside(); // escapes
+      const rest = text.slice(end).trimStart();
+      if (rest !== "" && rest === text.slice(end) && !inFlow) outside();
+      return {
+        scalar: { kind: "scalar", tag: "str", value, text: value, line },
+        rest,
+      };
+    }
+    // A plain scalar: up to a comment, or in a list up to its comma.
+    // (`-`, `?` and `:` start one only before a character that is not a
+    // blank, nor in a list a flow indicator.)
+    const indicator = inFlow ? /^[-?:]([\s,[\]{}]|$)/ : /^[-?:](\s|$)/;
+    if (indicator.test(text) || /^[,[\]{}#&*!|>%@`]/.test(text)) {
+      outside();
+    }
+    let end = text.length;
+    const comment = text.search(/\s#/);
+    if (comment >= 0) end = comment;
+    if (inFlow) {
+      const comma = text.indexOf(",");
+      if (comma >= 0 && comma < end) end = comma;
+    }
+    const source = text.slice(0, end).trimEnd();
+    if (/:(\s|$)/.test(source)) outside(); // a mapping where a value was
+    if (inFlow && /[[\]{}]/.test(source)) outside();
+    return {
+      scalar: this.#plain(source, line),
+      rest: text.slice(end).trimStart(),
+    };
+  }
+
+  // A plain scalar resolved as the package resolves it (YAML 1.1 tags).
+  #plain(source: string, line: number): ScalarNode {
+    this.#schema ??= new Document(null, {
+      version: "1.1",
+      merge: true,
+      intAsBigInt: true,
+      customTags: goYamlTags,
+    }).schema;
+    const tag = this.#schema.tags.find((candidate) =>
+      candidate.default === true && !("collection" in candidate &&
+        candidate.collection) &&
+      candidate.test?.test(source)
+    );
+    if (tag === undefined || tag.resolve === undefined) {
+      return { kind: "scalar", tag: "str", value: source, text: source, line };
+    }
+    let failed = false;
+    // A scalar tag's resolve (the schema's type also covers collections').
+    const resolve = tag.resolve as unknown as ScalarResolve;
+    const resolved = resolve(source, () => failed = true, {
+      intAsBigInt: true,
+    });
+    // Some tags answer a Scalar (the composer then takes its value).
+    const value = isScalar(resolved) ? resolved.value : resolved;
+    if (failed || (typeof value === "object" && value !== null)) outside();
+    return scalarNode(value, source, line);
+  }
+}
+
+type ScalarResolve = (
+  source: string,
+  onError: (message: string) => void,
+  options: { intAsBigInt: boolean },
+) => unknown;
+
+// As yaml_tree.ts's convert turns a package scalar into a ScalarNode.
+function scalarNode(value: unknown, text: string, line: number): ScalarNode {
+  let tag: ScalarTag;
+  if (value === null || value === undefined) tag = "null";
+  else if (typeof value === "boolean") tag = "bool";
+  else if (typeof value === "bigint") tag = "int";
+  else if (typeof value === "number") {
+    tag = Number.isInteger(value) && !/[.eE]/.test(text) ? "int" : "float";
+  } else if (typeof value === "string") tag = "str";
+  else outside();
+  const normalised = typeof value === "number" && tag === "int"
+    ? BigInt(value)
+    : value;
+  return {
+    kind: "scalar",
+    tag,
+    value: (normalised ?? null) as ScalarNode["value"],
+    text,
+    line,
+  };
+}
+
+function isSequenceItem(content: string): boolean {
+  return content === "-" || content.startsWith("- ");
+}
+
+// Whether a sequence item's content is `key: value` (or `key:`).
+function hasKey(content: string): boolean {
+  if (content[0] === "'" || content[0] === '"') {
+    try {
+      splitKey(content);
+      return true;
+    } catch (error) {
+      if (error instanceof OutsideSubset) return false;
+      throw error;
+    }
+  }
+  const comment = content.search(/\s#/);
+  const text = comment >= 0 ? content.slice(0, comment) : content;
+  return /:(\s|$)/.test(text);
+}
+
+// `key: rest` (rest without its leading blanks; "" when nothing but a
+// comment follows).
+function splitKey(content: string): { key: string; rest: string } {
+  let key: string;
+  let after: string;
+  const quote = content[0];
+  if (quote === "'" || quote === '"') {
+    const close = content.indexOf(quote, 1);
+    if (close < 0) outside();
+    key = content.slice(1, close);
+    if (key.includes("\\") || (quote === "'" && content[close + 1] === "'")) {
+      outside();
+    }
+    after = content.slice(close + 1);
+    if (!after.startsWith(":")) outside();
+    after = after.slice(1);
+  } else {
+    if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(content)) outside();
+    const colon = content.search(/:(\s|$)/);
+    if (colon <= 0) outside();
+    key = content.slice(0, colon).trimEnd();
+    if (/\s#/.test(key)) outside();
+    after = content.slice(colon + 1);
+  }
+  if (after !== "" && !/^\s/.test(after)) outside();
+  const rest = after.trim();
+  return { key, rest: rest.startsWith("#") ? "" : rest };
+}
