@@ -34,8 +34,9 @@ rm -rf dist/build
 bash scripts/bundle.sh dist/build || exit 1 # bundle.sh said why, in one line
 log=$(mktemp)
 includes=()
-for face in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent; do
-  includes+=(--include "dist/build/app/$face.js")
+# Every module of the split build: faces and their chunks (bundle.sh).
+for module in dist/build/app/*.js; do
+  [ "$module" = dist/build/app/main.js ] || includes+=(--include "$module")
 done
 # shellcheck disable=SC2086 # the permission flags are meant to split
 if timeout 300 "$deno" compile --no-prompt --quiet --no-code-cache --config deno.json \

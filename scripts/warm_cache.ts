@@ -13,14 +13,26 @@ if (app === undefined) {
   console.error("usage: warm_cache.ts APP_DIR");
   Deno.exit(2);
 }
-const modules = [
+const faces = [
   "main",
   "sshproxy",
   "sshproxyctl",
   "sshproxy-dumpd",
   "sshproxy-replay",
   "sshproxy-agent",
-].map((name) => new URL(`file://${app}/${name}.js`).href);
+];
+// The faces, then every chunk of the split build (scripts/bundle.sh): a
+// chunk loaded on demand (the etcd client, the yaml package) is cached
+// only if imported here.
+const chunks = [...Deno.readDirSync(app)]
+  .map((entry) => entry.name)
+  .filter((name) => name.endsWith(".js"))
+  .map((name) => name.slice(0, -3))
+  .filter((name) => !faces.includes(name))
+  .sort();
+const modules = [...faces, ...chunks].map((name) =>
+  new URL(`file://${app}/${name}.js`).href
+);
 // Each import stands alone: a module that fails to load is named, and the
 // install stops (see install.sh).
 for (const specifier of [...modules, "ssh2"]) {

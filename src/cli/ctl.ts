@@ -33,6 +33,9 @@ import { ctlNeeds, keepOnly } from "./permissions.ts";
 import type { Config } from "../config/types.ts";
 import { expandNodeset } from "../nodeset/expand.ts";
 import { clusterShellGroups } from "../nodeset/clustershell.ts";
+// The ESM build of `yaml` (see src/config/yaml_tree.ts), for group files.
+// @ts-types="yaml"
+import { parse as parseYaml } from "yaml/esm";
 import { parseBannerExpire } from "../format/time.ts";
 import {
   compareStrings,
@@ -576,7 +579,7 @@ async function showState(
 
 /** A nodeset expander; the configuration's ClusterShell groups are read at the first `@`. */
 function nodesetExpander(config: Config): Expand {
-  const groups = clusterShellGroups(config.clusterShellDir);
+  const groups = clusterShellGroups(config.clusterShellDir, parseYaml);
   return (text) => expandNodeset(text, groups);
 }
 

@@ -1,17 +1,18 @@
 // The I/O edge of configuration: read the file, gather what the pure
 // engine needs from the system (/etc/services, ClusterShell groups, the
 // resolver) and turn every failure into `<file>: line N: ...`.
-import { clusterShellGroups } from "../nodeset/clustershell.ts";
+import { clusterShellGroups, loadYamlParse } from "../nodeset/clustershell.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { loadServices, resolveHost } from "../system/network_names.ts";
 import {
-  parseConfig,
+  parseConfigTree,
   type ParsedConfig,
   resolveConfig,
   type Resolved,
   type SessionContext,
 } from "./resolve.ts";
-import { YAML_LIMITS } from "./yaml_tree.ts";
+import { YAML_LIMITS } from "./yaml_document.ts";
+import { readYamlTree } from "./yaml_read.ts";
 
 /** The default configuration file of every face. */
 export const DEFAULT_CONFIG_PATH = "/etc/sshproxy/sshproxy.yaml";
@@ -26,11 +27,16 @@ export async function readConfigFile(
   } catch (error) {
     return fail(`${path}: cannot read: ${describeFileError(error)}`);
   }
+  const tree = await readYamlTree(text);
+  if (!tree.ok) return fail(`${path}: ${tree.error}`);
   // ClusterShell group files are read only when a nodeset uses a group; a
-  // broken group file only matters to such a nodeset.
-  const parsed = parseConfig(text, {
+  // broken group file only matters to such a nodeset. They are YAML for
+  // the `yaml` package, which is loaded only when a group can be named:
+  // every group reference has an `@`.
+  const parseYaml = text.includes("@") ? await loadYamlParse() : undefined;
+  const parsed = parseConfigTree(tree.value, {
     lookupPort: loadServices(),
-    groupsIn: clusterShellGroups,
+    groupsIn: (confDir) => clusterShellGroups(confDir, parseYaml),
   });
   if (!parsed.ok) return fail(`${path}: ${parsed.error}`);
   return ok(parsed.value);

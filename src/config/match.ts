@@ -15,7 +15,7 @@ import {
   splitHostPort,
 } from "./host_port.ts";
 import { describe, problem, quoted, readStringList } from "./settings.ts";
-import { clip, type MappingNode, type TreeNode } from "./yaml_tree.ts";
+import { clip, type MappingNode, type TreeNode } from "./yaml_document.ts";
 
 /** One `sources` entry, already split into host and port. */
 export interface SourceCondition {

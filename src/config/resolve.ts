@@ -32,9 +32,9 @@ import {
   clip,
   lastEntry,
   type MappingNode,
-  parseYamlTree,
   type TreeNode,
-} from "./yaml_tree.ts";
+  type YamlTree,
+} from "./yaml_document.ts";
 
 /** One `overrides` element: its conditions (absent = never applies) and its settings. */
 export interface Override {
@@ -58,14 +58,16 @@ export interface ParseDependencies {
   groupsIn?: (clusterShellDir: string) => GroupResolver;
 }
 
-/** Parses and validates a whole v2 file; every override is checked, matching or not. */
-export function parseConfig(
-  text: string,
+/**
+ * Validates a whole v2 file read into `tree` (config/yaml_read.ts, or
+ * yaml_tree.ts's parseYamlTree); every override is checked, matching or
+ * not.
+ */
+export function parseConfigTree(
+  tree: YamlTree,
   dependencies: ParseDependencies,
 ): Result<ParsedConfig> {
-  const tree = parseYamlTree(text);
-  if (!tree.ok) return tree;
-  let root: TreeNode = tree.value.root;
+  let root: TreeNode = tree.root;
   if (root.kind === "scalar" && root.tag === "null") {
     root = { kind: "mapping", entries: [], line: 1 };
   }
@@ -94,7 +96,7 @@ export function parseConfig(
   const dest = expandDest(top.value.patch, root, expansion);
   if (!dest.ok) return dest;
   const unknownKeys: UnknownKey[] = [
-    ...tree.value.notes.map(({ line, note }) => ({ key: "", line, note })),
+    ...tree.notes.map(({ line, note }) => ({ key: "", line, note })),
     ...top.value.unknownKeys,
   ];
   const overrides: Override[] = [];

@@ -20,7 +20,7 @@ import {
   type MappingEntry,
   type MappingNode,
   type TreeNode,
-} from "./yaml_tree.ts";
+} from "./yaml_document.ts";
 
 /** The etcd keys an override may set; absent keys leave the running value alone. */
 export interface EtcdPatch {

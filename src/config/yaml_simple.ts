@@ -1,27 +1,26 @@
 // A reader for the YAML that configuration files are made of (block
 // mappings and sequences, one-line scalars, one-line flow lists), which
-// builds the same tree as yaml_tree.ts without running the `yaml`
-// package's lexer, parser and composer: on a login's cold start those cost
-// 2-2.5 ms for a ten-line file (measured), which every session paid,
-// against ~0.1 ms here. Hand-written because no package parses YAML in
-// less; it is only a fast path: anything outside the subset below
-// (anchors, tags, block scalars, multi-line scalars, escapes, flow
-// mappings with entries, empty values, documents markers, tabs, errors of
-// any kind) answers undefined, and the `yaml` package reads the file as
-// before. Scalars are resolved by the package's own YAML 1.1 tags (the
-// schema yaml_tree.ts composes with), so `yes`, `0777` or `1_000` mean
-// what they mean there. tests/config/yaml_simple_reader_matches_package_test.ts
-// compares both readers on every fixture and on generated files.
-// @ts-types="yaml"
-import { Document, isScalar, type Schema } from "yaml/esm";
-import { goYamlTags } from "./yaml_tags.ts";
+// builds the same tree as yaml_tree.ts without the `yaml` package: on a
+// login's cold start its lexer, parser and composer cost 2-2.5 ms for a
+// ten-line file (measured), and loading it another ~1.5 ms (200 KB of
+// its code in every session's module), which every session paid, against
+// ~0.1 ms here. Hand-written because no package parses YAML in less; it
+// is only a fast path: anything outside the subset below (anchors, tags,
+// block scalars, multi-line scalars, escapes, flow mappings with entries,
+// empty values, document markers, tabs, dates, errors of any kind)
+// answers undefined, and the `yaml` package reads the file as before.
+// Plain scalars resolve as the package's YAML 1.1 tags resolve them with
+// goYamlTags (yaml_tags.ts), restated below, so `yes`, `0777` or `1_000`
+// mean what they mean there; tests/config/
+// yaml_simple_reader_matches_package_test.ts compares both readers on
+// every fixture, on plain scalars of every kind and on generated files.
 import type {
   MappingEntry,
   ScalarNode,
   ScalarTag,
   TreeNode,
   YamlTree,
-} from "./yaml_tree.ts";
+} from "./yaml_document.ts";
 
 /** The tree of `text` when it is in the subset; undefined otherwise. */
 export function readSimpleYaml(text: string): YamlTree | undefined {
@@ -81,7 +80,6 @@ const MAX_DEPTH = 50;
 
 class Reader {
   #position = 0;
-  #schema: Schema | undefined;
 
   constructor(private readonly lines: Line[]) {}
 
@@ -272,38 +270,65 @@ class Reader {
 
   // A plain scalar resolved as the package resolves it (YAML 1.1 tags).
   #plain(source: string, line: number): ScalarNode {
-    this.#schema ??= new Document(null, {
-      version: "1.1",
-      merge: true,
-      intAsBigInt: true,
-      customTags: goYamlTags,
-    }).schema;
-    const tag = this.#schema.tags.find((candidate) =>
-      candidate.default === true && !("collection" in candidate &&
-        candidate.collection) &&
-      candidate.test?.test(source)
-    );
-    if (tag === undefined || tag.resolve === undefined) {
-      return { kind: "scalar", tag: "str", value: source, text: source, line };
-    }
-    let failed = false;
-    // A scalar tag's resolve (the schema's type also covers collections').
-    const resolve = tag.resolve as unknown as ScalarResolve;
-    const resolved = resolve(source, () => failed = true, {
-      intAsBigInt: true,
-    });
-    // Some tags answer a Scalar (the composer then takes its value).
-    const value = isScalar(resolved) ? resolved.value : resolved;
-    if (failed || (typeof value === "object" && value !== null)) outside();
-    return scalarNode(value, source, line);
+    return scalarNode(resolvePlain(source), source, line);
   }
 }
 
-type ScalarResolve = (
-  source: string,
-  onError: (message: string) => void,
-  options: { intAsBigInt: boolean },
-) => unknown;
+// The `yaml` package's YAML 1.1 schema (schema/yaml-1.1/*.js) with
+// goYamlTags, in the package's order: the first tag whose test matches
+// resolves the text (intAsBigInt: integers are bigints).
+const NULL = /^(?:~|[Nn]ull|NULL)$/;
+const TRUE = /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
+const FALSE = /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
+const INTEGERS: [RegExp, number, 2 | 8 | 10 | 16][] = [
+  [/^[-+]?0b[0-1_]+$/, 2, 2],
+  [/^[-+]?0[0-7_]+$/, 1, 8],
+  [/^[-+]?[0-9][0-9_]*$/, 0, 10],
+  [/^[-+]?0x[0-9a-fA-F_]+$/, 2, 16],
+];
+const FLOAT_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const FLOAT_EXP = /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/;
+const FLOAT = /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/;
+// A date: the package makes a Date of it, which this reader leaves to it.
+const TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:$|[Tt ])/;
+const GO_OCTAL = /^[-+]?0o[0-7_]+$/;
+const PREFIX = { 2: "0b", 8: "0o", 10: "", 16: "0x" } as const;
+
+function resolvePlain(source: string): unknown {
+  if (NULL.test(source)) return null;
+  if (TRUE.test(source)) return true;
+  if (FALSE.test(source)) return false;
+  for (const [pattern, offset, radix] of INTEGERS) {
+    if (pattern.test(source)) return integer(source, offset, radix);
+  }
+  if (FLOAT_NAN.test(source)) {
+    return source.slice(-3).toLowerCase() === "nan"
+      ? NaN
+      : source[0] === "-"
+      ? Number.NEGATIVE_INFINITY
+      : Number.POSITIVE_INFINITY;
+  }
+  if (FLOAT_EXP.test(source) || FLOAT.test(source)) {
+    return parseFloat(source.replace(/_/g, ""));
+  }
+  if (TIMESTAMP.test(source)) outside();
+  if (GO_OCTAL.test(source)) return integer(source, 2, 8);
+  return source;
+}
+
+// The package's intResolve: sign, prefix skipped, underscores dropped.
+function integer(source: string, offset: number, radix: 2 | 8 | 10 | 16) {
+  const sign = source[0];
+  const skip = sign === "-" || sign === "+" ? offset + 1 : offset;
+  const digits = source.substring(skip).replace(/_/g, "");
+  let value: bigint;
+  try {
+    value = BigInt(`${PREFIX[radix]}${digits}`);
+  } catch {
+    outside(); // e.g. "0b_": the package reports it
+  }
+  return sign === "-" ? -value : value;
+}
 
 // As yaml_tree.ts's convert turns a package scalar into a ScalarNode.
 function scalarNode(value: unknown, text: string, line: number): ScalarNode {

@@ -35,91 +35,29 @@ import {
   Parser,
 } from "yaml/esm";
 import { fail, ok, type Result } from "../result.ts";
+import {
+  clip,
+  lineOfOffset,
+  type MappingEntry,
+  type ScalarNode,
+  type ScalarTag,
+  sizeProblem,
+  type TreeNode,
+  type TreeNote,
+  YAML_LIMITS,
+  type YamlTree,
+} from "./yaml_document.ts";
 import { goYamlTags } from "./yaml_tags.ts";
 import { readSimpleYaml } from "./yaml_simple.ts";
 
+// What the other modules import from here, defined without the package.
+export * from "./yaml_document.ts";
 export { goYamlTags };
-
-/** The YAML 1.1 type a scalar resolved to. */
-export type ScalarTag = "null" | "bool" | "int" | "float" | "str";
-
-/** A scalar with its resolved value, its source text and its line. */
-export interface ScalarNode {
-  kind: "scalar";
-  tag: ScalarTag;
-  value: null | boolean | number | bigint | string;
-  text: string;
-  line: number;
-}
-
-/** A sequence and its line. */
-export interface SequenceNode {
-  kind: "sequence";
-  items: TreeNode[];
-  line: number;
-}
-
-/**
- * One key of a mapping, in document order; duplicates are kept. `merged`
- * marks an entry brought in by a `<<` merge key rather than written there.
- */
-export interface MappingEntry {
-  key: string;
-  line: number;
-  value: TreeNode;
-  merged?: boolean;
-}
-
-/** A mapping and its line. */
-export interface MappingNode {
-  kind: "mapping";
-  entries: MappingEntry[];
-  line: number;
-}
-
-/** Any node of the tree. */
-export type TreeNode = ScalarNode | SequenceNode | MappingNode;
-
-/** Something about the file worth a warning that is not an error. */
-export interface TreeNote {
-  line: number;
-  note: string;
-}
-
-/** A parsed document: its root and the notes met on the way. */
-export interface YamlTree {
-  root: TreeNode;
-  notes: TreeNote[];
-}
-
-/**
- * Bounds on what a configuration file may make the parser do. The `yaml`
- * package costs about a second of CPU per MiB on a cold start (the price of
- * every login), so the size bound is what keeps the worst case bounded.
- */
-export const YAML_LIMITS = {
-  /** Largest file read, in bytes (the reference has none; real files are a few KiB). */
-  maxBytes: 1024 * 1024,
-  /**
-   * Deepest nesting of lists and mappings. The reference (go-yaml v2) stops
-   * at 10,000; the `yaml` package overflows the stack near 1,000, and the
-   * deepest key of a configuration is 6 levels down.
-   */
-  maxDepth: 100,
-  /** Most nodes that aliases may add once expanded ("billion laughs"). */
-  maxAliasNodes: 100_000,
-} as const;
 
 /** Parses the first YAML 1.1 document of `text` (go-yaml v2 reads no further). */
 export function parseYamlTree(text: string): Result<YamlTree> {
-  const past = indexPastBytes(text, YAML_LIMITS.maxBytes);
-  if (past >= 0) {
-    return fail(
-      `line ${
-        lineOfOffset(text, past)
-      }: yaml: file larger than ${YAML_LIMITS.maxBytes} bytes (the limit; expected a configuration file of at most 1 MiB)`,
-    );
-  }
+  const tooLarge = sizeProblem(text);
+  if (tooLarge !== undefined) return fail(tooLarge);
   // Most configuration files need none of the package's machinery.
   const simple = readSimpleYaml(text);
   if (simple !== undefined) return ok(simple);
@@ -262,33 +200,6 @@ function firstContentLine(text: string, offset: number): number | undefined {
   return undefined;
 }
 
-function lineOfOffset(text: string, offset: number): number {
-  let line = 1;
-  for (let index = text.indexOf("\n"); index >= 0 && index < offset;) {
-    line++;
-    index = text.indexOf("\n", index + 1);
-  }
-  return line;
-}
-
-// The index of the character whose UTF-8 encoding goes past `limit`
-// bytes, or -1 if the whole text fits.
-function indexPastBytes(text: string, limit: number): number {
-  if (text.length <= limit / 3) return -1;
-  let bytes = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code < 0xdc00) {
-      bytes += 4;
-      index++;
-    } else bytes += 3;
-    if (bytes > limit) return index;
-  }
-  return -1;
-}
-
 function describeYamlError(code: string, message: string): string {
   // go-yaml's wording for the most common mistake, so admins can search it.
   if (code === "TAB_AS_INDENT") {
@@ -299,13 +210,6 @@ function describeYamlError(code: string, message: string): string {
     "",
   );
   return `${clip(text)} (expected valid YAML)`;
-}
-
-/** `text` shortened to a readable length for a one-line message. */
-export function clip(text: string, length = 80): string {
-  return text.length <= length
-    ? text
-    : `${text.slice(0, length - 20)}... (${text.length} characters)`;
 }
 
 // Aliases resolved in document order, as libyaml registers anchors (an
@@ -504,15 +408,4 @@ function mergedEntries(value: TreeNode): MappingEntry[] | undefined {
     }
   }
   return entries;
-}
-
-/** The last entry for `key` (go-yaml v2 replaces a list or a scalar given twice). */
-export function lastEntry(
-  mapping: MappingNode,
-  key: string,
-): MappingEntry | undefined {
-  for (let index = mapping.entries.length - 1; index >= 0; index--) {
-    if (mapping.entries[index].key === key) return mapping.entries[index];
-  }
-  return undefined;
 }

@@ -1,7 +1,14 @@
-// The ESM build of `yaml`: see src/config/yaml_tree.ts.
-// @ts-types="yaml"
-import { parse } from "yaml/esm";
 import { fail, ok, type Result } from "../result.ts";
+
+/**
+ * The `yaml` package's parse (the ESM build, see src/config/yaml_tree.ts),
+ * passed in: a login loads the package only when its file names a group
+ * (src/config/load.ts).
+ */
+export type YamlParse = (
+  text: string,
+  options: { mapAsMap: boolean; uniqueKeys: boolean; logLevel: "error" },
+) => unknown;
 
 /** Looks up a ClusterShell group: `source` undefined means the default source. */
 export interface GroupResolver {
@@ -32,19 +39,31 @@ export interface GroupResolverOptions {
   upcallSources?: readonly string[];
 }
 
+/** The `yaml` package's parse, loaded now (a part of the program of its own). */
+export async function loadYamlParse(): Promise<YamlParse> {
+  const yaml = await import("yaml/esm") as unknown as { parse: YamlParse };
+  return yaml.parse;
+}
+
 /** ClusterShell's system-wide configuration directory. */
 export const DEFAULT_CLUSTERSHELL_CONFDIR = "/etc/clustershell";
 
 /**
  * The groups of the ClusterShell configuration in `confDir`, loaded at the
- * first group reference (a file without `@` reads nothing). A directory
- * that cannot be loaded makes every reference fail with the reason.
+ * first group reference (a file without `@` reads nothing), their YAML
+ * files read with `parseYaml`. A directory that cannot be loaded makes
+ * every reference fail with the reason.
  */
-export function clusterShellGroups(confDir: string): GroupResolver {
+export function clusterShellGroups(
+  confDir: string,
+  parseYaml: YamlParse | undefined,
+): GroupResolver {
   let loaded: Result<GroupResolver> | undefined;
   return {
     resolve(source, name) {
-      loaded ??= loadClusterShellGroups(confDir);
+      loaded ??= parseYaml === undefined
+        ? fail("no YAML reader for the group files (a reference without @?)")
+        : loadClusterShellGroups(confDir, parseYaml);
       if (!loaded.ok) {
         return fail(`ClusterShell groups unavailable: ${loaded.error}`);
       }
@@ -82,14 +101,17 @@ export function parseGroupsConf(text: string): Result<GroupsConf> {
 }
 
 /** Parses one groups.d/*.yaml file: a mapping source → {group: nodeset}. */
-export function parseGroupsYaml(text: string): Result<GroupSources> {
+export function parseGroupsYaml(
+  text: string,
+  parseYaml: YamlParse,
+): Result<GroupSources> {
   let doc: unknown;
   try {
     // mapAsMap keeps the file's order (the first source can become the
     // default) and non-string keys detectable; duplicate keys are accepted,
     // the last one winning, as PyYAML does for ClusterShell.
     // logLevel "error": a library must not write warnings to stderr.
-    doc = parse(text, {
+    doc = parseYaml(text, {
       mapAsMap: true,
       uniqueKeys: false,
       logLevel: "error",
@@ -193,7 +215,8 @@ export function createGroupResolver(
  * autodirs (default `<confDir>/groups.d`).
  */
 export function loadClusterShellGroups(
-  confDir: string = DEFAULT_CLUSTERSHELL_CONFDIR,
+  confDir: string,
+  parseYaml: YamlParse,
 ): Result<GroupResolver> {
   // Only this one directory is read, named by the configuration file
   // (`clustershell_dir`), unlike ClusterShell's search path
@@ -267,7 +290,7 @@ export function loadClusterShellGroups(
       const text = readOptional(file);
       if (!text.ok) return text;
       if (text.value === undefined) continue;
-      const parsed = parseGroupsYaml(text.value);
+      const parsed = parseGroupsYaml(text.value, parseYaml);
       if (!parsed.ok) return fail(`${file}: ${parsed.error}`);
       for (const [name, groups] of parsed.value) {
         const added = add(name, dir);

@@ -165,7 +165,7 @@ export async function openSharedState(
     return undefined;
   }
   const { StateStore, effectiveKeyTtl } = await import(
-    "../state/store.ts"
+    "../state/session_layer.ts"
   );
   const open = openStore ?? (() => StateStore.open(config.etcd));
   const started = Date.now();
@@ -347,14 +347,8 @@ export interface StateHelpers {
 
 /** Loads the state layer's pure helpers (only when etcd is configured). */
 export async function loadStateHelpers(): Promise<StateHelpers> {
-  const [{ destinationLoads }, { localNow }, { rankConnection }, {
-    nextDelay,
-  }] = await Promise.all([
-    import("../state/aggregate.ts"),
-    import("../state/store.ts"),
-    import("../state/admission.ts"),
-    import("../state/registration.ts"),
-  ]);
+  const { destinationLoads, localNow, rankConnection, nextDelay } =
+    await import("../state/session_layer.ts");
   return { destinationLoads, localNow, rankConnection, nextDelay };
 }
 

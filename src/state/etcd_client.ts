@@ -1,8 +1,9 @@
 // What the state layer needs from etcd (spec §5.6), and how to get it. This
 // module stays small and imports nothing heavy: the client itself
-// (etcd_http.ts, etcd v3's JSON gateway over HTTP/1.1) is loaded only
-// by callers that have etcd configured, and the unit tests implement the
-// same interface in memory (tests/state/memory_backend.ts).
+// (etcd_http.ts, etcd v3's JSON gateway over HTTP/1.1) is loaded with the
+// store (a session loads both only when etcd is configured,
+// session_layer.ts), and the unit tests implement the same interface in
+// memory (tests/state/memory_backend.ts).
 //
 // The connection's rules: endpoints with or without a scheme; TLS for
 // `https://` endpoints, and for endpoints written without a scheme when

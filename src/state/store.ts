@@ -17,6 +17,7 @@ import type { Connection, HistoryEntry, HostEntry } from "./aggregate.ts";
 import { stickyFromConnections } from "./aggregate.ts";
 import type { RankedKey } from "./admission.ts";
 import type { EtcdBackend, OpenOptions } from "./etcd_client.ts";
+import { openHttpEtcd } from "./etcd_http.ts";
 import { Registration, type RegistrationOptions } from "./registration.ts";
 import {
   BANNER_EXPIRE_KEY,
@@ -96,13 +97,12 @@ export class StateStore {
     this.backend = backend;
   }
 
-  /** Connects (loading the etcd client only now) and checks that etcd answers. */
+  /** Connects and checks that etcd answers. */
   static async open(
     settings: EtcdSettings,
     options: OpenOptions = {},
   ): Promise<Result<StateStore>> {
-    const { openEtcd } = await import("./etcd_client.ts");
-    const backend = await openEtcd(settings, options);
+    const backend = await openHttpEtcd(settings, options);
     return backend.ok ? ok(new StateStore(backend.value)) : backend;
   }
 

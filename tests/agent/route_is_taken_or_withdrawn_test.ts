@@ -7,7 +7,8 @@
 // session takes the route and the agent keeps it (accept), or the session
 // routes itself and the agent withdraws it; never both, never neither.
 import assert from "node:assert/strict";
-import { parseConfig, topLevelConfig } from "../../src/config/resolve.ts";
+import { topLevelConfig } from "../../src/config/resolve.ts";
+import { parse } from "../config/fixture_helpers.ts";
 import type { Config } from "../../src/config/types.ts";
 import { prepareProofDir } from "../../src/agent/proof.ts";
 import {
@@ -86,11 +87,10 @@ interface Bounds {
 }
 
 function config(socket: string, bounds: Bounds): Config {
-  const parsed = parseConfig(
+  const parsed = parse(
     `agent:\n  socket: ${
       JSON.stringify(socket)
     }\n  timeout: ${bounds.greeting}\n  decision_timeout: ${bounds.decision}\n`,
-    { lookupPort: () => undefined },
   );
   if (!parsed.ok) throw new Error(parsed.error);
   return topLevelConfig(parsed.value);

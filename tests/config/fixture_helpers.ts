@@ -3,11 +3,12 @@
 import { parseServices, splitHostPort } from "../../src/config/host_port.ts";
 import type { HostResolver } from "../../src/config/match.ts";
 import {
-  parseConfig,
+  parseConfigTree,
   type ParsedConfig,
   resolveConfig,
   type Resolved,
 } from "../../src/config/resolve.ts";
+import { parseYamlTree } from "../../src/config/yaml_tree.ts";
 import { fail, ok, type Result } from "../../src/result.ts";
 
 /** Directory of the reference configuration fixtures (shared/ beside the checkout). */
@@ -38,7 +39,9 @@ export const fakeResolver: HostResolver = (host) => {
 
 /** Parses text with the fake system. */
 export function parse(text: string): Result<ParsedConfig> {
-  return parseConfig(text, { lookupPort });
+  const tree = parseYamlTree(text);
+  if (!tree.ok) return tree;
+  return parseConfigTree(tree.value, { lookupPort });
 }
 
 /** Parses and resolves text for one identity; throws on errors (tests only). */

@@ -1,4 +1,6 @@
 // Pure parsing of ClusterShell's groups.conf and groups.d/*.yaml.
+// @ts-types="yaml"
+import { parse } from "yaml/esm";
 import assert from "node:assert/strict";
 import {
   parseGroupsConf,
@@ -93,14 +95,17 @@ Deno.test("groups.conf: errors carry the line number", () => {
 });
 
 Deno.test("groups.d YAML: sources and groups, in file order", () => {
-  const parsed = parseGroupsYaml(`
+  const parsed = parseGroupsYaml(
+    `
 cluster:
     adm: 'example0'
     io: '@racks:rack2,example2'
     all: '@adm,@io'
 racks:
     rack2: 'example[4-5]'
-`);
+`,
+    parse,
+  );
   assert.ok(parsed.ok);
   assert.deepEqual([...parsed.value.keys()], ["cluster", "racks"]);
   assert.deepEqual([...parsed.value.get("cluster")!], [
@@ -112,7 +117,7 @@ racks:
 
 Deno.test("groups.d YAML: value forms ClusterShell accepts", async (t) => {
   const value = (yaml: string) => {
-    const parsed = parseGroupsYaml(`s:\n  g: ${yaml}\n`);
+    const parsed = parseGroupsYaml(`s:\n  g: ${yaml}\n`, parse);
     assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
     return parsed.value.get("s")?.get("g");
   };
@@ -126,12 +131,12 @@ Deno.test("groups.d YAML: value forms ClusterShell accepts", async (t) => {
     assert.equal(value(""), "");
   });
   await t.step("a duplicate key: the last one wins, as with PyYAML", () => {
-    const parsed = parseGroupsYaml("s:\n  g: a\n  g: b\n");
+    const parsed = parseGroupsYaml("s:\n  g: a\n  g: b\n", parse);
     assert.ok(parsed.ok);
     assert.equal(parsed.value.get("s")?.get("g"), "b");
   });
   await t.step("an empty file has no sources", () => {
-    const parsed = parseGroupsYaml("# nothing yet\n");
+    const parsed = parseGroupsYaml("# nothing yet\n", parse);
     assert.ok(parsed.ok);
     assert.equal(parsed.value.size, 0);
   });
@@ -164,7 +169,7 @@ Deno.test("groups.d YAML: errors", async (t) => {
   ];
   for (const [what, yaml, message] of rows) {
     await t.step(what, () => {
-      const parsed = parseGroupsYaml(yaml);
+      const parsed = parseGroupsYaml(yaml, parse);
       assert.ok(!parsed.ok);
       assert.match(parsed.error, message);
     });

@@ -1,5 +1,7 @@
 // Loading real ClusterShell configuration directories written to temp dirs,
 // then expanding `@group` references through the loaded resolver.
+// @ts-types="yaml"
+import { parse } from "yaml/esm";
 import assert from "node:assert/strict";
 import { expandNodeset } from "../../src/nodeset/expand.ts";
 import {
@@ -30,7 +32,7 @@ async function withConf(
 }
 
 function load(dir: string): GroupResolver {
-  const loaded = loadClusterShellGroups(dir);
+  const loaded = loadClusterShellGroups(dir, parse);
   assert.ok(loaded.ok, loaded.ok ? "" : loaded.error);
   return loaded.value;
 }
@@ -213,7 +215,7 @@ Deno.test("a YAML source overrides an upcall source of the same name", async () 
 Deno.test("load errors", async (t) => {
   const failure = async (files: Record<string, string>, message: RegExp) => {
     await withConf(files, (dir) => {
-      const loaded = loadClusterShellGroups(dir);
+      const loaded = loadClusterShellGroups(dir, parse);
       assert.ok(!loaded.ok, "expected a load error");
       assert.match(loaded.error, message);
     });
