@@ -55,7 +55,8 @@ commands=(sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent)
 # Install-time warm-ups use the same flags.
 # shellcheck source=scripts/runtime_flags.sh
 . "$(dirname "$0")/runtime_flags.sh"
-run_flags="run --cached-only --no-prompt --quiet${v8_flags:+ --v8-flags=$v8_flags} $permission_flags"
+run_flags="run --cached-only --no-prompt --quiet --v8-flags=$v8_flags $permission_flags"
+session_run_flags="run --cached-only --no-prompt --quiet --v8-flags=$session_v8_flags $permission_flags"
 
 remove_empty_parents() {
   local dir=$1
@@ -213,7 +214,12 @@ fi
 FRONT
   if [ "$kind" = launcher ]; then
     cat <<FRONT
-set -- "\$lib/bin/deno" ${run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@"
+# The login face runs with V8 flags of its own (scripts/runtime_flags.sh).
+if [ "\$module" = sshproxy ]; then
+  set -- "\$lib/bin/deno" ${session_run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@"
+else
+  set -- "\$lib/bin/deno" ${run_flags} --config "\$lib/deno.json" "\$lib/app/\$module.js" "\$@"
+fi
 if [ -z "\$plan" ]; then
   SSHPROXY_ARGV0=\$0 SSHPROXY_HANDOFF= SSHPROXY_SSHD= DENO_DIR=\$cache DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \\
     exec "\$@" 3>&-
@@ -332,10 +338,13 @@ if [ -z "$binary" ]; then
   # cache made under other flags), then seal them for readers (see
   # scripts/warm_cache.ts and scripts/seal_cache.ts). Users never write
   # them.
-  # shellcheck disable=SC2086 # the flags are meant to split
-  DENO_DIR="$lib/cache" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 timeout 60 "$lib/bin/deno" $run_flags \
-    --config "$lib/deno.json" "$root/scripts/warm_cache.ts" "$lib/app" </dev/null >&2 \
-    || die "cannot prepare Deno's caches in $lib/cache (see the line above)"
+  # Twice: the login face's flags differ from the other faces'.
+  for flags in "$session_run_flags" "$run_flags"; do
+    # shellcheck disable=SC2086 # the flags are meant to split
+    DENO_DIR="$lib/cache" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 timeout 60 "$lib/bin/deno" $flags \
+      --config "$lib/deno.json" "$root/scripts/warm_cache.ts" "$lib/app" </dev/null >&2 \
+      || die "cannot prepare Deno's caches in $lib/cache (see the line above)"
+  done
   # Only the warm-up script itself was TypeScript: nothing in the install
   # needs its transpiled copy.
   rm -rf "$lib/cache/gen"
@@ -347,7 +356,7 @@ if [ -z "$binary" ]; then
   # shellcheck disable=SC2086 # the flags are meant to split
   check=$(cd / && HOME=/nonexistent SSHPROXY_ARGV0=check DENO_DIR="$lib/cache" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \
     setpriv --reuid=65534 --regid=65534 --clear-groups \
-    "$lib/bin/deno" ${run_flags/ --quiet/} --config "$lib/deno.json" --log-level=debug "$lib/app/sshproxy.js" -version 2>&1 </dev/null || true)
+    "$lib/bin/deno" ${session_run_flags/ --quiet/} --config "$lib/deno.json" --log-level=debug "$lib/app/sshproxy.js" -version 2>&1 </dev/null || true)
   case "$check" in
     *"V8 code cache hit for ES module: file://$lib/app/sshproxy.js"*) ;;
     *"Failed creating cache db"*)

@@ -16,14 +16,18 @@ permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net
 # WebAssembly, which ssh2 needs), --no-sparkplug (-0.2 MiB, recording 20%
 # slower), semi-space sizes, --optimize-for-size,
 # --no-lazy-feedback-allocation (no gain).
-# --no-concurrent-sparkplug, --no-concurrent-recompilation: V8 compiles
-#   hot functions on the main thread instead of background threads. A
-#   login is too short for those threads to pay off, and on a gateway whose
-#   cores are busy they took the CPU the session's main thread waited for:
-#   one login in three stalled ~3 ms (measured by hand, 2 cores: stateless
-#   p50 -1.5 ms and p90 -3 ms, etcd p50 -2.5 ms; same memory).
 # shellcheck disable=SC2034
-v8_flags="--no-lazy,--no-concurrent-sparkplug,--no-concurrent-recompilation"
+v8_flags="--no-lazy"
+# The login face (sshproxy) adds --no-concurrent-sparkplug and
+# --no-concurrent-recompilation: V8 compiles hot functions on the main
+# thread instead of background threads. A login is too short for those
+# threads to pay off, and on a gateway whose cores are busy they took the
+# CPU the session's main thread waited for: one login in three stalled
+# ~3 ms (measured by hand, 2 cores: stateless p50 -1.5 ms and p90 -3 ms,
+# etcd p50 -2.5 ms; same memory). The long-lived faces (the agent above
+# all, whose event loop must not stall on a compilation) keep them.
+# shellcheck disable=SC2034
+session_v8_flags="$v8_flags,--no-concurrent-sparkplug,--no-concurrent-recompilation"
 # The compiled binary runs without a code cache (scripts/build.sh says why):
 # there --no-lazy would compile the whole program at every login (~+10 ms
 # measured), so it keeps V8's lazy compilation.

@@ -5,6 +5,7 @@
 // neither Deno's Node-compatibility layer nor any npm package (ssh2)
 // beyond what an empty module run the same way starts. Timings are the benchmark's business (scripts/bench).
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
 import {
   ensureTestAccounts,
   runAs,
@@ -146,14 +147,15 @@ async function loggingLauncher(
   const logging =
     `--log-function-events,--logfile=${logPath},--no-logfile-per-isolate`;
   let text = /--v8-flags=\S+/.test(original)
-    ? original.replace(/--v8-flags=(\S+)/, `--v8-flags=$1,${logging}`)
-    : original.replace(/ run /, ` run --v8-flags=${logging} `);
+    ? original.replace(/--v8-flags=(\S+)/g, `--v8-flags=$1,${logging}`)
+    : original.replace(/ run /g, ` run --v8-flags=${logging} `);
   if (module !== undefined) {
-    text = text.replace(`"$lib/app/$module.js" "$@"`, `'${module}' "$@"`);
+    text = text.replaceAll(`"$lib/app/$module.js" "$@"`, `'${module}' "$@"`);
   }
   assert.ok(text.includes(logging), "the launcher's layout changed");
   assert.ok(module === undefined || text.includes(module));
   const path = `${dir}/${name}`;
+  await Deno.mkdir(dirname(path), { recursive: true });
   await Deno.writeTextFile(path, text);
   await Deno.chmod(path, 0o755);
   return path;
@@ -187,7 +189,14 @@ async function assertLoadsNothingExtra(
   await Deno.chmod(empty, 0o644);
   const emptyLog = `${dir}/empty.v8.log`;
   await Deno.remove(emptyLog).catch(() => {});
-  const baseline = await loggingLauncher(lib, dir, "baseline", emptyLog, empty);
+  // Named sshproxy too: the launcher gives the login face's V8 flags.
+  const baseline = await loggingLauncher(
+    lib,
+    dir,
+    "baseline/sshproxy",
+    emptyLog,
+    empty,
+  );
   const emptyRun = await runAs(user, [baseline], { env });
   assert.equal(emptyRun.code, 0, emptyRun.stderr);
 
