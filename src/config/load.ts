@@ -1,7 +1,7 @@
 // The I/O edge of configuration: read the file, gather what the pure
 // engine needs from the system (/etc/services, ClusterShell groups, the
 // resolver) and turn every failure into `<file>: line N: ...`.
-import { clusterShellGroups, loadYamlParse } from "../nodeset/clustershell.ts";
+import type { GroupResolver } from "../nodeset/clustershell.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { loadServices, resolveHost } from "../system/network_names.ts";
 import {
@@ -30,13 +30,20 @@ export async function readConfigFile(
   const tree = await readYamlTree(text);
   if (!tree.ok) return fail(`${path}: ${tree.error}`);
   // ClusterShell group files are read only when a nodeset uses a group; a
-  // broken group file only matters to such a nodeset. They are YAML for
-  // the `yaml` package, which is loaded only when a group can be named:
-  // every group reference has an `@`.
-  const parseYaml = text.includes("@") ? await loadYamlParse() : undefined;
+  // broken group file only matters to such a nodeset. Their reader and the
+  // `yaml` package they are read with are loaded only when a group can be
+  // named: every group reference has an `@`.
+  let groupsIn: ((confDir: string) => GroupResolver) | undefined;
+  if (text.includes("@")) {
+    const { clusterShellGroups, loadYamlParse } = await import(
+      "../nodeset/clustershell.ts"
+    );
+    const parseYaml = await loadYamlParse();
+    groupsIn = (confDir) => clusterShellGroups(confDir, parseYaml);
+  }
   const parsed = parseConfigTree(tree.value, {
     lookupPort: loadServices(),
-    groupsIn: (confDir) => clusterShellGroups(confDir, parseYaml),
+    groupsIn,
   });
   if (!parsed.ok) return fail(`${path}: ${parsed.error}`);
   return ok(parsed.value);

@@ -2,10 +2,8 @@
 // once, then compute the effective configuration of one session by
 // applying matching overrides in file order, defaults and substitutions.
 // Pure: file reading, DNS and /etc/services are passed in.
-import {
-  DEFAULT_CLUSTERSHELL_CONFDIR,
-  type GroupResolver,
-} from "../nodeset/clustershell.ts";
+import type { GroupResolver } from "../nodeset/clustershell.ts";
+import { DEFAULT_CLUSTERSHELL_CONFDIR } from "../nodeset/clustershell_dir.ts";
 import { expandNodeset } from "../nodeset/expand.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { joinHostPort, type PortLookup, splitHostPort } from "./host_port.ts";

@@ -1,4 +1,5 @@
 import { fail, ok, type Result } from "../result.ts";
+import { DEFAULT_CLUSTERSHELL_CONFDIR } from "./clustershell_dir.ts";
 
 /**
  * The `yaml` package's parse (the ESM build, see src/config/yaml_tree.ts),
@@ -45,8 +46,7 @@ export async function loadYamlParse(): Promise<YamlParse> {
   return yaml.parse;
 }
 
-/** ClusterShell's system-wide configuration directory. */
-export const DEFAULT_CLUSTERSHELL_CONFDIR = "/etc/clustershell";
+export { DEFAULT_CLUSTERSHELL_CONFDIR };
 
 /**
  * The groups of the ClusterShell configuration in `confDir`, loaded at the

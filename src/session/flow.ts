@@ -5,7 +5,6 @@
 // the session (command_must_match, SSHPROXY_ARGS) runs before anything
 // with a side effect (blocking command, background command), where the
 // reference checks them last (spec §12.2 item 18).
-import { configListing } from "../config/listing.ts";
 import {
   matchesGroups,
   readConfigFile,
@@ -13,7 +12,6 @@ import {
 } from "../config/load.ts";
 import { splitHostPort } from "../config/host_port.ts";
 import type { Config } from "../config/types.ts";
-import { describeUnknownKeys } from "../config/unknown_keys.ts";
 import {
   formatRfc3339Nano,
   localOffsetMinutes,
@@ -32,15 +30,20 @@ import { TRUSTED_DIRECTORIES } from "../system/trusted_path.ts";
 import { loadServices } from "../system/network_names.ts";
 import { commandArgv } from "./command_line.ts";
 import { sessionEnvironment } from "./environment.ts";
-import { originalCommand, readUserAuth } from "./original_command.ts";
+import {
+  needsKeyParser,
+  originalCommand,
+  readUserAuth,
+} from "./original_command.ts";
 import {
   delay,
   type ExitStatus,
   runBlockingCommand,
   type SshProcess,
   startBackgroundCommand,
+  startSsh,
 } from "./processes.ts";
-import { type RecordedSession, startRecordedSsh } from "./recorded_ssh.ts";
+import type { RecordedSession } from "./recorded_ssh.ts";
 import { buildSshCommand, type SshCommand } from "./ssh_command.ts";
 import { parseSshConnection, type SshConnection } from "./ssh_connection.ts";
 import { silentDestination } from "./silent_destination.ts";
@@ -158,8 +161,13 @@ async function prepare(
   if (!logger.ok) return new Refusal(logger.error);
   const log = (level: Level, message: string) =>
     logger.value.log(level, message);
-  // DEBUG lines are only computed when they are written.
+  // DEBUG lines are only computed (and their code loaded) when they are
+  // written.
   if (config.debug) {
+    const [{ configListing }, { describeUnknownKeys }] = await Promise.all([
+      import("../config/listing.ts"),
+      import("../config/unknown_keys.ts"),
+    ]);
     for (const line of configListing(config)) log("DEBUG", line);
     for (const line of describeUnknownKeys(parsed.value.unknownKeys)) {
       log("DEBUG", `${inputs.configPath}: ${line}`);
@@ -194,9 +202,13 @@ async function proxy(
     `${user} connected from ${connection.clientAddress} to sshd listening on ${connection.sshdAddress}`,
   );
 
+  const userAuth = await readUserAuth(inputs.env("SSH_USER_AUTH"));
   const original = originalCommand(
-    await readUserAuth(inputs.env("SSH_USER_AUTH")),
+    userAuth,
     inputs.env("SSH_ORIGINAL_COMMAND") ?? "",
+    needsKeyParser(userAuth)
+      ? (await import("./authorized_key.ts")).parseAuthorizedKey
+      : undefined,
   );
   for (const warning of original.warnings) log("WARNING", warning);
   log("DEBUG", original.debugLine);
@@ -357,19 +369,22 @@ async function proxy(
     }
     for (const line of command.debugLines) log("DEBUG", line);
     log("INFO", `proxied to ${destination} (service: ${config.service})`);
-    // Spec §5.14: inherited stdio, or recorded through pipes or script(1).
+    // Spec §5.14: inherited stdio, or recorded through pipes or script(1)
+    // (the recorder's code is loaded only for a session it records).
     const sshStartMs = Date.now();
-    recording = await startRecordedSsh({
-      argv: command.argv,
-      dump: command.dump,
-      command: command.command,
-      stdoutIsTerminal: inputs.stdoutIsTerminal,
-      user,
-      connection,
-      startNs,
-      config,
-      log,
-    });
+    recording = command.dump === ""
+      ? { ssh: startSsh(command.argv), close: () => Promise.resolve() }
+      : await (await import("./recorded_ssh.ts")).startRecordedSsh({
+        argv: command.argv,
+        dump: command.dump,
+        command: command.command,
+        stdoutIsTerminal: inputs.stdoutIsTerminal,
+        user,
+        connection,
+        startNs,
+        config,
+        log,
+      });
     // Spec §8.5: the recorder's bandwidth on the connection key.
     if (recording.recorder) shared?.publishStats(recording.recorder);
     const ssh = recording.ssh;

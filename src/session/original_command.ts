@@ -3,7 +3,10 @@
 // reference recovers the latter from the SSH_USER_AUTH file (sshd's
 // `ExposeAuthInfo yes`) and runs it on the destination instead.
 import { fail, ok, type Result } from "../result.ts";
-import { parseAuthorizedKey } from "./authorized_key.ts";
+import type { parseAuthorizedKey } from "./authorized_key.ts";
+
+/** The parser of an authorized_keys line (authorized_key.ts), passed in. */
+export type KeyParser = typeof parseAuthorizedKey;
 
 /** The command to run for the user and how it was found. */
 export interface OriginalCommand {
@@ -18,16 +21,27 @@ export interface OriginalCommand {
 
 const PREFIX = "publickey ";
 
+/**
+ * Whether the SSH_USER_AUTH content holds a key, whose parser (a module of
+ * its own, loaded only then) originalCommand needs.
+ */
+export function needsKeyParser(userAuth: Result<string> | undefined): boolean {
+  return userAuth !== undefined && userAuth.ok &&
+    userAuth.value.startsWith(PREFIX);
+}
+
 /** Picks the certificate's force-command from the SSH_USER_AUTH content (if any), else SSH_ORIGINAL_COMMAND. */
 export function originalCommand(
   /** The SSH_USER_AUTH file as the caller read it; undefined when the variable is unset or empty. */
   userAuth: Result<string> | undefined,
   sshOriginalCommand: string,
+  /** The key parser; needed when needsKeyParser(userAuth). */
+  parseKey?: KeyParser,
 ): OriginalCommand {
   const warnings: string[] = [];
   const forced = userAuth === undefined
     ? undefined
-    : forceCommand(userAuth, warnings);
+    : forceCommand(userAuth, warnings, parseKey);
   if (forced !== undefined) {
     return {
       command: forced,
@@ -47,6 +61,7 @@ export function originalCommand(
 function forceCommand(
   userAuth: Result<string>,
   warnings: string[],
+  parseKey: KeyParser | undefined,
 ): string | undefined {
   if (!userAuth.ok) {
     warnings.push(userAuth.error);
@@ -54,7 +69,10 @@ function forceCommand(
   }
   // Other methods (`password`, `keyboard-interactive`...) carry no key.
   if (!userAuth.value.startsWith(PREFIX)) return undefined;
-  const key = parseAuthorizedKey(userAuth.value.slice(PREFIX.length));
+  if (parseKey === undefined) {
+    throw new Error("originalCommand: a key to read and no key parser");
+  }
+  const key = parseKey(userAuth.value.slice(PREFIX.length));
   if (!key.ok) {
     warnings.push(key.error);
     return undefined;

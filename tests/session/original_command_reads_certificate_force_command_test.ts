@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseAuthorizedKey } from "../../src/session/authorized_key.ts";
 import { originalCommand } from "../../src/session/original_command.ts";
 import { fail, ok } from "../../src/result.ts";
 import {
@@ -30,7 +31,11 @@ Deno.test("a certificate's force-command replaces SSH_ORIGINAL_COMMAND", async (
         const cert = await certify(dir, name, [`force-command=${FORCED}`]);
         assert.ok(cert.startsWith(`${certType} `));
         assert.deepEqual(
-          originalCommand(ok(userAuthFor(cert)), "user command"),
+          originalCommand(
+            ok(userAuthFor(cert)),
+            "user command",
+            parseAuthorizedKey,
+          ),
           {
             command: FORCED,
             forced: true,
@@ -50,7 +55,11 @@ Deno.test("certificates signed by an RSA or ECDSA CA are read too", async (t) =>
         await sshKeygen(["-q", ...caArgs, "-N", "", "-f", `${dir}/ca`]);
         await newKey(dir, "user", ["-t", "ed25519"]);
         const cert = await certify(dir, "user", [`force-command=${FORCED}`]);
-        const result = originalCommand(ok(userAuthFor(cert)), "");
+        const result = originalCommand(
+          ok(userAuthFor(cert)),
+          "",
+          parseAuthorizedKey,
+        );
         assert.equal(result.command, FORCED);
         assert.equal(result.forced, true);
       });
@@ -68,7 +77,11 @@ Deno.test("force-command is found among other critical options", async () => {
       "verify-required",
       "no-pty",
     ]);
-    const result = originalCommand(ok(userAuthFor(cert)), "ls");
+    const result = originalCommand(
+      ok(userAuthFor(cert)),
+      "ls",
+      parseAuthorizedKey,
+    );
     assert.equal(result.command, FORCED);
     assert.equal(result.forced, true);
   });
@@ -87,21 +100,27 @@ Deno.test("without force-command the user's command is kept", async (t) => {
     });
     await t.step("certificate without force-command", () => {
       assert.deepEqual(
-        originalCommand(ok(userAuthFor(cert)), "ls"),
+        originalCommand(ok(userAuthFor(cert)), "ls", parseAuthorizedKey),
         kept("ls"),
       );
     });
     await t.step("plain (non-certificate) key", () => {
       assert.deepEqual(
-        originalCommand(ok(userAuthFor(plain)), "ls"),
+        originalCommand(ok(userAuthFor(plain)), "ls", parseAuthorizedKey),
         kept("ls"),
       );
     });
     await t.step("password authentication", () => {
-      assert.deepEqual(originalCommand(ok("password\n"), "ls"), kept("ls"));
+      assert.deepEqual(
+        originalCommand(ok("password\n"), "ls", parseAuthorizedKey),
+        kept("ls"),
+      );
     });
     await t.step("SSH_USER_AUTH unset", () => {
-      assert.deepEqual(originalCommand(undefined, ""), kept(""));
+      assert.deepEqual(
+        originalCommand(undefined, "", parseAuthorizedKey),
+        kept(""),
+      );
     });
   });
 });
@@ -112,9 +131,15 @@ Deno.test("sshd's multi-method content and CRLF endings are read", async () => {
     await newKey(dir, "user", ["-t", "ed25519"]);
     const cert = await certify(dir, "user", [`force-command=${FORCED}`]);
     const twoMethods = userAuthFor(cert) + "keyboard-interactive\n";
-    assert.equal(originalCommand(ok(twoMethods), "").command, FORCED);
+    assert.equal(
+      originalCommand(ok(twoMethods), "", parseAuthorizedKey).command,
+      FORCED,
+    );
     const crlf = userAuthFor(cert).replace("\n", "\r\n");
-    assert.equal(originalCommand(ok(crlf), "").command, FORCED);
+    assert.equal(
+      originalCommand(ok(crlf), "", parseAuthorizedKey).command,
+      FORCED,
+    );
   });
 });
 
@@ -127,13 +152,17 @@ Deno.test("unusable SSH_USER_AUTH content gives a warning, not a failure", async
   });
   await t.step("garbage after publickey", () => {
     assert.deepEqual(
-      originalCommand(ok("publickey garbage\n"), "ls"),
+      originalCommand(ok("publickey garbage\n"), "ls", parseAuthorizedKey),
       warned("ssh: no key found"),
     );
   });
   await t.step("bad base64 reports Go's last parsing error", () => {
     assert.deepEqual(
-      originalCommand(ok("publickey ssh-ed25519 !!!!\n"), "ls"),
+      originalCommand(
+        ok("publickey ssh-ed25519 !!!!\n"),
+        "ls",
+        parseAuthorizedKey,
+      ),
       warned(
         "ssh: no key found; last parsing error for ignored line: " +
           "illegal base64 data at input byte 0",
@@ -157,13 +186,21 @@ Deno.test("a damaged certificate is not used", async (t) => {
       `publickey ${type} ${btoa(String.fromCharCode(...bytes))}\n`;
     const prefix = "ssh: no key found; last parsing error for ignored line: ";
     await t.step("truncated signature", () => {
-      const result = originalCommand(ok(reencode(blob.slice(0, -1))), "ls");
+      const result = originalCommand(
+        ok(reencode(blob.slice(0, -1))),
+        "ls",
+        parseAuthorizedKey,
+      );
       assert.equal(result.command, "ls");
       assert.deepEqual(result.warnings, [prefix + "ssh: short read"]);
     });
     await t.step("trailing bytes", () => {
       const longer = new Uint8Array([...blob, 0]);
-      const result = originalCommand(ok(reencode(longer)), "ls");
+      const result = originalCommand(
+        ok(reencode(longer)),
+        "ls",
+        parseAuthorizedKey,
+      );
       assert.deepEqual(result.warnings, [
         prefix + "ssh: parse error in message type 0",
       ]);
@@ -177,7 +214,11 @@ Deno.test("the key type field is not trusted, the blob's type is", async () => {
     await newKey(dir, "user", ["-t", "ed25519"]);
     const cert = await certify(dir, "user", [`force-command=${FORCED}`]);
     const base64 = cert.split(" ")[1];
-    const result = originalCommand(ok(`publickey ssh-rsa ${base64}\n`), "");
+    const result = originalCommand(
+      ok(`publickey ssh-rsa ${base64}\n`),
+      "",
+      parseAuthorizedKey,
+    );
     assert.equal(result.command, FORCED);
   });
 });
