@@ -23,7 +23,7 @@ export async function readConfigFile(
 ): Promise<Result<ParsedConfig>> {
   let text: string;
   try {
-    text = await readAtMost(path, YAML_LIMITS.maxBytes + 1);
+    text = readAtMost(path, YAML_LIMITS.maxBytes + 1);
   } catch (error) {
     return fail(`${path}: cannot read: ${describeFileError(error)}`);
   }
@@ -66,12 +66,20 @@ export function resolveForSession(
 
 // Never more than the parser accepts (plus one byte, for it to report the
 // file as too large), whatever the path names: a huge file, /dev/zero.
-async function readAtMost(path: string, limit: number): Promise<string> {
-  using file = await Deno.open(path);
-  const buffer = new Uint8Array(limit);
+// Read synchronously: a configuration is a local file of a few KiB, and
+// an asynchronous read costs a login two trips through Deno's thread pool
+// (0.5-1 ms measured) where this costs ~50 us.
+function readAtMost(path: string, limit: number): string {
+  using file = Deno.openSync(path);
+  let buffer = new Uint8Array(Math.min(limit, 64 * 1024));
   let filled = 0;
   while (filled < limit) {
-    const count = await file.read(buffer.subarray(filled));
+    if (filled === buffer.length) {
+      const grown = new Uint8Array(Math.min(limit, buffer.length * 4));
+      grown.set(buffer);
+      buffer = grown;
+    }
+    const count = file.readSync(buffer.subarray(filled));
     if (count === null) break;
     filled += count;
   }

@@ -294,10 +294,24 @@ const TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:$|[Tt ])/;
 const GO_OCTAL = /^[-+]?0o[0-7_]+$/;
 const PREFIX = { 2: "0b", 8: "0o", 10: "", 16: "0x" } as const;
 
+// Most values are neither (host names, paths, words): two character
+// checks send them on before any pattern runs (each pattern costs a login
+// its compilation, ~20 us, the first time it runs).
+const NUMBER_CHARACTERS = /^[-+.0-9a-zA-Z_]+$/;
+
 function resolvePlain(source: string): unknown {
-  if (NULL.test(source)) return null;
-  if (TRUE.test(source)) return true;
-  if (FALSE.test(source)) return false;
+  const first = source[0];
+  if (source.length <= 5 && "~nNyYtTfFoO".includes(first)) {
+    if (NULL.test(source)) return null;
+    if (TRUE.test(source)) return true;
+    if (FALSE.test(source)) return false;
+  }
+  if (source.length >= 8 && source[4] === "-" && TIMESTAMP.test(source)) {
+    outside();
+  }
+  // (The package's float patterns take "e1" too: its mantissa is optional.)
+  const numeric = "0123456789+-.eE".includes(first);
+  if (!numeric || !NUMBER_CHARACTERS.test(source)) return source;
   for (const [pattern, offset, radix] of INTEGERS) {
     if (pattern.test(source)) return integer(source, offset, radix);
   }
@@ -311,7 +325,6 @@ function resolvePlain(source: string): unknown {
   if (FLOAT_EXP.test(source) || FLOAT.test(source)) {
     return parseFloat(source.replace(/_/g, ""));
   }
-  if (TIMESTAMP.test(source)) outside();
   if (GO_OCTAL.test(source)) return integer(source, 2, 8);
   return source;
 }
