@@ -24,10 +24,14 @@ export interface TestAgent extends AsyncDisposable {
     options?: { timeout?: string; decisionTimeout?: string; socket?: string },
   ): string;
   /**
-   * Starts the agent on `configPath` and waits for its socket; `nofile`
+   * Starts the agent on `configPath` and waits for its socket; `nice`
+   * sets its niceness (as `nice -n`), `nofile`
    * sets its open-file limit (soft and hard, as `prlimit` does).
    */
-  start(configPath?: string, options?: { nofile?: number }): Promise<void>;
+  start(
+    configPath?: string,
+    options?: { nofile?: number; nice?: number },
+  ): Promise<void>;
   /** The agent's pid (undefined when not running). */
   pid(): number | undefined;
   /** SIGKILL: an agent dying without any clean-up. */
@@ -85,10 +89,14 @@ export async function prepareAgent(gw: ProxyGateway): Promise<TestAgent> {
         `--nofile=${options.nofile}:${options.nofile}`,
         "--",
       ];
+      const niceness = options.nice === undefined
+        ? []
+        : [await requireTool("/usr/bin/nice"), "-n", String(options.nice)];
       service = startService([
         "/usr/bin/env",
         "-i",
         "PATH=/usr/bin:/bin",
+        ...niceness,
         ...limit,
         setpriv,
         `--reuid=${account.uid}`,
