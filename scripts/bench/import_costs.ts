@@ -114,7 +114,8 @@ export async function measureImports(
       const file = `${dir}/idle${j}.js`;
       await Deno.writeTextFile(
         file,
-        `${c.source}\nawait new Promise((resolve) => setTimeout(resolve, 6000));\n`,
+        // The runtime's own timer: the global setTimeout loads Node's layer.
+        `${c.source}\nawait new Promise((resolve) => AbortSignal.timeout(6000).addEventListener("abort", resolve));\n`,
       );
       await Deno.chmod(file, 0o644);
       const idle = await idleProcessMemory(
