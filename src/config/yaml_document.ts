@@ -73,6 +73,37 @@ export const YAML_LIMITS = {
 } as const;
 
 /**
+ * A scalar's node from its resolved value, as both readers build it: the
+ * YAML 1.1 type of the value (an integer written without `.` or an
+ * exponent is an int, as go-yaml types it), integers as bigints.
+ * Undefined for a value of no such type (a date).
+ */
+export function scalarNode(
+  value: unknown,
+  text: string,
+  line: number,
+): ScalarNode | undefined {
+  let tag: ScalarTag;
+  if (value === null || value === undefined) tag = "null";
+  else if (typeof value === "boolean") tag = "bool";
+  else if (typeof value === "bigint") tag = "int";
+  else if (typeof value === "number") {
+    tag = Number.isInteger(value) && !/[.eE]/.test(text) ? "int" : "float";
+  } else if (typeof value === "string") tag = "str";
+  else return undefined;
+  const normalised = typeof value === "number" && tag === "int"
+    ? BigInt(value)
+    : value;
+  return {
+    kind: "scalar",
+    tag,
+    value: (normalised ?? null) as ScalarNode["value"],
+    text,
+    line,
+  };
+}
+
+/**
  * The size bound, checked before any reader runs: a one-line error naming
  * the line where the file goes past it, or undefined.
  */

@@ -14,12 +14,12 @@
 // mean what they mean there; tests/config/
 // yaml_simple_reader_matches_package_test.ts compares both readers on
 // every fixture, on plain scalars of every kind and on generated files.
-import type {
-  MappingEntry,
-  ScalarNode,
-  ScalarTag,
-  TreeNode,
-  YamlTree,
+import {
+  type MappingEntry,
+  type ScalarNode,
+  scalarNode,
+  type TreeNode,
+  type YamlTree,
 } from "./yaml_document.ts";
 
 /** The tree of `text` when it is in the subset; undefined otherwise. */
@@ -270,7 +270,7 @@ class Reader {
 
   // A plain scalar resolved as the package resolves it (YAML 1.1 tags).
   #plain(source: string, line: number): ScalarNode {
-    return scalarNode(resolvePlain(source), source, line);
+    return scalarNode(resolvePlain(source), source, line) ?? outside();
   }
 }
 
@@ -341,28 +341,6 @@ function integer(source: string, offset: number, radix: 2 | 8 | 10 | 16) {
     outside(); // e.g. "0b_": the package reports it
   }
   return sign === "-" ? -value : value;
-}
-
-// As yaml_tree.ts's convert turns a package scalar into a ScalarNode.
-function scalarNode(value: unknown, text: string, line: number): ScalarNode {
-  let tag: ScalarTag;
-  if (value === null || value === undefined) tag = "null";
-  else if (typeof value === "boolean") tag = "bool";
-  else if (typeof value === "bigint") tag = "int";
-  else if (typeof value === "number") {
-    tag = Number.isInteger(value) && !/[.eE]/.test(text) ? "int" : "float";
-  } else if (typeof value === "string") tag = "str";
-  else outside();
-  const normalised = typeof value === "number" && tag === "int"
-    ? BigInt(value)
-    : value;
-  return {
-    kind: "scalar",
-    tag,
-    value: (normalised ?? null) as ScalarNode["value"],
-    text,
-    line,
-  };
 }
 
 function isSequenceItem(content: string): boolean {

@@ -40,7 +40,7 @@ import {
   lineOfOffset,
   type MappingEntry,
   type ScalarNode,
-  type ScalarTag,
+  scalarNode,
   sizeProblem,
   type TreeNode,
   type TreeNote,
@@ -329,20 +329,11 @@ function convert(context: Context, node: YamlNode): TreeNode {
     const text = typeof node.source === "string"
       ? node.source
       : String(value ?? "");
-    let tag: ScalarTag;
-    if (value === null || value === undefined) tag = "null";
-    else if (typeof value === "boolean") tag = "bool";
-    else if (typeof value === "bigint") tag = "int";
-    else if (typeof value === "number") {
-      tag = Number.isInteger(value) && !/[.eE]/.test(text) ? "int" : "float";
-    } else tag = "str";
-    const normalised = typeof value === "number" && tag === "int"
-      ? BigInt(value)
-      : value;
-    return {
+    // A date (a Date object) is kept as the package made it, as a string.
+    return scalarNode(value, text, lineOf(node)) ?? {
       kind: "scalar",
-      tag,
-      value: (normalised ?? null) as ScalarNode["value"],
+      tag: "str",
+      value: value as ScalarNode["value"],
       text,
       line: lineOf(node),
     };

@@ -66,32 +66,21 @@ export class Http1Client {
 
   /** POSTs `request` to `url` and reads the whole answer. */
   async post(url: string, request: Http1Request): Promise<Http1Response> {
-    const target = parseTarget(url);
-    const bytes = requestBytes(target, request);
-    for (let attempt = 0;; attempt++) {
-      const { wire, reused } = await this.#wire(target, request.signal);
-      const stop = () => wire.close();
-      request.signal.addEventListener("abort", stop, { once: true });
-      try {
-        await wire.write(bytes);
-        const head = await wire.readHead();
-        const body = await readBody(wire, head);
-        if (head.keepAlive && body.complete) this.#release(target, wire);
-        else wire.close();
-        return {
-          status: head.status,
-          text: new TextDecoder().decode(body.bytes),
-        };
-      } catch (error) {
-        wire.close();
-        if (request.signal.aborted) throw request.signal.reason;
-        // The server closed a connection it had kept idle: our request was
-        // never read, and goes again on a new one.
-        if (reused && attempt === 0 && wire.answered === 0) continue;
-        throw error;
-      } finally {
-        request.signal.removeEventListener("abort", stop);
-      }
+    const { target, wire, head, stop } = await this.#send(url, request);
+    try {
+      const body = await readBody(wire, head);
+      if (head.keepAlive && body.complete) this.#release(target, wire);
+      else wire.close();
+      return {
+        status: head.status,
+        text: new TextDecoder().decode(body.bytes),
+      };
+    } catch (error) {
+      wire.close();
+      if (request.signal.aborted) throw request.signal.reason;
+      throw error;
+    } finally {
+      request.signal.removeEventListener("abort", stop);
     }
   }
 
@@ -100,6 +89,14 @@ export class Http1Client {
     url: string,
     request: Http1Request,
   ): Promise<Http1StreamingResponse> {
+    // The stream ends with the connection, which the signal still closes.
+    const { wire, head } = await this.#send(url, request);
+    return { status: head.status, body: bodyStream(wire, head) };
+  }
+
+  // Sends the request and reads the answer's head, on a kept connection or
+  // a new one; the signal closes the connection (`stop`, left listening).
+  async #send(url: string, request: Http1Request): Promise<Sent> {
     const target = parseTarget(url);
     const bytes = requestBytes(target, request);
     for (let attempt = 0;; attempt++) {
@@ -108,16 +105,16 @@ export class Http1Client {
       request.signal.addEventListener("abort", stop, { once: true });
       try {
         await wire.write(bytes);
-        const head = await wire.readHead();
-        return { status: head.status, body: bodyStream(wire, head) };
+        return { target, wire, head: await wire.readHead(), stop };
       } catch (error) {
         wire.close();
         request.signal.removeEventListener("abort", stop);
         if (request.signal.aborted) throw request.signal.reason;
+        // The server closed a connection it had kept idle: our request was
+        // never read, and goes again on a new one.
         if (reused && attempt === 0 && wire.answered === 0) continue;
         throw error;
       }
-      // The stream ends with the connection: the signal still closes it.
     }
   }
 
@@ -172,6 +169,15 @@ export class Http1Client {
       if (index >= 0) idle.splice(index, 1);
     });
   }
+}
+
+/** A request sent and its answer's head. */
+interface Sent {
+  target: Target;
+  wire: Wire;
+  head: Head;
+  /** The abort listener that closes the connection. */
+  stop: () => void;
 }
 
 interface Target {
