@@ -239,7 +239,8 @@ class Reader {
       }
       if (quote === '"' && value.includes("\\")) outside(); // escapes
       const rest = text.slice(end).trimStart();
-      if (rest !== "" && rest === text.slice(end) && !inFlow) outside();
+      // Outside a list, only a blank may follow the closing quote.
+      if (!inFlow && rest !== "" && !/\s/.test(text[end])) outside();
       return {
         scalar: { kind: "scalar", tag: "str", value, text: value, line },
         rest,
@@ -252,12 +253,15 @@ class Reader {
     if (indicator.test(text) || /^[,[\]{}#&*!|>%@`]/.test(text)) {
       outside();
     }
+    // (A list holds no `#` at all, #flowSequence checked; looking for a
+    // comment in the rest of the line at every item would be quadratic.)
     let end = text.length;
-    const comment = text.search(/\s#/);
-    if (comment >= 0) end = comment;
     if (inFlow) {
       const comma = text.indexOf(",");
-      if (comma >= 0 && comma < end) end = comma;
+      if (comma >= 0) end = comma;
+    } else {
+      const comment = text.search(/\s#/);
+      if (comment >= 0) end = comment;
     }
     const source = text.slice(0, end).trimEnd();
     if (/:(\s|$)/.test(source)) outside(); // a mapping where a value was

@@ -233,6 +233,15 @@ Deno.test("plain scalars of every YAML 1.1 kind resolve as the package resolves 
   assert.ok(read > scalars.length * 0.8, `${read} of ${scalars.length}`);
 });
 
+Deno.test("one-line lists of 100,000 items, plain and quoted, read as the package reads them", () => {
+  // Each item is read where it stands: looking at the rest of the line for
+  // every item made such a file take 22 s (the package: 0.6 s).
+  for (const item of ["a", "'a'", '"a"']) {
+    const text = `dest: [${Array(100_000).fill(item).join(", ")}]\n`;
+    assert.ok(agree(text, `a list of ${item}`), item);
+  }
+});
+
 // A small deterministic generator (xorshift): the same files at every run.
 function random(seed: number): () => number {
   let state = seed >>> 0 || 1;
