@@ -55,32 +55,40 @@ export interface ProcSource {
   uids(pids: readonly number[]): Promise<Map<number, string | undefined>>;
 }
 
-/** Reads a process; undefined when it does not exist (or cannot be read). */
-export async function readProcess(
-  pid: number,
+/**
+ * Reads processes at once (one question of each kind to the helper, however
+ * many pids); a pid missing from the map does not exist or cannot be read.
+ */
+export async function readProcesses(
+  pids: readonly number[],
   proc: ProcSource,
-): Promise<ProcessFacts | undefined> {
+): Promise<Map<number, ProcessFacts>> {
+  const facts = new Map<number, ProcessFacts>();
+  const unique = [...new Set(pids)];
   let stat: Map<number, string | undefined>;
   let status: Map<number, string | undefined>;
   try {
-    [stat, status] = await Promise.all([proc.stat([pid]), proc.uids([pid])]);
+    [stat, status] = await Promise.all([proc.stat(unique), proc.uids(unique)]);
   } catch {
-    return undefined;
+    return facts;
   }
-  const statText = stat.get(pid);
-  const statusText = status.get(pid);
-  if (statText === undefined || statusText === undefined) return undefined;
-  const parsed = parseStat(statText);
-  const uids = parseStatusUids(statusText);
-  if (parsed === undefined || uids === undefined) return undefined;
-  return {
-    pid,
-    ppid: parsed.ppid,
-    state: parsed.state,
-    startTime: parsed.startTime,
-    realUid: uids.real,
-    effectiveUid: uids.effective,
-  };
+  for (const pid of unique) {
+    const statText = stat.get(pid);
+    const statusText = status.get(pid);
+    if (statText === undefined || statusText === undefined) continue;
+    const parsed = parseStat(statText);
+    const uids = parseStatusUids(statusText);
+    if (parsed === undefined || uids === undefined) continue;
+    facts.set(pid, {
+      pid,
+      ppid: parsed.ppid,
+      state: parsed.state,
+      startTime: parsed.startTime,
+      realUid: uids.real,
+      effectiveUid: uids.effective,
+    });
+  }
+  return facts;
 }
 
 /** The process a session is watched through, once checked. */
@@ -117,7 +125,11 @@ export async function sessionProcess(
   sessionPid: number,
   proc: ProcSource,
 ): Promise<Result<WatchedProcess>> {
-  const client = await readProcess(clientPid, proc);
+  // Both read in one pass: the parent is looked at only if it is the
+  // client's, but reading it before knowing saves the agent a round trip
+  // to its helper on every hand-off login.
+  const facts = await readProcesses([clientPid, sessionPid], proc);
+  const client = facts.get(clientPid);
   if (client === undefined) return fail(`no process ${clientPid}`);
   if (client.realUid !== uid || client.effectiveUid !== uid) {
     return fail(`process ${clientPid} does not run as uid ${uid}`);
@@ -127,9 +139,7 @@ export async function sessionProcess(
       `process ${sessionPid} is neither ${clientPid} nor its parent ${client.ppid}`,
     );
   }
-  const session = sessionPid === clientPid
-    ? client
-    : await readProcess(sessionPid, proc);
+  const session = facts.get(sessionPid);
   if (session === undefined) return fail(`no process ${sessionPid}`);
   if (session.realUid !== uid || session.effectiveUid !== uid) {
     return fail(`process ${sessionPid} does not run as uid ${uid}`);

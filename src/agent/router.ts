@@ -105,6 +105,16 @@ export async function decideRoute(
   request: RouteRequest,
   dependencies: RouterDependencies,
 ): Promise<Decision> {
+  // The session's processes and the user's identity are asked of the
+  // agent's helper (round trips to its shells) while the configuration is
+  // checked: nothing is written or answered before all are known.
+  const checkingProcess = sessionProcess(
+    request.uid,
+    request.pid,
+    request.sessionPid,
+    dependencies.proc,
+  );
+  const lookingUp = dependencies.identity(request.uid);
   await dependencies.config.refresh();
   const loaded = dependencies.config.current;
   if (!(await sameFile(request.config, loaded.realPath))) {
@@ -112,17 +122,12 @@ export async function decideRoute(
       `the session reads ${request.config}, the agent ${loaded.realPath}`,
     );
   }
-  const process = await sessionProcess(
-    request.uid,
-    request.pid,
-    request.sessionPid,
-    dependencies.proc,
-  );
+  const process = await checkingProcess;
   if (!process.ok) return fallback(process.error);
   if (dependencies.routed(process.value)) {
     return fallback(`process ${request.sessionPid} already has a route`);
   }
-  const identity = await dependencies.identity(request.uid);
+  const identity = await lookingUp;
   if (!identity.ok) return fallback(identity.error);
   if (identity.value.user !== request.user) {
     return fallback(

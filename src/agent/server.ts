@@ -256,7 +256,7 @@ async function serve(
     await removeProof(options.proofDir, nonce);
     return;
   }
-  const proof = await checkProof(
+  const proof = checkProof(
     options.proofDir,
     nonce,
     request.value.uid,

@@ -69,6 +69,11 @@ export interface AgentAsk {
   sessionId: string;
   /** The process whose end ends the session (default: this one). */
   sessionPid?: number;
+  /**
+   * Whether this process starts ssh itself (default true); false when it
+   * expects to hand off to the launcher, which then needs no process API.
+   */
+  startsSsh?: boolean;
   log: Log;
   writeStdout(text: string): void;
   writeStderr(text: string): void;
@@ -206,7 +211,7 @@ async function prove(
   const hello = decodeHello(line.value);
   if (!hello.ok) return fail(`unexpected greeting: ${hello.error}`);
   greeted();
-  return await createProof(hello.value.proofDir, hello.value.nonce);
+  return createProof(hello.value.proofDir, hello.value.nonce);
 }
 
 function milliseconds(duration: bigint): number {
@@ -258,7 +263,7 @@ export async function routeThroughAgent(
       if (!sent.ok) return sent;
       // The agent decides in a few ms: time for Deno to load what starts
       // the session's ssh right after (src/system/process_api.ts).
-      preloadProcessApi();
+      if (ask.startsSsh ?? true) preloadProcessApi();
       const line = await connection.reader.next();
       if (!line.ok) return line;
       if (line.value === undefined) {

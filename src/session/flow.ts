@@ -261,10 +261,15 @@ async function proxy(
     })
     : undefined;
 
+  // A session that will most likely hand off never starts a process: it
+  // need not load Deno's process API while it routes.
+  const expectsHandoff = handoffBlocked?.length === 0 &&
+    inputs.handoff.offer !== undefined && blockingArgv.length === 0;
+
   // Spec §5.4 steps 6-8 and 12: etcd, max_connections_per_user, the
   // destination, the registration; decided by the gateway's agent when one
   // is configured and answers.
-  const agentRouted = await askAgent(inputs, prepared);
+  const agentRouted = await askAgent(inputs, prepared, !expectsHandoff);
   const routed = agentRouted ?? await routeSession({
     config,
     user,
@@ -272,6 +277,8 @@ async function proxy(
     writeStdout: inputs.writeStdout,
     writeStderr: inputs.writeStderr,
     sshd: connection.sshdAddress,
+    // Registered by itself, a session with etcd does not hand off.
+    startsSsh: !expectsHandoff || config.etcd.endpoints.length > 0,
   });
   if ("status" in routed) return routed.status;
   const { destination, shared } = routed;
@@ -305,14 +312,19 @@ async function proxy(
   for (const [name, value] of environment.toSet) Deno.env.set(name, value);
   for (const line of environment.debugLines) log("DEBUG", line);
 
-  const cancellation = new Cancellation(log, inputs.parentGone);
+  // Made only for a process that runs something: checking that sshd still
+  // lives loads Deno's process API (Deno.kill), which a session that hands
+  // off never needs.
+  let cancellation: Cancellation | undefined;
+  const cancellable = () =>
+    cancellation ??= new Cancellation(log, inputs.parentGone);
   let recording: RecordedSession | undefined;
   let handedOff = false;
   try {
     if (blockingArgv.length > 0) {
       const status = await runBlockingCommand(
         blockingArgv,
-        cancellation.signal,
+        cancellable().signal,
       );
       if ("error" in status) {
         log("ERROR", `error running blocking command: ${status.error}`);
@@ -330,7 +342,7 @@ async function proxy(
       }
     }
     // Cancelled while the blocking command ran: nobody waits for ssh.
-    if (cancellation.signal.aborted) return 255;
+    if (cancellation?.signal.aborted) return 255;
     if (handoffBlocked !== undefined) {
       handedOff = await handOff({
         inputs,
@@ -346,6 +358,8 @@ async function proxy(
       });
       if (handedOff) return HANDOFF_STATUS;
     }
+    // From here on signals and sshd's end cancel the session.
+    cancellable();
     if (backgroundArgv.length > 0) {
       const started = startBackgroundCommand(
         backgroundArgv,
@@ -356,6 +370,7 @@ async function proxy(
       if ("error" in started) {
         log("ERROR", `error running background command: ${started.error}`);
       } else {
+        const cancellation = cancellable();
         cancellation.onCleanup(() => started.stop());
         started.status.then((status) => {
           if (!cancellation.ended && status.code !== 0) {
@@ -393,7 +408,7 @@ async function proxy(
       return 255;
     }
     if (shared && "sshStarted" in shared) void shared.sshStarted(startNs);
-    const status = await cancellation.run(ssh);
+    const status = await cancellable().run(ssh);
     if (status.code !== 0) {
       log(
         "ERROR",
@@ -414,7 +429,7 @@ async function proxy(
     }
     return status.code;
   } finally {
-    await cancellation.end();
+    await cancellation?.end();
     await recording?.close();
     await shared?.close();
     // Handed off, the session goes on without us: its end is the agent's
@@ -485,7 +500,11 @@ async function handOff(request: HandOff): Promise<boolean> {
 }
 
 // The agent client is loaded only on gateways that configure an agent.
-async function askAgent(inputs: SessionInputs, prepared: Prepared) {
+async function askAgent(
+  inputs: SessionInputs,
+  prepared: Prepared,
+  startsSsh: boolean,
+) {
   if (prepared.config.agent.socket === "") return undefined;
   const { routeThroughAgent } = await import("./agent_client.ts");
   return await routeThroughAgent({
@@ -499,6 +518,7 @@ async function askAgent(inputs: SessionInputs, prepared: Prepared) {
     // Under a launcher that may hand off, the session's process is the
     // launcher's: it lives as long as the session, whoever runs ssh.
     sessionPid: inputs.handoff.offer?.launcherPid,
+    startsSsh,
     log: prepared.log,
     writeStdout: inputs.writeStdout,
     writeStderr: inputs.writeStderr,

@@ -57,6 +57,11 @@ export interface RouteContext {
   openStore?: () => Promise<Result<StateStore>>;
   /** Longest a login waits to be ranked (default ADMISSION_BUDGET_MS), for tests. */
   admissionBudgetMs?: number;
+  /**
+   * Whether this process starts ssh itself (default true); false when it
+   * expects to hand off to the launcher, which then needs no process API.
+   */
+  startsSsh?: boolean;
 }
 
 /** A refused session (its exit status), or the chosen destination. */
@@ -102,7 +107,15 @@ export async function routeSession(context: RouteContext): Promise<Routed> {
       if (count >= limit) return await tooMany();
     }
   }
-  const destination = await chooseSessionDestination(config, user, shared, log);
+  const destination = await chooseSessionDestination(
+    config,
+    user,
+    shared,
+    log,
+    {
+      preloadProcessApi: context.startsSsh ?? true,
+    },
+  );
   if (!destination.ok) {
     log("CRITICAL", `Finding destination: ${destination.error}`);
     return await refuse(1);
@@ -205,6 +218,8 @@ export interface ChoiceSystem {
   live?: (destination: string) => Promise<Result<void>>;
   random?: RandomSource;
   now?: () => bigint;
+  /** Load Deno's process API while the choice waits (default true). */
+  preloadProcessApi?: boolean;
 }
 
 /** The destination choice of spec §5.8, with or without shared state. */
@@ -215,6 +230,14 @@ export function chooseSessionDestination(
   log: Log,
   system: ChoiceSystem = {},
 ): Promise<Result<string | undefined>> {
+  // The session's ssh starts right after the choice: Deno's process API
+  // loads while the choice waits for etcd or a probe
+  // (src/system/process_api.ts).
+  const preload = system.preloadProcessApi ?? true;
+  const whileWaiting = <T>(answer: Promise<T>): Promise<T> => {
+    if (preload) preloadProcessApi();
+    return answer;
+  };
   const check = hostChecker({
     stored: (destination) =>
       whileWaiting(
@@ -250,13 +273,6 @@ export function chooseSessionDestination(
       log,
     },
   );
-}
-
-// The session's ssh starts right after the choice: Deno's process API
-// loads while the choice waits for etcd or a probe (src/system/process_api.ts).
-function whileWaiting<T>(answer: Promise<T>): Promise<T> {
-  preloadProcessApi();
-  return answer;
 }
 
 /** What publishes a session's bandwidth (a Recorder). */

@@ -136,3 +136,27 @@ Deno.test("the session process is the client or its parent, both of the proven u
     error: "no process 999",
   });
 });
+
+Deno.test("checking a session process asks the helper one question of each kind, launcher or not", async () => {
+  const table: Record<number, [string, number]> = {
+    100: [statLine(100, "sh", "S", 1, 40), 1001],
+    101: [statLine(101, "deno", "S", 100, 41), 1001],
+  };
+  const asked: string[] = [];
+  const base = fakeProc(table);
+  const counting: ProcSource = {
+    stat: (pids) => {
+      asked.push(`stat ${pids.join(" ")}`);
+      return base.stat(pids);
+    },
+    uids: (pids) => {
+      asked.push(`uid ${pids.join(" ")}`);
+      return base.uids(pids);
+    },
+  };
+  assert.ok((await sessionProcess(1001, 101, 100, counting)).ok);
+  assert.deepEqual(asked.sort(), ["stat 101 100", "uid 101 100"]);
+  asked.length = 0;
+  assert.ok((await sessionProcess(1001, 101, 101, counting)).ok);
+  assert.deepEqual(asked.sort(), ["stat 101", "uid 101"]);
+});

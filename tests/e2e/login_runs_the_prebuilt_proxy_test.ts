@@ -316,3 +316,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a session that hands off to ssh never loads Deno's process API; one that starts ssh itself does",
+  ...e2e,
+  async fn() {
+    await ensureTestAccounts();
+    const product = await installed();
+    const lib = `${product.prefix}/lib/sshproxy`;
+    const dir = await sharedWritableDir("sshproxy-handoff-load-");
+    const listener = destination();
+    const processApi = "ext:deno_process/40_process.js";
+    try {
+      const env = { SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22" };
+      const v8Log = `${dir}/session.v8.log`;
+      const proxy = await loggingLauncher(lib, dir, "sshproxy", v8Log);
+      const config = `${dir}/sshproxy.yaml`;
+      const logPath = `${dir}/sshproxy-${user}.log`;
+      const run = async (handoff: boolean) => {
+        await Deno.writeTextFile(
+          config,
+          `log: ${logPath}\n` +
+            `dest: ["127.0.0.1:${listener.addr.port}"]\n` +
+            `ssh:\n  exe: /bin/true\n` + (handoff ? "handoff: true\n" : ""),
+        );
+        await Deno.chmod(config, 0o644);
+        await Deno.remove(v8Log).catch(() => {});
+        await Deno.remove(logPath).catch(() => {});
+        const session = await runAs(user, [proxy, config], { env });
+        assert.equal(session.code, 0, session.stderr);
+        return {
+          log: await Deno.readTextFile(logPath),
+          loaded: await loadedScripts(v8Log),
+        };
+      };
+      const handedOff = await run(true);
+      assert.match(handedOff.log, /handed off to ssh, pid \d+/);
+      assert.ok(
+        !handedOff.loaded.has(processApi),
+        `${processApi} loaded by a session that handed off`,
+      );
+      const spawned = await run(false);
+      assert.match(spawned.log, /disconnected/);
+      assert.ok(spawned.loaded.has(processApi), "the check sees the load");
+    } finally {
+      listener.close();
+      await listener.done;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
