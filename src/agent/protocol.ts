@@ -11,7 +11,8 @@
 //   client → after a route, {"kind":"accept"} if it takes it; a client
 //            that gave up (its agent.decision_timeout) closes instead
 //   agent  → {"kind":"confirmed"}: the registration is the session's; or
-//            it closes the connection: withdrawn, the session routes itself
+//            it closes the connection: withdrawn, the session registers
+//            itself (it reads this while its ssh starts, not before)
 //   client → then, optionally, {"kind":"started"} and {"kind":"stats"}
 //            lines while the session lives
 //

@@ -25,10 +25,12 @@
 // session accepts the route (src/agent/protocol.ts). A session whose
 // bound passed closes the connection without accepting (the
 // agent then withdraws its registration) and registers itself. Once it has
-// sent its accept it is committed: it waits for the agent's confirmation
-// (up to `agent.timeout` again) only to learn that the agent withdrew the
-// route instead (it closed the connection: stopping, or the accept came
-// after its deadline), and then routes itself; without an answer it keeps
+// sent its accept it is committed to the destination and goes on at once:
+// the agent's confirmation (awaited up to `agent.timeout` again, while ssh
+// starts) only tells whether the agent withdrew the route instead (it
+// closed the connection: stopping, or the accept came after its
+// deadline); then the session registers itself, as one whose etcd was
+// away at login does, and does not hand off. Without an answer it keeps
 // the route, which the agent registers when it reads the accept.
 import type { Config } from "../config/types.ts";
 import { nowNanoseconds } from "../format/time.ts";
@@ -51,7 +53,9 @@ import { preloadProcessApi } from "../system/process_api.ts";
 import { deadline } from "../system/timers.ts";
 import {
   type BandwidthSource,
+  openSharedState,
   publishStats,
+  type SharedState,
   type StatsSink,
 } from "./shared_state.ts";
 
@@ -83,6 +87,13 @@ export interface AgentAsk {
 export interface AgentSession {
   /** The agent registered the session already. */
   register(destination: string, sshd: string): Promise<void>;
+  /**
+   * Whether the agent keeps the session's registration: false when it
+   * withdrew the route after the session took it (it was stopping); the
+   * session then registers itself, in the background, and must not hand
+   * off.
+   */
+  kept(): Promise<boolean>;
   /**
    * Tells the agent that ssh started (login latency) `startNs` after the
    * session began; resolves once said (a hand-off exits right after).
@@ -296,29 +307,19 @@ export async function routeThroughAgent(
     if (reply.stderr !== "") ask.writeStderr(reply.stderr);
     return { status: reply.status };
   }
-  const taken = await accept(connection!, timeoutMs(config));
-  if (taken === "withdrawn") {
-    connection!.close();
-    log(
-      "DEBUG",
-      `agent at ${socket}: it withdrew the route it gave; routing without it`,
-    );
-    return undefined;
-  }
+  // Taken at once, and the session goes on: the agent's confirmation is
+  // read while ssh starts (a round trip less on every login).
+  const taking = accept(connection!, timeoutMs(config));
   for (const [level, message] of reply.log) log(level, message);
-  log(
-    "DEBUG",
-    `route given by the agent at ${socket}${
-      taken === "unconfirmed"
-        ? ` (accepted, not confirmed within ${timeoutMs(config)} ms)`
-        : ""
-    }`,
-  );
+  log("DEBUG", `route given by the agent at ${socket}`);
   return {
     destination: reply.destination,
-    shared: agentSession(connection!, config, log),
+    shared: agentSession(connection!, ask, reply.destination, taking),
   };
 }
+
+/** What became of a route the session took (see `accept`). */
+type Taken = "confirmed" | "unconfirmed" | "withdrawn";
 
 /**
  * Takes the route: sends the accept, then waits up to `timeoutMs` for the
@@ -330,7 +331,7 @@ export async function routeThroughAgent(
 async function accept(
   connection: Connection,
   timeoutMs: number,
-): Promise<"confirmed" | "unconfirmed" | "withdrawn"> {
+): Promise<Taken> {
   const sent = await connection.send(ACCEPT);
   if (!sent.ok) return "withdrawn";
   const timer = deadline(timeoutMs);
@@ -348,9 +349,39 @@ async function accept(
 
 function agentSession(
   connection: Connection,
-  config: Config,
-  log: Log,
+  ask: AgentAsk,
+  destination: string,
+  taking: Promise<Taken>,
 ): AgentSession {
+  const { config, log } = ask;
+  const socket = config.agent.socket;
+  let closing = false;
+  // The session's own registration, once the agent withdrew the route.
+  let own: Promise<SharedState | undefined> | undefined;
+  const kept = taking.then((taken) => {
+    // Our own close() waits for this: a closed connection is not the
+    // agent's withdrawal.
+    if (taken === "unconfirmed") {
+      log(
+        "DEBUG",
+        `agent at ${socket}: route accepted, not confirmed within ${
+          timeoutMs(config)
+        } ms (the agent registers it when it reads the accept)`,
+      );
+    }
+    if (taken !== "withdrawn") return true;
+    connection.close();
+    log(
+      "DEBUG",
+      `agent at ${socket}: it withdrew the route it gave (it is stopping); the session registers itself`,
+    );
+    // One session, one key: the agent's is gone, the session's replaces it.
+    own = openSharedState(config, ask.user, log).then((state) => {
+      state?.register(destination, ask.sshd);
+      return state;
+    });
+    return false;
+  });
   let stopStats: (() => void) | undefined;
   let keep = false;
   let totals: (() => { bytesIn: number; bytesOut: number }) | undefined;
@@ -367,36 +398,43 @@ function agentSession(
       });
     },
   };
+  const publishToAgent = (recorder: BandwidthSource) => {
+    if (hasTotals(recorder)) {
+      totals = () => {
+        const counts = recorder.totals();
+        return {
+          bytesIn: counts.stdin,
+          bytesOut: counts.stdout + counts.stderr,
+        };
+      };
+    }
+    stopStats = publishStats(recorder, sink, config.etcdStatsInterval, log);
+  };
   return {
     register: () => Promise.resolve(),
+    kept: () => kept,
     async sshStarted(startNs) {
       const seconds = Number(nowNanoseconds() - startNs) / 1e9;
       await connection.send({ kind: "started", seconds });
+      // Not before the confirmation was read (see `kept`).
+      await kept;
       if (!keep) connection.close();
     },
     publishStats(recorder) {
       if (config.etcdStatsInterval <= 0n) return;
       keep = true;
-      if (hasTotals(recorder)) {
-        totals = () => {
-          const counts = recorder.totals();
-          return {
-            bytesIn: counts.stdin,
-            bytesOut: counts.stdout + counts.stderr,
-          };
-        };
-      }
-      stopStats = publishStats(
-        recorder,
-        sink,
-        config.etcdStatsInterval,
-        log,
-      );
+      void kept.then(async (agentKeeps) => {
+        if (closing) return;
+        if (agentKeeps) publishToAgent(recorder);
+        else (await own)?.publishStats(recorder);
+      });
     },
-    close() {
+    async close() {
+      closing = true;
       stopStats?.();
+      await kept;
       connection.close();
-      return Promise.resolve();
+      await (await own)?.close();
     },
   };
 }

@@ -473,6 +473,11 @@ async function handOff(request: HandOff): Promise<boolean> {
   }
   const plan = planText(command.argv, request.environment);
   if (!plan.ok && blockers.length === 0) blockers.push(plan.error);
+  // The agent's confirmation, read while the plan was prepared: a session
+  // it withdrew registers itself, so it must stay.
+  if (request.agent !== undefined && !(await request.agent.kept())) {
+    blockers.push("the agent withdrew the route it gave");
+  }
   if (blockers.length > 0 || claim.offer === undefined || !plan.ok) {
     log("DEBUG", `not handed off to ssh: ${blockers.join("; ")}`);
     return false;

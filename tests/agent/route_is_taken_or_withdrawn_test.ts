@@ -5,7 +5,8 @@
 // test's. Whatever the interleaving of the agent's answer and the
 // session's timeout, exactly one of them holds the registration: the
 // session takes the route and the agent keeps it (accept), or the session
-// routes itself and the agent withdraws it; never both, never neither.
+// routes itself and the agent withdraws it, or the agent withdraws it after
+// the accept and the session registers itself; never both, never neither.
 import assert from "node:assert/strict";
 import { topLevelConfig } from "../../src/config/resolve.ts";
 import { parse } from "../config/fixture_helpers.ts";
@@ -22,6 +23,7 @@ import {
   startServer,
 } from "../../src/agent/server.ts";
 import { routeThroughAgent } from "../../src/session/agent_client.ts";
+import { startEtcd } from "../harness/mod.ts";
 
 interface Trace {
   decided: number;
@@ -86,23 +88,28 @@ interface Bounds {
   decision: string;
 }
 
-function config(socket: string, bounds: Bounds): Config {
+function config(socket: string, bounds: Bounds, extra = ""): Config {
   const parsed = parse(
     `agent:\n  socket: ${
       JSON.stringify(socket)
-    }\n  timeout: ${bounds.greeting}\n  decision_timeout: ${bounds.decision}\n`,
+    }\n  timeout: ${bounds.greeting}\n  decision_timeout: ${bounds.decision}\n${extra}`,
   );
   if (!parsed.ok) throw new Error(parsed.error);
   return topLevelConfig(parsed.value);
 }
 
-// `timeout`: both bounds, or each its own.
-function ask(socket: string, timeout: string | Bounds, log: string[] = []) {
+// `timeout`: both bounds, or each its own; `extra`: more of the file.
+function ask(
+  socket: string,
+  timeout: string | Bounds,
+  log: string[] = [],
+  extra = "",
+) {
   const bounds = typeof timeout === "string"
     ? { greeting: timeout, decision: timeout }
     : timeout;
   return routeThroughAgent({
-    config: config(socket, bounds),
+    config: config(socket, bounds, extra),
     configPath: "/etc/sshproxy/sshproxy.yaml",
     user: "root",
     uid: UID,
@@ -350,7 +357,8 @@ Deno.test("an agent that stops withdraws the routes not yet accepted before it i
 /** A stand-in agent (protocol 2) whose conduct after the accept is the test's. */
 async function scriptedAgent(
   dir: string,
-  afterAccept: "close" | "silence",
+  afterAccept: "close" | "silence" | "confirm",
+  gate: Promise<void> = Promise.resolve(),
 ): Promise<{ socket: string; done: Promise<string | undefined> }> {
   const socket = `${dir}/scripted.sock`;
   const listener = Deno.listen({ transport: "unix", path: socket });
@@ -372,7 +380,12 @@ async function scriptedAgent(
     await send(ROUTE);
     const answer = await reader.next();
     if (afterAccept === "close") conn.close();
-    else {
+    else if (afterAccept === "confirm") {
+      await gate;
+      await send({ kind: "confirmed" });
+      await reader.next(); // until the session closes
+      conn.close();
+    } else {
       await sleep(500);
       conn.close();
     }
@@ -381,28 +394,111 @@ async function scriptedAgent(
   return { socket, done };
 }
 
-Deno.test("a session whose accept the agent closes on routes itself; one the agent leaves unanswered keeps the route", async () => {
+Deno.test("a session whose accept the agent closes keeps its destination and registers itself; one the agent leaves unanswered keeps the agent's registration", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const closing = await scriptedAgent(dir, "close");
     const log: string[] = [];
-    assert.equal(await ask(closing.socket, "200ms", log), undefined);
+    const taken = await ask(closing.socket, "200ms", log);
+    assert.ok(taken !== undefined && "destination" in taken);
+    assert.equal(taken.destination, "server1:22");
+    assert.equal(await taken.shared.kept(), false);
     assert.equal(await closing.done, '{"kind":"accept"}');
     assert.ok(
-      log.some((l) => /withdrew the route it gave; routing without it/.test(l)),
+      log.some((l) =>
+        /withdrew the route it gave \(it is stopping\); the session registers itself/
+          .test(l)
+      ),
+      log.join("\n"),
     );
-    assert.ok(!log.includes("INFO found destination"));
+    await taken.shared.close();
     await Deno.remove(`${dir}/proof`, { recursive: true });
 
     const silent = await scriptedAgent(dir, "silence");
     const kept: string[] = [];
     const routed = await ask(silent.socket, "100ms", kept);
     assert.ok(routed !== undefined && "destination" in routed);
+    assert.equal(await routed.shared.kept(), true);
     assert.ok(
-      kept.some((l) => /accepted, not confirmed within 100 ms/.test(l)),
+      kept.some((l) => /route accepted, not confirmed within 100 ms/.test(l)),
+      kept.join("\n"),
     );
     await routed.shared.close();
     await silent.done;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session takes the route without waiting for the confirmation, and its close never passes for a withdrawal", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The agent confirms only when the test says: the session has its
+    // route before that.
+    let confirm = () => {};
+    const gate = new Promise<void>((resolve) => confirm = resolve);
+    const agent = await scriptedAgent(dir, "confirm", gate);
+    const log: string[] = [];
+    const routed = await ask(agent.socket, "5s", log);
+    assert.ok(routed !== undefined && "destination" in routed);
+    assert.ok(log.includes("INFO found destination"), log.join("\n"));
+    let settled = false;
+    const kept = routed.shared.kept().then((value) => {
+      settled = true;
+      return value;
+    });
+    // Closed before the confirmation: close() waits for it rather than
+    // take its own closing for the agent's withdrawal.
+    const closed = routed.shared.close();
+    await sleep(50);
+    assert.equal(settled, false, "kept() waits for the confirmation");
+    confirm();
+    assert.equal(await kept, true);
+    await closed;
+    assert.equal(await agent.done, '{"kind":"accept"}');
+    assert.ok(!log.some((l) => /withdrew/.test(l)), log.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session whose route the agent withdrew after the accept holds its own key in etcd, removed at its end", async () => {
+  await using etcd = await startEtcd();
+  const dir = await Deno.makeTempDir();
+  const keys = async () => {
+    const listed = await etcd.etcdctl([
+      "get",
+      "--prefix",
+      "--keys-only",
+      "/sshproxy/connections/",
+    ]);
+    assert.ok(listed.ok, listed.stderr);
+    return listed.stdout.split("\n").filter((line) => line !== "");
+  };
+  try {
+    const closing = await scriptedAgent(dir, "close");
+    const log: string[] = [];
+    const routed = await ask(
+      closing.socket,
+      "2s",
+      log,
+      `etcd:\n  endpoints: [${JSON.stringify(etcd.endpoint)}]\n  keyttl: 5\n`,
+    );
+    assert.ok(routed !== undefined && "destination" in routed);
+    assert.equal(await routed.shared.kept(), false);
+    let registered: string[] = [];
+    for (let i = 0; i < 100 && registered.length === 0; i++) {
+      registered = await keys();
+      if (registered.length === 0) await sleep(20);
+    }
+    assert.equal(registered.length, 1, log.join("\n"));
+    assert.match(
+      registered[0],
+      /^\/sshproxy\/connections\/root@default\/server1:22\//,
+    );
+    await routed.shared.close();
+    assert.deepEqual(await keys(), [], "the session's key outlived it");
+    await closing.done;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
