@@ -59,9 +59,17 @@ export class Http1Client {
   readonly #idle = new Map<string, Wire[]>();
   readonly #open = new Set<Wire>();
   #closed = false;
+  #whileWaiting: (() => void) | undefined;
 
-  constructor(tls?: Http1Tls) {
+  /**
+   * `whileWaiting` runs once, right after the first request is written:
+   * the caller's synchronous work then overlaps the server's. (Before
+   * that point it would not: Deno makes no progress on a connection being
+   * opened while JavaScript runs, but a write goes out at once.)
+   */
+  constructor(tls?: Http1Tls, whileWaiting?: () => void) {
     this.#tls = tls;
+    this.#whileWaiting = whileWaiting;
   }
 
   /** POSTs `request` to `url` and reads the whole answer. */
@@ -105,6 +113,9 @@ export class Http1Client {
       request.signal.addEventListener("abort", stop, { once: true });
       try {
         await wire.write(bytes);
+        const work = this.#whileWaiting;
+        this.#whileWaiting = undefined;
+        work?.();
         return { target, wire, head: await wire.readHead(), stop };
       } catch (error) {
         wire.close();

@@ -78,7 +78,17 @@ export type Routed =
  */
 export async function routeSession(context: RouteContext): Promise<Routed> {
   const { config, log, user } = context;
-  const shared = await openSharedState(config, user, log, context.openStore);
+  // The session's ssh starts right after routing: Deno's process API
+  // (src/system/process_api.ts) loads while etcd answers the first
+  // request (the choice's reads are too late: a new connection makes no
+  // progress while the load runs).
+  const shared = await openSharedState(
+    config,
+    user,
+    log,
+    context.openStore,
+    context.startsSsh ?? true ? preloadProcessApi : undefined,
+  );
   const refuse = async (status: number) => {
     await shared?.close();
     return { status };
@@ -160,13 +170,15 @@ export async function routeSession(context: RouteContext): Promise<Routed> {
  * Connects to etcd when `etcd.endpoints` is set; undefined when it is not
  * (silently). When etcd cannot be used (logged as the reference does) the
  * shared state is not `connected`: routing goes on stateless and the
- * registration connects later.
+ * registration connects later. `whileConnecting` runs while etcd answers
+ * the first request.
  */
 export async function openSharedState(
   config: Config,
   user: string,
   log: Log,
   openStore?: () => Promise<Result<StateStore>>,
+  whileConnecting?: () => void,
 ): Promise<SharedState | undefined> {
   if (config.etcd.endpoints.length === 0) {
     if (config.etcd.mandatory) {
@@ -180,7 +192,8 @@ export async function openSharedState(
   const { StateStore, effectiveKeyTtl } = await import(
     "../state/session_layer.ts"
   );
-  const open = openStore ?? (() => StateStore.open(config.etcd));
+  const open = openStore ??
+    (() => StateStore.open(config.etcd, { whileWaiting: whileConnecting }));
   const started = Date.now();
   const opened = await open();
   if (!opened.ok) {

@@ -68,6 +68,11 @@ export const REQUEST_TIMEOUT_MS = 2000;
 export interface OpenOptions {
   /** Budget to reach etcd (default 2 s, as the reference's dial timeout). */
   connectTimeoutMs?: number;
+  /**
+   * Called once, right after the first request went out: work the caller
+   * has to do anyway, done while etcd answers (see Http1Client).
+   */
+  whileWaiting?: () => void;
 }
 
 /**

@@ -313,7 +313,10 @@ export async function openHttpEtcd(
       return fail(explainTlsRefusal(settings, material, error));
     }
   }
-  const client = new Http1Client(useTls ? http1Tls(material) : undefined);
+  const client = new Http1Client(
+    useTls ? http1Tls(material) : undefined,
+    options.whileWaiting,
+  );
   const backend = new HttpEtcd(client, {
     shown,
     names: [...settings.endpoints],

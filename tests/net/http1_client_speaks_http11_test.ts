@@ -239,3 +239,65 @@ Deno.test("a host name nobody can resolve fails as a DNS error", async () => {
     client.close();
   }
 });
+
+Deno.test("the client's waiting work runs once, after the first request is on the wire and before its answer is read", async () => {
+  // The server runs on a thread of its own (a worker), so that it reads
+  // the request while this thread is busy in the waiting work: it raises
+  // a shared flag once it has the whole request, then answers.
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const source = `
+    self.onmessage = async ({ data: flag }) => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      self.postMessage(listener.addr.port);
+      for (let served = 0; served < 2; served++) {
+        const conn = await listener.accept();
+        const buffer = new Uint8Array(4096);
+        let text = "";
+        while (!text.includes("ping")) {
+          const count = await conn.read(buffer);
+          if (count === null) break;
+          text += new TextDecoder().decode(buffer.subarray(0, count));
+        }
+        Atomics.store(flag, 0, served + 1);
+        await conn.write(new TextEncoder().encode(
+          "HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\nconnection: close\\r\\n\\r\\nok",
+        ));
+        conn.close();
+      }
+      listener.close();
+    };
+  `;
+  const worker = new Worker(
+    `data:application/javascript,${encodeURIComponent(source)}`,
+    { type: "module" },
+  );
+  try {
+    const port = await new Promise<number>((resolve) => {
+      worker.onmessage = ({ data }) => resolve(data);
+      worker.postMessage(flag);
+    });
+    const seenByServer: number[] = [];
+    const client = new Http1Client(undefined, () => {
+      // Busy, as a module load is: the server still gets the request.
+      const end = Date.now() + 5000;
+      while (Atomics.load(flag, 0) === 0 && Date.now() < end) {
+        // spin
+      }
+      seenByServer.push(Atomics.load(flag, 0));
+    });
+    const request = {
+      headers: {},
+      body: "ping",
+      signal: AbortSignal.timeout(10_000),
+    };
+    for (let i = 0; i < 2; i++) {
+      const answer = await client.post(`http://127.0.0.1:${port}/`, request);
+      assert.deepEqual(answer, { status: 200, text: "ok" });
+    }
+    // Ran once, and the server had the first request when it ran.
+    assert.deepEqual(seenByServer, [1]);
+    client.close();
+  } finally {
+    worker.terminate();
+  }
+});
