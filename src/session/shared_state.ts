@@ -244,8 +244,11 @@ export function chooseSessionDestination(
   system: ChoiceSystem = {},
 ): Promise<Result<string | undefined>> {
   // The session's ssh starts right after the choice: Deno's process API
-  // loads while the choice waits for etcd or a probe
-  // (src/system/process_api.ts).
+  // (src/system/process_api.ts) is loaded here at the latest, when a read
+  // already sent may still be on its way (an etcd session has usually
+  // loaded it while etcd answered its first request; a probe's new
+  // connection makes no progress during the load, so for a stateless
+  // session this only moves it).
   const preload = system.preloadProcessApi ?? true;
   const whileWaiting = <T>(answer: Promise<T>): Promise<T> => {
     if (preload) preloadProcessApi();
