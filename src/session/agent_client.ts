@@ -30,8 +30,12 @@
 // starts) only tells whether the agent withdrew the route instead (it
 // closed the connection: stopping, or the accept came after its
 // deadline); then the session registers itself, as one whose etcd was
-// away at login does, and does not hand off. Without an answer it keeps
-// the route, which the agent registers when it reads the accept.
+// away at login does, and does not hand off. Under
+// max_connections_per_user the session waits for the confirmation first,
+// and routes itself (admission included) if the route was withdrawn: a
+// user who stalls their own session past the agent's deadline gains no
+// connection over the limit. Without an answer it keeps the route, which
+// the agent registers when it reads the accept.
 import type { Config } from "../config/types.ts";
 import { nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
@@ -308,8 +312,18 @@ export async function routeThroughAgent(
     return { status: reply.status };
   }
   // Taken at once, and the session goes on: the agent's confirmation is
-  // read while ssh starts (a round trip less on every login).
+  // read while ssh starts (a round trip less on every login). Not under
+  // max_connections_per_user: a session must not run unless admitted, and
+  // one whose route was withdrawn is routed (and admitted) again.
   const taking = accept(connection!, timeoutMs(config));
+  if (config.maxConnectionsPerUser > 0 && await taking === "withdrawn") {
+    connection!.close();
+    log(
+      "DEBUG",
+      `agent at ${socket}: it withdrew the route it gave; routing without it`,
+    );
+    return undefined;
+  }
   for (const [level, message] of reply.log) log(level, message);
   log("DEBUG", `route given by the agent at ${socket}`);
   return {

@@ -503,3 +503,27 @@ Deno.test("a session whose route the agent withdrew after the accept holds its o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("under max_connections_per_user a session waits for the confirmation, and one whose route was withdrawn routes itself again", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const closing = await scriptedAgent(dir, "close");
+    const log: string[] = [];
+    const routed = await ask(
+      closing.socket,
+      "2s",
+      log,
+      "max_connections_per_user: 2\n",
+    );
+    // Not taken: it goes through routing (and admission) of its own.
+    assert.equal(routed, undefined);
+    assert.equal(await closing.done, '{"kind":"accept"}');
+    assert.ok(
+      log.some((l) => /withdrew the route it gave; routing without it/.test(l)),
+      log.join("\n"),
+    );
+    assert.ok(!log.includes("INFO found destination"), log.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
