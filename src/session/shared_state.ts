@@ -35,7 +35,13 @@ import {
   type StoredHost,
 } from "../route/stateful_choice.ts";
 import type { DestinationLoad } from "../state/aggregate.ts";
-import type { Problem, Registration, StateStore } from "../state/store.ts";
+import type {
+  Listing,
+  Problem,
+  Registration,
+  StateStore,
+} from "../state/store.ts";
+import type { Connection } from "../state/aggregate.ts";
 import type { Backoff } from "../state/registration.ts";
 import type { ConnectionStats } from "../state/values.ts";
 import { preloadProcessApi } from "../system/process_api.ts";
@@ -225,6 +231,14 @@ export async function openSharedState(
   );
 }
 
+/**
+ * What one destination choice has read: its loads' listing of every
+ * connection also answers its sticky look-up (one request to etcd, not two).
+ */
+export interface ChoiceReads {
+  everyConnection?: Promise<Result<Listing<Connection>>>;
+}
+
 /** What chooseSessionDestination takes from the system (replaced by tests). */
 export interface ChoiceSystem {
   /** The live probe of a destination (default: health_check within 1 s). */
@@ -250,6 +264,7 @@ export function chooseSessionDestination(
   // connection makes no progress during the load, so for a stateless
   // session this only moves it).
   const preload = system.preloadProcessApi ?? true;
+  const reads: ChoiceReads = {};
   const whileWaiting = <T>(answer: Promise<T>): Promise<T> => {
     if (preload) preloadProcessApi();
     return answer;
@@ -283,8 +298,9 @@ export function chooseSessionDestination(
     {
       check,
       sticky: () =>
-        whileWaiting(shared?.sticky() ?? Promise.resolve(undefined)),
-      loads: () => whileWaiting(shared?.loads() ?? Promise.resolve(undefined)),
+        whileWaiting(shared?.sticky(reads) ?? Promise.resolve(undefined)),
+      loads: () =>
+        whileWaiting(shared?.loads(reads) ?? Promise.resolve(undefined)),
       random: system.random ?? Math.random,
       log,
     },
@@ -526,15 +542,22 @@ export class SharedState {
     return counted.value.items.length;
   }
 
-  /** Spec §5.8.1: the live connection's destination, else (etcd_keyttl > 0) the persisted one. */
-  async sticky(): Promise<string | undefined> {
+  /**
+   * Spec §5.8.1: the live connection's destination, else (etcd_keyttl > 0)
+   * the persisted one. Asked after loads() with the same `reads`, it takes
+   * the live connections from that listing instead of a read of its own.
+   */
+  async sticky(reads: ChoiceReads = {}): Promise<string | undefined> {
     const store = this.#readable();
     if (store === undefined) return undefined;
     const started = Date.now();
     const found = await store.stickyDestination(
       this.#user,
       this.#config.service,
-      { useHistory: this.#config.etcdKeyttl > 0 },
+      {
+        useHistory: this.#config.etcdKeyttl > 0,
+        everyConnection: reads.everyConnection,
+      },
     );
     if (!found.ok) {
       return this.#failed("problem with etcd", found.error, started);
@@ -544,11 +567,14 @@ export class SharedState {
   }
 
   /** Spec §5.8.2: the loads of the configured destinations. */
-  async loads(): Promise<ReadonlyMap<string, DestinationLoad> | undefined> {
+  async loads(
+    reads: ChoiceReads = {},
+  ): Promise<ReadonlyMap<string, DestinationLoad> | undefined> {
     const store = this.#readable();
     if (store === undefined) return undefined;
     const started = Date.now();
-    const listed = await store.connections();
+    reads.everyConnection ??= store.connections();
+    const listed = await reads.everyConnection;
     if (!listed.ok) {
       return this.#failed("problem with etcd", listed.error, started);
     }

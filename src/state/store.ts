@@ -319,17 +319,24 @@ export class StateStore {
   /**
    * Where `user@service` is already connected (its most recent live
    * connection), else, with `useHistory`, its persisted destination.
+   * `everyConnection`, a listing of all connections the caller has (or is
+   * reading) anyway, answers the first question without a read of its own.
    */
   async stickyDestination(
     user: string,
     service: string,
-    options: { useHistory: boolean },
+    options: {
+      useHistory: boolean;
+      everyConnection?: Promise<Result<Listing<Connection>>>;
+    },
   ): Promise<
     Result<
       { dest?: string; from?: "connection" | "history"; problems: Problem[] }
     >
   > {
-    const live = await this.connections({ user, service });
+    const live = options.everyConnection === undefined
+      ? await this.connections({ user, service })
+      : ownConnections(await options.everyConnection, user, service);
     if (!live.ok) return live;
     const dest = stickyFromConnections(live.value.items);
     if (dest !== undefined) {
@@ -451,4 +458,21 @@ export class StateStore {
     await registration.value.start();
     return registration;
   }
+}
+
+// The connections of user@service in a listing of all of them (the same
+// keys as a read of their prefix: parsed names are compared whole). The
+// problems of other users' keys are the listing's reader's to report.
+function ownConnections(
+  every: Result<Listing<Connection>>,
+  user: string,
+  service: string,
+): Result<Listing<Connection>> {
+  if (!every.ok) return every;
+  return ok({
+    items: every.value.items.filter((connection) =>
+      connection.user === user && connection.service === service
+    ),
+    problems: [],
+  });
 }

@@ -336,29 +336,33 @@ Deno.test("the choice does not wait for etcd to store a host's check; close() do
   assert.match(etcd.keys.get(`${H}a:22`)!.value, /^\{"State":"up","Ts":"/);
 });
 
-Deno.test("sticky and balanced by connections: both etcd reads are asked at once", async () => {
+Deno.test("sticky and balanced by connections: one listing of every connection answers both, and another service's keys never leak in", async () => {
   const etcd = new MemoryEtcd();
-  const { config, log, shared } = await setUp(
+  // alice's live connection of another service, and bob's of hers.
+  etcd.seed(`${C}alice@default2/b:22/127.0.0.1:2022/${TS}`, '{"In":0,"Out":0}');
+  etcd.seed(`${C}bob@default/b:22/127.0.0.1:2022/${TS}`, '{"In":0,"Out":0}');
+  const { config, log, shared, lines } = await setUp(
     "alice",
     "dest: [a:22, b:22]\nroute_select: connections\nmode: sticky\n",
     etcd,
   );
-  const waiting: string[] = [];
-  let release = () => {};
-  const held = new Promise<void>((resolve) => release = resolve);
-  etcd.beforeAnswer = (method) => {
-    waiting.push(method);
-    return method === "list" ? held : Promise.resolve();
-  };
-  const choosing = chooseSessionDestination(config, "alice", shared, log, {
-    live: () => Promise.resolve(ok(undefined)),
+  const live = () => Promise.resolve(ok(undefined));
+  const before = etcd.calls.get("list") ?? 0;
+  const chosen = await chooseSessionDestination(config, "alice", shared, log, {
+    live,
   });
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  // The sticky look-up (connections of alice@default) and the loads (all
-  // connections) are both listings: both in flight before either answers.
-  assert.equal(waiting.filter((method) => method === "list").length, 2);
-  release();
-  assert.equal((await choosing).ok, true);
+  // No sticky candidate for alice@default: the least loaded, a:22.
+  assert.deepEqual(chosen, { ok: true, value: "a:22" });
+  assert.equal((etcd.calls.get("list") ?? 0) - before, 1, "one listing");
+  assert.deepEqual(lines, []);
+  // With a live connection of alice@default, that one wins, from the same
+  // single listing.
+  etcd.seed(`${C}alice@default/b:22/127.0.0.1:2022/${TS}`, '{"In":0,"Out":0}');
+  const again = await chooseSessionDestination(config, "alice", shared, log, {
+    live,
+  });
+  assert.deepEqual(again, { ok: true, value: "b:22" });
+  assert.equal((etcd.calls.get("list") ?? 0) - before, 2);
 });
 
 Deno.test("a disabled host is never chosen and never probed, whatever its age or check_interval", async () => {
