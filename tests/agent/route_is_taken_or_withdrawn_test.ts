@@ -122,6 +122,16 @@ function ask(
   });
 }
 
+/** Runs `test` with a fresh temporary directory, removed afterwards. */
+async function inTempDir(test: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await test(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const UID = Deno.uid() ?? 0;
 
@@ -395,8 +405,7 @@ async function scriptedAgent(
 }
 
 Deno.test("a session whose accept the agent closes keeps its destination and registers itself; one the agent leaves unanswered keeps the agent's registration", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const closing = await scriptedAgent(dir, "close");
     const log: string[] = [];
     const taken = await ask(closing.socket, "200ms", log);
@@ -425,14 +434,11 @@ Deno.test("a session whose accept the agent closes keeps its destination and reg
     );
     await routed.shared.close();
     await silent.done;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a session takes the route without waiting for the confirmation, and its close never passes for a withdrawal", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     // The agent confirms only when the test says: the session has its
     // route before that.
     let confirm = () => {};
@@ -457,14 +463,11 @@ Deno.test("a session takes the route without waiting for the confirmation, and i
     await closed;
     assert.equal(await agent.done, '{"kind":"accept"}');
     assert.ok(!log.some((l) => /withdrew/.test(l)), log.join("\n"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a session whose route the agent withdrew after the accept holds its own key in etcd, removed at its end", async () => {
   await using etcd = await startEtcd();
-  const dir = await Deno.makeTempDir();
   const keys = async () => {
     const listed = await etcd.etcdctl([
       "get",
@@ -475,7 +478,7 @@ Deno.test("a session whose route the agent withdrew after the accept holds its o
     assert.ok(listed.ok, listed.stderr);
     return listed.stdout.split("\n").filter((line) => line !== "");
   };
-  try {
+  await inTempDir(async (dir) => {
     const closing = await scriptedAgent(dir, "close");
     const log: string[] = [];
     const routed = await ask(
@@ -499,14 +502,11 @@ Deno.test("a session whose route the agent withdrew after the accept holds its o
     await routed.shared.close();
     assert.deepEqual(await keys(), [], "the session's key outlived it");
     await closing.done;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("under max_connections_per_user a session waits for the confirmation, and one whose route was withdrawn routes itself again", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const closing = await scriptedAgent(dir, "close");
     const log: string[] = [];
     const routed = await ask(
@@ -523,7 +523,5 @@ Deno.test("under max_connections_per_user a session waits for the confirmation, 
       log.join("\n"),
     );
     assert.ok(!log.includes("INFO found destination"), log.join("\n"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
