@@ -251,7 +251,7 @@ async function gatewaySshdSettings(t: Topology): Promise<string[]> {
     t.gw.gateway.sshd.configPath,
   ]);
   return result.stdout.split("\n").filter((l) =>
-    /^(maxstartups|maxsessions) /.test(l)
+    /^(maxstartups|maxsessions|exposeauthinfo) /.test(l)
   );
 }
 

@@ -60,7 +60,13 @@ export class Cleanups {
   }
 }
 
-const GATEWAY_EXTRA = ["MaxStartups 500", "MaxSessions 500"];
+// ExposeAuthInfo as the README's gateway sets it: every login then reads
+// and parses the SSH_USER_AUTH file, as on a real gateway.
+const GATEWAY_EXTRA = [
+  "MaxStartups 500",
+  "MaxSessions 500",
+  "ExposeAuthInfo yes",
+];
 
 /** The running topology. */
 export interface Topology {

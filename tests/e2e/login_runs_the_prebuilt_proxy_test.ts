@@ -174,15 +174,19 @@ async function assertLoadsNothingExtra(
   dir: string,
   config: string,
   expectedLog: RegExp,
+  sessionEnv: Record<string, string> = {},
 ): Promise<void> {
   const env = { SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22" };
   const sessionLog = `${dir}/session.v8.log`;
   await Deno.remove(sessionLog).catch(() => {});
   const proxy = await loggingLauncher(lib, dir, "sshproxy", sessionLog);
-  const session = await runAs(user, [proxy, config], { env });
+  const session = await runAs(user, [proxy, config], {
+    env: { ...env, ...sessionEnv },
+  });
   assert.equal(session.code, 0, session.stderr);
   const log = await Deno.readTextFile(`${dir}/sshproxy-${user}.log`);
   assert.match(log, expectedLog);
+  assert.doesNotMatch(log, /WARNING|ERROR/);
 
   const empty = `${dir}/empty.js`;
   await Deno.writeTextFile(empty, "");
@@ -265,6 +269,19 @@ Deno.test({
         config,
         /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
       );
+      // What sshd's ExposeAuthInfo (the README's setting) adds to every
+      // login: the file is read and its key parsed, without Node's timers.
+      const userAuth = `${dir}/user-auth`;
+      await Deno.writeTextFile(userAuth, `publickey ${USER_AUTH_KEY}\n`);
+      await Deno.chmod(userAuth, 0o644);
+      await Deno.remove(`${dir}/sshproxy-${user}.log`);
+      await assertLoadsNothingExtra(
+        lib,
+        dir,
+        config,
+        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
+        { SSH_USER_AUTH: userAuth },
+      );
     } finally {
       listener.close();
       await listener.done;
@@ -272,6 +289,10 @@ Deno.test({
     }
   },
 });
+
+// A public key as sshd writes it in the SSH_USER_AUTH file.
+const USER_AUTH_KEY =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
 Deno.test({
   name:
