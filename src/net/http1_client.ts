@@ -1,4 +1,4 @@
-// A small HTTP/1.1 client over Deno.connect / Deno.connectTls, for etcd's
+// A small HTTP/1.1 client over Deno.connect / Deno.startTls, for etcd's
 // JSON gateway (src/state/etcd_http.ts): POST requests with a JSON body,
 // answers read whole, or as a stream for a watch.
 //
@@ -12,19 +12,22 @@
 // the session's environment cannot steer or read etcd's traffic.
 //
 // The client keeps idle connections per origin (etcd's gateway keeps them
-// open), writes each request in one piece (no Nagle wait between a header
-// and its body), and reads Content-Length or chunked answers. A request
+// open), turns Nagle's algorithm off on each before TLS starts, writes
+// each request in one piece, and reads Content-Length or chunked answers.
+// Deno sends TLS records as separate small segments: with Nagle on, the
+// first request on a new TLS connection waited for etcd's delayed ACK of
+// the handshake, ~40 ms per connection (measured). A client certificate
+// needs Deno.connectTls, whose connection cannot turn Nagle off: such
+// endpoints go through fetch_client.ts instead. A request
 // that finds its reused connection closed by the server before any answer
 // is sent again once, on a new connection. Errors are thrown with the
 // texts src/state/etcd_wire.ts transportReason knows (connection refused,
 // reset, "connection closed before message completed", "dns error: ...",
 // rustls's certificate and alert texts).
 
-/** TLS material of a client (PEM texts); absent for plain HTTP. */
+/** TLS settings of a client (PEM texts); absent for plain HTTP. */
 export interface Http1Tls {
   caCerts?: string[];
-  cert?: string;
-  key?: string;
 }
 
 /** One POST request. */
@@ -240,28 +243,32 @@ async function connect(
   tls: Http1Tls | undefined,
 ): Promise<Deno.Conn> {
   try {
-    if (target.secure) {
-      const conn = await Deno.connectTls({
-        hostname: target.hostname,
-        port: target.port,
-        ...(tls?.caCerts ? { caCerts: tls.caCerts } : {}),
-        ...(tls?.cert !== undefined && tls?.key !== undefined
-          ? { cert: tls.cert, key: tls.key }
-          : {}),
-      });
-      try {
-        await conn.handshake();
-      } catch (error) {
-        conn.close();
-        throw error;
-      }
-      return conn;
-    }
-    const conn = await Deno.connect({
+    const tcp = await Deno.connect({
       hostname: target.hostname,
       port: target.port,
     });
-    conn.setNoDelay(true);
+    tcp.setNoDelay(true);
+    if (!target.secure) return tcp;
+    let conn: Deno.TlsConn;
+    try {
+      conn = await Deno.startTls(tcp, {
+        hostname: target.hostname,
+        ...(tls?.caCerts ? { caCerts: tls.caCerts } : {}),
+      });
+    } catch (error) {
+      try {
+        tcp.close();
+      } catch {
+        // taken by the failed start already
+      }
+      throw error;
+    }
+    try {
+      await conn.handshake();
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
     return conn;
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);

@@ -199,7 +199,11 @@ export async function openSharedState(
     "../state/session_layer.ts"
   );
   const open = openStore ??
-    (() => StateStore.open(config.etcd, { whileWaiting: whileConnecting }));
+    (() =>
+      StateStore.open(config.etcd, {
+        whileWaiting: whileConnecting,
+        fewConnections: true,
+      }));
   const started = Date.now();
   const opened = await open();
   if (!opened.ok) {

@@ -73,6 +73,11 @@ export interface OpenOptions {
    * has to do anyway, done while etcd answers (see Http1Client).
    */
   whileWaiting?: () => void;
+  /**
+   * A short-lived client (a session): over TLS with a client certificate,
+   * its requests share one connection, one at a time (fetch_client.ts).
+   */
+  fewConnections?: boolean;
 }
 
 /**

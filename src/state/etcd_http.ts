@@ -37,6 +37,7 @@
 //   reads again after a compaction.
 import type { EtcdSettings } from "../config/types.ts";
 import { createDirectHttpClient } from "../net/direct_http_client.ts";
+import { FetchClient } from "../net/fetch_client.ts";
 import {
   Http1Client,
   type Http1StreamingResponse,
@@ -200,13 +201,11 @@ function clientOptions(material: TlsMaterial): Deno.CreateHttpClientOptions {
 }
 
 function http1Tls(material: TlsMaterial): Http1Tls {
-  return {
-    ...(material.ca !== undefined ? { caCerts: [material.ca] } : {}),
-    ...(material.cert !== undefined && material.key !== undefined
-      ? { cert: material.cert, key: material.key }
-      : {}),
-  };
+  return material.ca !== undefined ? { caCerts: [material.ca] } : {};
 }
+
+/** The transports etcd's requests go through (same interface). */
+type Transport = Http1Client | FetchClient;
 
 // What is wrong with the TLS files that a look at them shows: a line
 // naming the file, or undefined.
@@ -303,20 +302,27 @@ export async function openHttpEtcd(
     const wrong = checkTlsMaterial(settings, material);
     if (wrong !== undefined) return fail(wrong);
   }
-  if (useTls) {
-    // Deno's TLS set-up names what is wrong with the files (an unreadable
-    // certificate, a key that is not the certificate's) before any
-    // connection; the client itself connects with Deno.connectTls.
-    try {
-      createDirectHttpClient(clientOptions(material)).close();
-    } catch (error) {
-      return fail(explainTlsRefusal(settings, material, error));
+  // A client certificate goes through Deno's fetch, everything else
+  // through Http1Client (fetch_client.ts says why). Deno's TLS set-up
+  // names what is wrong with the files (an unreadable certificate, a key
+  // that is not the certificate's) before any connection.
+  let client: Transport;
+  try {
+    if (material.cert !== undefined && material.key !== undefined) {
+      client = new FetchClient(clientOptions(material), {
+        whileWaiting: options.whileWaiting,
+        oneAtATime: options.fewConnections ?? false,
+      });
+    } else {
+      if (useTls) createDirectHttpClient(clientOptions(material)).close();
+      client = new Http1Client(
+        useTls ? http1Tls(material) : undefined,
+        options.whileWaiting,
+      );
     }
+  } catch (error) {
+    return fail(explainTlsRefusal(settings, material, error));
   }
-  const client = new Http1Client(
-    useTls ? http1Tls(material) : undefined,
-    options.whileWaiting,
-  );
   const backend = new HttpEtcd(client, {
     shown,
     names: [...settings.endpoints],
@@ -402,7 +408,7 @@ interface Target {
 
 class HttpEtcd implements WatchableEtcd {
   readonly endpoints: string;
-  readonly #client: Http1Client;
+  readonly #client: Transport;
   readonly #target: Target;
   // The endpoint that answered last: where the next request starts.
   #preferred = 0;
@@ -411,7 +417,7 @@ class HttpEtcd implements WatchableEtcd {
   readonly #inflight = new Set<AbortController>();
   #closed = false;
 
-  constructor(client: Http1Client, target: Target) {
+  constructor(client: Transport, target: Target) {
     this.#client = client;
     this.#target = target;
     this.endpoints = target.shown;

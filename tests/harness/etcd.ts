@@ -48,6 +48,11 @@ export interface EtcdOptions {
    * connects to etcd itself with it).
    */
   serverClientAuth?: boolean;
+  /**
+   * Whether etcd requires client certificates (default true); without,
+   * TLS only proves etcd's identity and clients need no certificate.
+   */
+  clientCertAuth?: boolean;
 }
 
 /** Client-side TLS material (all world-readable so test users' proxies can load it). */
@@ -225,7 +230,9 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<Etcd> {
     ...(certs
       ? [
         ...["--cert-file", certs.serverCert, "--key-file", certs.serverKey],
-        ...["--client-cert-auth", "--trusted-ca-file", certs.client.caFile],
+        ...(options.clientCertAuth ?? true
+          ? ["--client-cert-auth", "--trusted-ca-file", certs.client.caFile]
+          : []),
       ]
       : []),
     ...(options.extraArgs ?? []),

@@ -311,6 +311,49 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "TLS that only proves etcd's identity: no client certificate, user and password",
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd({
+      tls: true,
+      clientCertAuth: false,
+      auth: { user: "sshproxy", password: "s3cret" },
+    });
+    const settings = settingsFor(etcd, {
+      tls: { cafile: etcd.tls!.caFile, certfile: "", keyfile: "" },
+    });
+    const client = await open(settings);
+    try {
+      unwrap(await client.put("/sshproxy/server-tls", "yes"));
+      // Two requests at once: each on a connection of its own.
+      const [first, second] = await Promise.all([
+        client.get("/sshproxy/server-tls"),
+        client.get("/sshproxy/server-tls"),
+      ]);
+      assert.equal(unwrap(first)?.value, "yes");
+      assert.equal(unwrap(second)?.value, "yes");
+    } finally {
+      client.close();
+    }
+    const got = await etcd.etcdctl(
+      ["get", "--print-value-only", "/sshproxy/server-tls"],
+      "user",
+    );
+    assert.equal(got.stdout.trim(), "yes");
+    const noCa = await openError({
+      ...settings,
+      tls: { cafile: "", certfile: "", keyfile: "" },
+      endpoints: [etcd.endpoint],
+    });
+    assert.match(
+      noCa,
+      /^cannot reach etcd at \S+: TLS: etcd's certificate is not accepted \(UnknownIssuer\)/,
+    );
+  },
+});
+
+Deno.test({
   name: "a TLS file at fault is named in one line, before any connection",
   sanitizeResources: false,
   async fn() {
