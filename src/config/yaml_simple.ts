@@ -7,8 +7,9 @@
 // ~0.1 ms here. Hand-written because no package parses YAML in less; it
 // is only a fast path: anything outside the subset below (anchors, tags,
 // block scalars, multi-line scalars, escapes, flow mappings with entries,
-// empty values, document markers, tabs, dates, errors of any kind)
-// answers undefined, and the `yaml` package reads the file as before.
+// empty values, document markers but a first `---`, tabs, dates, errors
+// of any kind) answers undefined, and the `yaml` package reads the file
+// as before.
 // Plain scalars resolve as the package's YAML 1.1 tags resolve them with
 // goYamlTags (yaml_tags.ts), restated below, so `yes`, `0777` or `1_000`
 // mean what they mean there; tests/config/
@@ -57,12 +58,20 @@ interface Line {
 // Lines holding something other than blanks and comments.
 function contentLines(text: string): Line[] | undefined {
   const lines: Line[] = [];
+  let started = false;
   const raw = text.split("\n");
   for (let index = 0; index < raw.length; index++) {
     const line = raw[index];
     const content = line.trimStart();
     if (content === "" || content.startsWith("#")) continue;
-    // Directives and document markers: the package's business.
+    // A document's start marker before any content (as configuration
+    // management tools write files): read past it. Any other marker or a
+    // directive: the package's business.
+    if (!started && /^---(\s+#.*)?\s*$/.test(line)) {
+      started = true;
+      continue;
+    }
+    started = true;
     if (/^(---|\.\.\.)(\s|$)/.test(line) || line.startsWith("%")) {
       return undefined;
     }
@@ -191,7 +200,7 @@ class Reader {
   }
 
   #flowSequence(text: string, line: number): TreeNode {
-    const close = text.indexOf("]");
+    const close = closingBracket(text);
     if (close < 0) outside();
     // Only a comment may follow, after a blank.
     const after = text.slice(close + 1);
@@ -276,6 +285,31 @@ class Reader {
   #plain(source: string, line: number): ScalarNode {
     return scalarNode(resolvePlain(source), source, line) ?? outside();
   }
+}
+
+// Where the one-line flow list that `text` starts ends: the first `]`
+// outside its quoted items, which may hold brackets (nodesets such as
+// "node[1-4]:22", in most configurations); -1 when there is none. A quote
+// starts an item only at the item's start (`[it's]` is a plain "it's").
+function closingBracket(text: string): number {
+  let itemStart = true;
+  for (let index = 1; index < text.length; index++) {
+    const character = text[index];
+    if (itemStart && (character === "'" || character === '"')) {
+      // To the closing quote ('' is a quote inside single quotes).
+      for (index++; index < text.length; index++) {
+        if (text[index] !== character) continue;
+        if (character === "'" && text[index + 1] === "'") index++;
+        else break;
+      }
+      itemStart = false;
+      continue;
+    }
+    if (character === "]") return index;
+    if (character === ",") itemStart = true;
+    else if (character !== " ") itemStart = false;
+  }
+  return -1;
 }
 
 // The `yaml` package's YAML 1.1 schema (schema/yaml-1.1/*.js) with
