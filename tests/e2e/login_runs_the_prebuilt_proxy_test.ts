@@ -282,6 +282,30 @@ Deno.test({
         /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
         { SSH_USER_AUTH: userAuth },
       );
+      // A gateway's file as sites write them: a document marker first,
+      // nodesets in quoted list items, overrides, translate_commands,
+      // environment. Read without the yaml package too.
+      await Deno.writeTextFile(
+        config,
+        `--- # sshproxy on the gateway\n` +
+          `log: ${dir}/sshproxy-{user}.log\n` +
+          `dest: ["127.0.0.1:${listener.addr.port}"]\n` +
+          `ssh:\n  exe: /bin/true\n  args: ["-q", "-Y"]\n` +
+          `environment:\n  XAUTHORITY: "/tmp/.Xauthority_{user}"\n` +
+          `translate_commands:\n  "/usr/lib/openssh/sftp-server":\n` +
+          `    ssh_args: ["-s"]\n    command: sftp\n` +
+          `overrides:\n  - match:\n      - sources: ["192.0.2.[1-2]:2022"]\n` +
+          `    dest: ["visu[1-2]:22"]\n` +
+          `  - match:\n      - users: [somebody-else]\n    service: other\n`,
+      );
+      await Deno.remove(`${dir}/sshproxy-${user}.log`);
+      await assertLoadsNothingExtra(
+        lib,
+        dir,
+        config,
+        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
+        { SSH_ORIGINAL_COMMAND: "/usr/lib/openssh/sftp-server" },
+      );
     } finally {
       listener.close();
       await listener.done;
