@@ -27,7 +27,7 @@ import { nowNanoseconds } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
 import { fail, type Result } from "../result.ts";
 import { liveCheck } from "../route/live_check.ts";
-import { deadline, sleep } from "../system/timers.ts";
+import { after, deadline, every, sleep } from "../system/timers.ts";
 import type { RandomSource } from "../route/order.ts";
 import {
   chooseWithState,
@@ -343,7 +343,6 @@ export function publishStats(
 ): () => void {
   if (intervalNs <= 0n) return () => {};
   let pending = false;
-  let interval: number | undefined;
   const publish = async () => {
     if (pending) return;
     pending = true;
@@ -355,17 +354,18 @@ export function publishStats(
       log("ERROR", `updating stats: ${written.error}`);
     }
   };
-  const first = setTimeout(() => {
-    interval = setInterval(
-      publish,
+  // The runtime's timers (src/system/timers.ts), not Node's; stopped
+  // with the session, they never keep its process alive.
+  let stopInterval = () => {};
+  const forgetFirst = after(timing.firstDelayMs ?? 1000, () => {
+    stopInterval = every(
       Math.max(1, Number(intervalNs / 1_000_000n)),
-    ) as unknown as number;
-    Deno.unrefTimer(interval);
-  }, timing.firstDelayMs ?? 1000) as unknown as number;
-  Deno.unrefTimer(first);
+      () => void publish(),
+    );
+  });
   return () => {
-    clearTimeout(first);
-    if (interval !== undefined) clearInterval(interval);
+    forgetFirst();
+    stopInterval();
   };
 }
 

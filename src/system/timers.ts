@@ -2,9 +2,11 @@
 // layer. In Deno 2.9 the global setTimeout/setInterval are Node's timers,
 // loaded on first use: ~4 ms and ~1 MiB of heap per login (measured, see
 // README "Start-up"). AbortSignal.timeout runs on the runtime's own timer
-// and keeps the event loop alive like setTimeout does. Such a timer cannot
-// be cleared: a cancelled one still fires later, doing nothing. Hand-written
-// because no package offers timers that avoid Deno's globals.
+// and keeps the event loop alive like setTimeout does while a listener
+// waits on it. Such a timer cannot be cleared: a cancelled one loses its
+// listener (then, unreferenced, it no longer keeps the process alive) and
+// still fires later, doing nothing. Hand-written because no package offers
+// timers that avoid Deno's globals.
 
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
@@ -20,15 +22,17 @@ export interface Deadline {
 /** Starts a deadline of `ms` milliseconds. */
 export function deadline(ms: number): Deadline {
   let cancelled = false;
-  const expired = new Promise<void>((resolve) =>
-    after(ms, () => {
+  let forget = () => {};
+  const expired = new Promise<void>((resolve) => {
+    forget = after(ms, () => {
       if (!cancelled) resolve();
-    })
-  );
+    });
+  });
   return {
     expired,
     cancel: () => {
       cancelled = true;
+      forget();
     },
   };
 }
@@ -36,20 +40,27 @@ export function deadline(ms: number): Deadline {
 /** Calls `tick` every `ms` milliseconds until the returned function is called. */
 export function every(ms: number, tick: () => void): () => void {
   let stopped = false;
-  const schedule = () =>
-    after(ms, () => {
+  let forget = () => {};
+  const schedule = () => {
+    forget = after(ms, () => {
       if (stopped) return;
       tick();
       if (!stopped) schedule();
     });
+  };
   schedule();
   return () => {
     stopped = true;
+    forget();
   };
 }
 
-function after(ms: number, callback: () => void): void {
-  AbortSignal.timeout(Math.max(0, ms)).addEventListener("abort", callback, {
-    once: true,
-  });
+/**
+ * Calls `callback` once after `ms` milliseconds unless the returned
+ * function is called first.
+ */
+export function after(ms: number, callback: () => void): () => void {
+  const signal = AbortSignal.timeout(Math.max(0, ms));
+  signal.addEventListener("abort", callback, { once: true });
+  return () => signal.removeEventListener("abort", callback);
 }

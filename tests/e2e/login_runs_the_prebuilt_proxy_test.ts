@@ -306,6 +306,25 @@ Deno.test({
         /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
         { SSH_ORIGINAL_COMMAND: "/usr/lib/openssh/sftp-server" },
       );
+      // A recorded session: the recorder's timers are the runtime's too.
+      await Deno.writeTextFile(
+        config,
+        `log: ${dir}/sshproxy-{user}.log\n` +
+          `dest: ["127.0.0.1:${listener.addr.port}"]\n` +
+          `ssh:\n  exe: /bin/true\n` +
+          `dump: ${dir}/{user}-{sid}.dump\n`,
+      );
+      await Deno.remove(`${dir}/sshproxy-${user}.log`);
+      await assertLoadsNothingExtra(
+        lib,
+        dir,
+        config,
+        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
+      );
+      const dumps = [...Deno.readDirSync(dir)].filter((entry) =>
+        entry.name.endsWith(".dump")
+      );
+      assert.equal(dumps.length, 1, "the session was recorded");
     } finally {
       listener.close();
       await listener.done;

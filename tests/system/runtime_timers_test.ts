@@ -1,0 +1,61 @@
+// The session's timers (src/system/timers.ts), on the runtime's own timer
+// rather than Deno's Node timers (tests/e2e/login_runs_the_prebuilt_proxy_
+// test.ts checks what a login loads): they fire in order, and a cancelled
+// or stopped one neither fires nor keeps the process alive. Each case runs in a process of its own
+// whose exit (or not) is what is checked.
+import assert from "node:assert/strict";
+
+const TIMERS = new URL("../../src/system/timers.ts", import.meta.url).href;
+
+/** Runs `body` (with the timers imported) in a fresh Deno; its output and duration. */
+async function run(body: string): Promise<{ out: string; ms: number }> {
+  const script = `import { after, deadline, every, sleep } from ${
+    JSON.stringify(TIMERS)
+  };\n${body}\n`;
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // A timer that still held the process would keep it 60 s.
+  const killer = AbortSignal.timeout(15_000);
+  const kill = () => child.kill("SIGKILL");
+  killer.addEventListener("abort", kill);
+  const output = await child.output();
+  killer.removeEventListener("abort", kill);
+  const ms = performance.now() - started;
+  const out = new TextDecoder().decode(output.stdout);
+  assert.ok(
+    output.success,
+    `status ${output.code}: ${new TextDecoder().decode(output.stderr)}`,
+  );
+  return { out, ms };
+}
+
+Deno.test("timers fire in order, and a cancelled one never does", async () => {
+  const { out } = await run(`
+    const seen = [];
+    const cancelled = deadline(20);
+    cancelled.expired.then(() => seen.push("cancelled fired"));
+    cancelled.cancel();
+    deadline(30).expired.then(() => seen.push("deadline"));
+    const forget = after(25, () => seen.push("forgotten fired"));
+    forget();
+    after(10, () => seen.push("after"));
+    let ticks = 0;
+    const stop = every(5, () => { ticks++; if (ticks === 3) stop(); });
+    await sleep(100);
+    console.log(JSON.stringify({ seen, ticks }));
+  `);
+  assert.deepEqual(JSON.parse(out), { seen: ["after", "deadline"], ticks: 3 });
+});
+
+Deno.test("a cancelled deadline, a forgotten timer and a stopped repetition let the process end", async () => {
+  const { ms } = await run(`
+    deadline(60_000).cancel();
+    after(60_000, () => console.log("fired"))();
+    every(60_000, () => console.log("tick"))();
+  `);
+  assert.ok(ms < 15_000);
+});
