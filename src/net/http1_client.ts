@@ -75,6 +75,19 @@ export class Http1Client {
     this.#whileWaiting = whileWaiting;
   }
 
+  // Parsed once per URL: a login asks the same few endpoints again and
+  // again, and URL parsing is an op of its own in Deno.
+  readonly #targets = new Map<string, Target>();
+
+  #target(url: string): Target {
+    let target = this.#targets.get(url);
+    if (target === undefined) {
+      target = parseTarget(url);
+      this.#targets.set(url, target);
+    }
+    return target;
+  }
+
   /** POSTs `request` to `url` and reads the whole answer. */
   async post(url: string, request: Http1Request): Promise<Http1Response> {
     const { target, wire, head, stop } = await this.#send(url, request);
@@ -108,7 +121,7 @@ export class Http1Client {
   // Sends the request and reads the answer's head, on a kept connection or
   // a new one; the signal closes the connection (`stop`, left listening).
   async #send(url: string, request: Http1Request): Promise<Sent> {
-    const target = parseTarget(url);
+    const target = this.#target(url);
     const bytes = requestBytes(target, request);
     for (let attempt = 0;; attempt++) {
       const { wire, reused } = await this.#wire(target, request.signal);
