@@ -256,40 +256,38 @@ Deno.test({
     const listener = destination();
     try {
       const config = `${dir}/sshproxy.yaml`;
-      await Deno.writeTextFile(
-        config,
-        `log: ${dir}/sshproxy-{user}.log\n` +
-          `dest: ["127.0.0.1:${listener.addr.port}"]\n` +
-          `ssh:\n  exe: /bin/true\n`,
-      );
-      await Deno.chmod(config, 0o644);
-      await assertLoadsNothingExtra(
-        lib,
-        dir,
-        config,
-        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
-      );
+      const head = `log: ${dir}/sshproxy-{user}.log\n` +
+        `dest: ["127.0.0.1:${listener.addr.port}"]\n`;
+      // One session on `yaml`, with `env`: loads nothing extra.
+      const session = async (
+        yaml: string,
+        env: Record<string, string> = {},
+      ) => {
+        await Deno.writeTextFile(config, yaml);
+        await Deno.chmod(config, 0o644);
+        await Deno.remove(`${dir}/sshproxy-${user}.log`).catch(() => {});
+        await assertLoadsNothingExtra(
+          lib,
+          dir,
+          config,
+          /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
+          env,
+        );
+      };
+      await session(`${head}ssh:\n  exe: /bin/true\n`);
       // What sshd's ExposeAuthInfo (the README's setting) adds to every
       // login: the file is read and its key parsed, without Node's timers.
       const userAuth = `${dir}/user-auth`;
       await Deno.writeTextFile(userAuth, `publickey ${USER_AUTH_KEY}\n`);
       await Deno.chmod(userAuth, 0o644);
-      await Deno.remove(`${dir}/sshproxy-${user}.log`);
-      await assertLoadsNothingExtra(
-        lib,
-        dir,
-        config,
-        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
-        { SSH_USER_AUTH: userAuth },
-      );
+      await session(`${head}ssh:\n  exe: /bin/true\n`, {
+        SSH_USER_AUTH: userAuth,
+      });
       // A gateway's file as sites write them: a document marker first,
       // nodesets in quoted list items, overrides, translate_commands,
       // environment. Read without the yaml package too.
-      await Deno.writeTextFile(
-        config,
-        `--- # sshproxy on the gateway\n` +
-          `log: ${dir}/sshproxy-{user}.log\n` +
-          `dest: ["127.0.0.1:${listener.addr.port}"]\n` +
+      await session(
+        `--- # sshproxy on the gateway\n${head}` +
           `ssh:\n  exe: /bin/true\n  args: ["-q", "-Y"]\n` +
           `environment:\n  XAUTHORITY: "/tmp/.Xauthority_{user}"\n` +
           `translate_commands:\n  "/usr/lib/openssh/sftp-server":\n` +
@@ -297,29 +295,11 @@ Deno.test({
           `overrides:\n  - match:\n      - sources: ["192.0.2.[1-2]:2022"]\n` +
           `    dest: ["visu[1-2]:22"]\n` +
           `  - match:\n      - users: [somebody-else]\n    service: other\n`,
-      );
-      await Deno.remove(`${dir}/sshproxy-${user}.log`);
-      await assertLoadsNothingExtra(
-        lib,
-        dir,
-        config,
-        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
         { SSH_ORIGINAL_COMMAND: "/usr/lib/openssh/sftp-server" },
       );
       // A recorded session: the recorder's timers are the runtime's too.
-      await Deno.writeTextFile(
-        config,
-        `log: ${dir}/sshproxy-{user}.log\n` +
-          `dest: ["127.0.0.1:${listener.addr.port}"]\n` +
-          `ssh:\n  exe: /bin/true\n` +
-          `dump: ${dir}/{user}-{sid}.dump\n`,
-      );
-      await Deno.remove(`${dir}/sshproxy-${user}.log`);
-      await assertLoadsNothingExtra(
-        lib,
-        dir,
-        config,
-        /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
+      await session(
+        `${head}ssh:\n  exe: /bin/true\ndump: ${dir}/{user}-{sid}.dump\n`,
       );
       const dumps = [...Deno.readDirSync(dir)].filter((entry) =>
         entry.name.endsWith(".dump")
