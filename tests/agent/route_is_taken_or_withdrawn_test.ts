@@ -122,6 +122,17 @@ function ask(
   });
 }
 
+/**
+ * Asks an agent that withdraws every route after the session's accept
+ * (scriptedAgent "close"); the session's log lines are in `log`.
+ */
+async function askWithdrawing(dir: string, timeout: string, extra = "") {
+  const closing = await scriptedAgent(dir, "close");
+  const log: string[] = [];
+  const routed = await ask(closing.socket, timeout, log, extra);
+  return { closing, log, routed };
+}
+
 /** Runs `test` with a fresh temporary directory, removed afterwards. */
 async function inTempDir(test: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -406,9 +417,10 @@ async function scriptedAgent(
 
 Deno.test("a session whose accept the agent closes keeps its destination and registers itself; one the agent leaves unanswered keeps the agent's registration", async () => {
   await inTempDir(async (dir) => {
-    const closing = await scriptedAgent(dir, "close");
-    const log: string[] = [];
-    const taken = await ask(closing.socket, "200ms", log);
+    const { closing, log, routed: taken } = await askWithdrawing(
+      dir,
+      "200ms",
+    );
     assert.ok(taken !== undefined && "destination" in taken);
     assert.equal(taken.destination, "server1:22");
     assert.equal(await taken.shared.kept(), false);
@@ -479,12 +491,9 @@ Deno.test("a session whose route the agent withdrew after the accept holds its o
     return listed.stdout.split("\n").filter((line) => line !== "");
   };
   await inTempDir(async (dir) => {
-    const closing = await scriptedAgent(dir, "close");
-    const log: string[] = [];
-    const routed = await ask(
-      closing.socket,
+    const { closing, log, routed } = await askWithdrawing(
+      dir,
       "2s",
-      log,
       `etcd:\n  endpoints: [${JSON.stringify(etcd.endpoint)}]\n  keyttl: 5\n`,
     );
     assert.ok(routed !== undefined && "destination" in routed);
@@ -507,12 +516,9 @@ Deno.test("a session whose route the agent withdrew after the accept holds its o
 
 Deno.test("under max_connections_per_user a session waits for the confirmation, and one whose route was withdrawn routes itself again", async () => {
   await inTempDir(async (dir) => {
-    const closing = await scriptedAgent(dir, "close");
-    const log: string[] = [];
-    const routed = await ask(
-      closing.socket,
+    const { closing, log, routed } = await askWithdrawing(
+      dir,
       "2s",
-      log,
       "max_connections_per_user: 2\n",
     );
     // Not taken: it goes through routing (and admission) of its own.
