@@ -172,6 +172,8 @@ export class AgentKeys {
     key: string,
     value: string,
     wish?: HistoryWish,
+    /** Written in the same transaction (the host states its decision probed). */
+    alongside: readonly TxnOp[] = [],
   ): Promise<Result<void>> {
     if (this.#entries.has(key)) return fail(`${key} is already registered`);
     this.#doomed.delete(key);
@@ -204,7 +206,11 @@ export class AgentKeys {
       this.#lost(`granting a lease: ${lease.error}`);
       return fail(`granting a lease: ${lease.error}`);
     }
-    const ops: TxnOp[] = [{ put: { key, value, lease: lease.value } }];
+    const ops: TxnOp[] = [
+      ...alongside,
+      { put: { key, value, lease: lease.value } },
+    ];
+    const own = ops.length;
     if (history !== undefined && !history.written) {
       const more = await this.#historyOps(history);
       if (more.ok) ops.push(...more.value);
@@ -222,7 +228,7 @@ export class AgentKeys {
       // The session ended while its key was being written.
       await this.#delete([key]);
     }
-    if (history !== undefined && ops.length > 1) history.written = true;
+    if (history !== undefined && ops.length > own) history.written = true;
     return ok(undefined);
   }
 

@@ -172,6 +172,13 @@ interface AgentEtcd {
   problem?: string;
 }
 
+/** Where one decision's routing reads were answered, and its etcd. */
+interface DecisionReads {
+  source?: "mirror" | "etcd";
+  revision?: bigint;
+  backend?: DecisionBackend;
+}
+
 // What the agent watches and decisions read from its copy.
 const STATE_PREFIX = "/sshproxy/";
 
@@ -453,7 +460,7 @@ export async function startAgent(
   // when the request arrived) says it is fresh, until the registration.
   const decisionStore = async (
     view: Promise<MirrorView | undefined>,
-    reads: { source?: "mirror" | "etcd"; revision?: bigint },
+    reads: DecisionReads,
   ): Promise<Result<AgentStateStore>> => {
     const base = etcdStore();
     if (!base.ok || etcd?.backend === undefined || etcd.keys === undefined) {
@@ -469,8 +476,9 @@ export async function startAgent(
       (error) =>
         hostWriteErrors.log("WARNING", `setting host state in etcd: ${error}`),
     );
+    reads.backend = backend;
     return ok(
-      new AgentStateStore(backend, etcd.keys, () => backend.readEtcd()),
+      new AgentStateStore(backend, etcd.keys, backend),
     );
   };
   function mirrorEvent(event: MirrorEvent): void {
@@ -630,7 +638,7 @@ export async function startAgent(
           const started = performance.now();
           // Asked now, so that the mirror is as fresh as etcd at arrival.
           const view = etcd?.mirror?.fresh() ?? Promise.resolve(undefined);
-          const reads: { source?: "mirror" | "etcd"; revision?: bigint } = {};
+          const reads: DecisionReads = {};
           const decision = await decideRoute(request, {
             config: source,
             identity: (uid) => identities.get(uid),
@@ -641,6 +649,8 @@ export async function startAgent(
             routed: (process) => registry.byProcess(process) !== undefined,
             now: nowNanoseconds,
           });
+          // Host states no registration took (a refusal, a fallback).
+          reads.backend?.writeHostStates();
           const { reply, routed } = decision;
           const decidedMs = Math.round(performance.now() - started);
           const readFrom = reads.source === undefined

@@ -36,6 +36,25 @@ async function leases(env: EtcdGateways, prefix: string): Promise<string[]> {
   return [...out.matchAll(/"lease":(\d+)/g)].map((match) => match[1]);
 }
 
+/** One revision field of every key at `key` (at revision `at`, or now). */
+async function revisions(
+  env: EtcdGateways,
+  key: string,
+  field: "create_revision" | "mod_revision",
+  at?: number,
+): Promise<number[]> {
+  const out = await env.etcdctl([
+    "get",
+    "-w",
+    "json",
+    ...(at === undefined ? [] : [`--rev=${at}`]),
+    key,
+  ]);
+  return [...out.matchAll(new RegExp(`"${field}":(\\d+)`, "g"))].map((
+    match,
+  ) => Number(match[1]));
+}
+
 Deno.test({
   name:
     "sessions through the agent stick to a reference gateway's key; theirs are reference keys under one agent lease, gone with the session",
@@ -88,6 +107,23 @@ Deno.test({
     );
     assert.equal(sessionLeases.length, 2);
     assert.equal(new Set(sessionLeases).size, 1, "one lease for both");
+    // The host state the decision probed went in the registration's own
+    // transaction: at the revision that created each session's key, the
+    // host's state was written too.
+    for (const key of ours) {
+      const created = await revisions(env, key, "create_revision");
+      assert.equal(created.length, 1);
+      assert.deepEqual(
+        await revisions(
+          env,
+          `/sshproxy/hosts/${s2}`,
+          "mod_revision",
+          created[0],
+        ),
+        created,
+        `the host state and ${key} in one transaction`,
+      );
+    }
     const log = await env.gw.readLog(FEDORA);
     assert.match(log, /route given by the agent/);
     assert.match(log, new RegExp(`found destination in etcd: ${s2}`));
