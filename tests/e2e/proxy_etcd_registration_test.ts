@@ -78,10 +78,15 @@ Deno.test({
       Array.from(
         { length: logins },
         (_, i) =>
-          env.start(`mktemp ${dir}/up.XXXXXX >/dev/null && sleep 600`, {
-            user: users[i % users.length],
-            role: 2025,
-          }),
+          // Ends by itself once its sshd session is gone (the client is
+          // killed below; a non-tty command would outlive it otherwise).
+          env.start(
+            `mktemp ${dir}/up.XXXXXX >/dev/null && while kill -0 $PPID 2>/dev/null; do sleep 1; done`,
+            {
+              user: users[i % users.length],
+              role: 2025,
+            },
+          ),
       ),
     );
     const ended: number[] = [];
