@@ -195,7 +195,7 @@ export async function openSharedState(
     }
     return undefined;
   }
-  const { StateStore, effectiveKeyTtl } = await import(
+  const { StateStore, effectiveKeyTtl, firstRoutingList } = await import(
     "../state/session_layer.ts"
   );
   const open = openStore ??
@@ -205,7 +205,13 @@ export async function openSharedState(
         fewConnections: true,
       }));
   const started = Date.now();
-  const opened = await open();
+  // At login, the check that etcd answers is the choice's first read.
+  const opened = await (openStore?.() ??
+    StateStore.open(config.etcd, {
+      whileWaiting: whileConnecting,
+      fewConnections: true,
+      firstList: firstRoutingList(config, user),
+    }));
   if (!opened.ok) {
     log(
       "ERROR",

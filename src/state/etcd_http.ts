@@ -333,6 +333,7 @@ export async function openHttpEtcd(
   });
   const opened = await backend.open(
     options.connectTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    options.firstList,
   );
   if (!opened.ok) {
     backend.close();
@@ -416,6 +417,8 @@ class HttpEtcd implements WatchableEtcd {
   #authenticating: Promise<Result<void>> | undefined;
   readonly #inflight = new Set<AbortController>();
   #closed = false;
+  // The open's listing, until the first list() of its prefix takes it.
+  #firstList: { prefix: string; items: KeyValue[] } | undefined;
 
   constructor(client: Transport, target: Target) {
     this.#client = client;
@@ -423,8 +426,12 @@ class HttpEtcd implements WatchableEtcd {
     this.endpoints = target.shown;
   }
 
-  /** Authenticates (when configured) and reads /sshproxy/ once. */
-  async open(budgetMs: number): Promise<Result<void>> {
+  /**
+   * Authenticates (when configured) and reads /sshproxy/ once: one key of
+   * it, or the first page of `firstList`'s listing, kept for list() when
+   * it is the whole listing.
+   */
+  async open(budgetMs: number, firstList?: string): Promise<Result<void>> {
     const deadline = Date.now() + budgetMs;
     if (this.#target.credentials !== undefined) {
       const authenticated = await this.#authenticate(budgetMs);
@@ -432,16 +439,34 @@ class HttpEtcd implements WatchableEtcd {
     }
     const remaining = deadline - Date.now();
     if (remaining <= 0) return fail(`no answer within ${budgetMs / 1000}s`);
+    const start = utf8(firstList ?? "/sshproxy/");
     const probe = await this.#exchange(
       "/v3/kv/range",
       JSON.stringify(
-        rangeRequest(utf8("/sshproxy/"), { limit: 1, keysOnly: true }),
+        firstList === undefined
+          ? rangeRequest(start, { limit: 1, keysOnly: true })
+          : rangeRequest(start, {
+            rangeEnd: prefixEnd(start),
+            limit: PAGE_SIZE,
+          }),
       ),
       parseAnswer,
       this.#token,
       remaining,
     );
-    return probe.ok ? ok(undefined) : fail(probe.error);
+    if (!probe.ok) return fail(probe.error);
+    if (firstList !== undefined) {
+      const page = decodeRange(probe.value);
+      if (!page.ok) return page;
+      // More than a page: list() reads it all, consistently, when asked.
+      if (!page.value.more) {
+        this.#firstList = {
+          prefix: firstList,
+          items: page.value.items.map((item) => item.kv),
+        };
+      }
+    }
+    return ok(undefined);
   }
 
   async #authenticate(budgetMs: number): Promise<Result<void>> {
@@ -683,6 +708,11 @@ class HttpEtcd implements WatchableEtcd {
     prefix: string,
     options: { keysOnly?: boolean } = {},
   ): Promise<Result<KeyValue[]>> {
+    const first = this.#firstList;
+    if (first !== undefined && first.prefix === prefix) {
+      this.#firstList = undefined;
+      if (!options.keysOnly) return ok(first.items);
+    }
     const start = utf8(prefix);
     const rangeEnd = prefixEnd(start);
     const items: KeyValue[] = [];

@@ -3,7 +3,12 @@
 // helpers of the session's choice and registration, which the prebuilt
 // program keeps as one part of its own (scripts/bundle.sh): a session
 // without etcd never loads it, one with etcd opens it once.
-export { effectiveKeyTtl, localNow, StateStore } from "./store.ts";
+export {
+  effectiveKeyTtl,
+  firstRoutingList,
+  localNow,
+  StateStore,
+} from "./store.ts";
 export { destinationLoads } from "./aggregate.ts";
 export { rankConnection } from "./admission.ts";
 export { nextDelay } from "./registration.ts";

@@ -69,6 +69,31 @@ export function localNow(ns: bigint = nowNanoseconds()): Timestamp {
   return { ns, offsetMinutes: localOffsetMinutes(ns) };
 }
 
+/**
+ * The listing a session's destination choice reads first (spec §5.8): every
+ * connection, for the loads of `route_select` connections or bandwidth;
+ * else, sticky, the user@service's own; undefined when it reads none.
+ */
+export function firstRoutingList(
+  choice: {
+    mode: string;
+    routeSelect: string;
+    dest: readonly string[];
+    service: string;
+  },
+  user: string,
+): string | undefined {
+  if (choice.dest.length === 0) return undefined;
+  if (
+    choice.routeSelect === "connections" || choice.routeSelect === "bandwidth"
+  ) {
+    return CONNECTIONS_PREFIX;
+  }
+  return choice.mode === "sticky"
+    ? connectionPrefix(user, choice.service)
+    : undefined;
+}
+
 // Bounded parallelism for per-key lease look-ups.
 async function mapLimited<T, R>(
   items: readonly T[],
