@@ -195,7 +195,7 @@ export async function openSharedState(
     }
     return undefined;
   }
-  const { StateStore, effectiveKeyTtl, firstRoutingList } = await import(
+  const { StateStore, effectiveKeyTtl, firstRoutingLists } = await import(
     "../state/session_layer.ts"
   );
   const open = openStore ??
@@ -205,12 +205,12 @@ export async function openSharedState(
         fewConnections: true,
       }));
   const started = Date.now();
-  // At login, the check that etcd answers is the choice's first read.
+  // At login, the check that etcd answers is the choice's reads.
   const opened = await (openStore?.() ??
     StateStore.open(config.etcd, {
       whileWaiting: whileConnecting,
       fewConnections: true,
-      firstList: firstRoutingList(config, user),
+      firstLists: firstRoutingLists(config, user),
     }));
   if (!opened.ok) {
     log(

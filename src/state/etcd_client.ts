@@ -79,16 +79,17 @@ export interface OpenOptions {
    */
   fewConnections?: boolean;
   /**
-   * A prefix whose listing is the open's check, instead of the small read
-   * of /sshproxy/: the first list() of that prefix is answered from it (a
-   * session's first routing read; one request to etcd less per login).
+   * Prefixes listed as the open's check (in one request, at one revision),
+   * instead of the small read of /sshproxy/: until the client's first
+   * write, list() of one of them and get() of a key under one are answered
+   * from it (a session's routing reads; requests to etcd less per login).
    */
-  firstList?: string;
+  firstLists?: readonly string[];
 }
 
 /**
  * Connects to etcd and checks that it answers (one small read of
- * /sshproxy/, or the listing of `firstList`, within the connect budget,
+ * /sshproxy/, or the listings of `firstLists`, within the connect budget,
  * which also checks the credentials).
  * Errors: `cannot reach etcd at <endpoints>: <reason>`, or a line naming the
  * TLS file or the user at fault.

@@ -69,6 +69,7 @@ import {
   decodeGrant,
   decodeKeepAlive,
   decodeRange,
+  decodeReadTxn,
   decodeTimeToLive,
   decodeToken,
   decodeTxn,
@@ -78,8 +79,10 @@ import {
   parseAnswer,
   prefixEnd,
   putRequest,
+  type RangeAnswer,
   type RangeItem,
   rangeRequest,
+  readTxnRequest,
   refusalOf,
   streamMessage,
   transportReason,
@@ -333,7 +336,7 @@ export async function openHttpEtcd(
   });
   const opened = await backend.open(
     options.connectTimeoutMs ?? REQUEST_TIMEOUT_MS,
-    options.firstList,
+    options.firstLists ?? [],
   );
   if (!opened.ok) {
     backend.close();
@@ -417,8 +420,8 @@ class HttpEtcd implements WatchableEtcd {
   #authenticating: Promise<Result<void>> | undefined;
   readonly #inflight = new Set<AbortController>();
   #closed = false;
-  // The open's listing, until the first list() of its prefix takes it.
-  #firstList: { prefix: string; items: KeyValue[] } | undefined;
+  // The open's listings by prefix, until this client writes anything.
+  #opened = new Map<string, KeyValue[]>();
 
   constructor(client: Transport, target: Target) {
     this.#client = client;
@@ -428,10 +431,13 @@ class HttpEtcd implements WatchableEtcd {
 
   /**
    * Authenticates (when configured) and reads /sshproxy/ once: one key of
-   * it, or the first page of `firstList`'s listing, kept for list() when
-   * it is the whole listing.
+   * it, or the first page of each of `firstLists` (one request), each kept
+   * for later reads when it is the whole listing.
    */
-  async open(budgetMs: number, firstList?: string): Promise<Result<void>> {
+  async open(
+    budgetMs: number,
+    firstLists: readonly string[],
+  ): Promise<Result<void>> {
     const deadline = Date.now() + budgetMs;
     if (this.#target.credentials !== undefined) {
       const authenticated = await this.#authenticate(budgetMs);
@@ -439,34 +445,46 @@ class HttpEtcd implements WatchableEtcd {
     }
     const remaining = deadline - Date.now();
     if (remaining <= 0) return fail(`no answer within ${budgetMs / 1000}s`);
-    const start = utf8(firstList ?? "/sshproxy/");
+    const ranges = firstLists.length === 0
+      ? [rangeRequest(utf8("/sshproxy/"), { limit: 1, keysOnly: true })]
+      : firstLists.map((prefix) => {
+        const start = utf8(prefix);
+        return rangeRequest(start, {
+          rangeEnd: prefixEnd(start),
+          limit: PAGE_SIZE,
+        });
+      });
+    const one = ranges.length === 1;
     const probe = await this.#exchange(
-      "/v3/kv/range",
-      JSON.stringify(
-        firstList === undefined
-          ? rangeRequest(start, { limit: 1, keysOnly: true })
-          : rangeRequest(start, {
-            rangeEnd: prefixEnd(start),
-            limit: PAGE_SIZE,
-          }),
-      ),
+      one ? "/v3/kv/range" : "/v3/kv/txn",
+      JSON.stringify(one ? ranges[0] : readTxnRequest(ranges)),
       parseAnswer,
       this.#token,
       remaining,
     );
     if (!probe.ok) return fail(probe.error);
-    if (firstList !== undefined) {
-      const page = decodeRange(probe.value);
-      if (!page.ok) return page;
-      // More than a page: list() reads it all, consistently, when asked.
-      if (!page.value.more) {
-        this.#firstList = {
-          prefix: firstList,
-          items: page.value.items.map((item) => item.kv),
-        };
-      }
+    if (firstLists.length === 0) return ok(undefined);
+    let answers: RangeAnswer[];
+    if (one) {
+      const range = decodeRange(probe.value);
+      if (!range.ok) return range;
+      answers = [range.value];
+    } else {
+      const ranges = decodeReadTxn(probe.value);
+      if (!ranges.ok) return ranges;
+      answers = ranges.value;
+    }
+    for (const [index, answer] of answers.entries()) {
+      // More than a page: read whole, consistently, when asked.
+      if (answer.more) continue;
+      this.#opened.set(firstLists[index], answer.items.map((item) => item.kv));
     }
     return ok(undefined);
+  }
+
+  // What this client wrote may be missing from the open's listings.
+  #forgetOpened(): void {
+    this.#opened.clear();
   }
 
   async #authenticate(budgetMs: number): Promise<Result<void>> {
@@ -694,6 +712,11 @@ class HttpEtcd implements WatchableEtcd {
   }
 
   async get(key: string): Promise<Result<KeyValue | undefined>> {
+    for (const [prefix, listed] of this.#opened) {
+      if (key.startsWith(prefix)) {
+        return ok(listed.find((kv) => kv.key === key));
+      }
+    }
     const answer = await this.#call(
       "/v3/kv/range",
       rangeRequest(utf8(key)),
@@ -708,10 +731,11 @@ class HttpEtcd implements WatchableEtcd {
     prefix: string,
     options: { keysOnly?: boolean } = {},
   ): Promise<Result<KeyValue[]>> {
-    const first = this.#firstList;
-    if (first !== undefined && first.prefix === prefix) {
-      this.#firstList = undefined;
-      if (!options.keysOnly) return ok(first.items);
+    const opened = this.#opened.get(prefix);
+    if (opened !== undefined) {
+      return ok(
+        options.keysOnly ? opened.map((kv) => ({ ...kv, value: "" })) : opened,
+      );
     }
     const start = utf8(prefix);
     const rangeEnd = prefixEnd(start);
@@ -744,6 +768,7 @@ class HttpEtcd implements WatchableEtcd {
   }
 
   async put(key: string, value: string, lease?: string): Promise<Result<void>> {
+    this.#forgetOpened();
     const answer = await this.#call(
       "/v3/kv/put",
       putRequest(key, value, lease),
@@ -755,6 +780,7 @@ class HttpEtcd implements WatchableEtcd {
     key: string,
     options: { prefix?: boolean } = {},
   ): Promise<Result<number>> {
+    this.#forgetOpened();
     const answer = await this.#call(
       "/v3/kv/deleterange",
       deleteRequest(key, options.prefix ?? false),
@@ -763,6 +789,7 @@ class HttpEtcd implements WatchableEtcd {
   }
 
   async txn(ops: readonly TxnOp[]): Promise<Result<void>> {
+    this.#forgetOpened();
     const answer = await this.#call("/v3/kv/txn", txnRequest(ops));
     return answer.ok ? decodeTxn(answer.value) : fail(answer.error);
   }
@@ -783,6 +810,7 @@ class HttpEtcd implements WatchableEtcd {
   }
 
   async revoke(id: string): Promise<Result<void>> {
+    this.#forgetOpened();
     const answer = await this.#call("/v3/lease/revoke", { ID: id });
     if (answer.ok || /requested lease not found/.test(answer.error)) {
       return ok(undefined);

@@ -109,6 +109,13 @@ export function txnRequest(ops: readonly TxnOp[]): Record<string, unknown> {
   };
 }
 
+/** Body of a /v3/kv/txn that only reads: each range at the same revision. */
+export function readTxnRequest(
+  ranges: readonly Record<string, unknown>[],
+): Record<string, unknown> {
+  return { success: ranges.map((range) => ({ request_range: range })) };
+}
+
 type Json = Record<string, unknown>;
 
 function isObject(value: unknown): value is Json {
@@ -194,6 +201,26 @@ export function decodeRange(answer: Json): Result<RangeAnswer> {
     });
   }
   return ok({ items, more: answer.more === true, revision });
+}
+
+/** Decodes the answer of readTxnRequest: one range answer per range asked. */
+export function decodeReadTxn(answer: Json): Result<RangeAnswer[]> {
+  const responses = answer.responses ?? [];
+  if (!Array.isArray(responses)) return bad("transaction");
+  const ranges: RangeAnswer[] = [];
+  for (const response of responses) {
+    if (!isObject(response) || !isObject(response.response_range)) {
+      return bad("transaction");
+    }
+    // A transaction's ranges carry no header: the transaction's applies.
+    const range = decodeRange({
+      ...response.response_range,
+      header: answer.header,
+    });
+    if (!range.ok) return range;
+    ranges.push(range.value);
+  }
+  return ok(ranges);
 }
 
 /** The `deleted` count of a /v3/kv/deleterange answer. */

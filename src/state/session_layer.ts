@@ -5,7 +5,7 @@
 // without etcd never loads it, one with etcd opens it once.
 export {
   effectiveKeyTtl,
-  firstRoutingList,
+  firstRoutingLists,
   localNow,
   StateStore,
 } from "./store.ts";

@@ -70,11 +70,12 @@ export function localNow(ns: bigint = nowNanoseconds()): Timestamp {
 }
 
 /**
- * The listing a session's destination choice reads first (spec §5.8): every
- * connection, for the loads of `route_select` connections or bandwidth;
- * else, sticky, the user@service's own; undefined when it reads none.
+ * The listings a session's destination choice reads (spec §5.8): every
+ * connection, for the loads of `route_select` connections or bandwidth,
+ * else, sticky, the user@service's own; and the host states of its
+ * candidates (a few keys: one per destination that was ever checked).
  */
-export function firstRoutingList(
+export function firstRoutingLists(
   choice: {
     mode: string;
     routeSelect: string;
@@ -82,16 +83,16 @@ export function firstRoutingList(
     service: string;
   },
   user: string,
-): string | undefined {
-  if (choice.dest.length === 0) return undefined;
+): string[] {
+  if (choice.dest.length === 0) return [];
   if (
     choice.routeSelect === "connections" || choice.routeSelect === "bandwidth"
   ) {
-    return CONNECTIONS_PREFIX;
+    return [CONNECTIONS_PREFIX, HOSTS_PREFIX];
   }
   return choice.mode === "sticky"
-    ? connectionPrefix(user, choice.service)
-    : undefined;
+    ? [connectionPrefix(user, choice.service), HOSTS_PREFIX]
+    : [HOSTS_PREFIX];
 }
 
 // Bounded parallelism for per-key lease look-ups.

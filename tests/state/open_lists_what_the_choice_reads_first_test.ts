@@ -1,12 +1,13 @@
-// A session's check that etcd answers is its destination choice's first
-// read (src/state/store.ts's firstRoutingList, OpenOptions.firstList): one
-// request to etcd less per login. Against a real etcd, counting the range
-// requests etcd itself reports on its /metrics.
+// A session's check that etcd answers is its destination choice's reads
+// (src/state/store.ts's firstRoutingLists, OpenOptions.firstLists): the
+// connections and the host states in one request, at one revision, that
+// answer the session's reads until it writes. Against a real etcd,
+// counting the requests etcd itself reports on its /metrics.
 import assert from "node:assert/strict";
 import { startEtcd } from "../harness/mod.ts";
 import { openEtcd } from "../../src/state/etcd_client.ts";
-import { firstRoutingList } from "../../src/state/store.ts";
-import { CONNECTIONS_PREFIX } from "../../src/state/keys.ts";
+import { firstRoutingLists } from "../../src/state/store.ts";
+import { CONNECTIONS_PREFIX, HOSTS_PREFIX } from "../../src/state/keys.ts";
 
 const choice = {
   mode: "sticky",
@@ -15,48 +16,45 @@ const choice = {
   service: "default",
 };
 
-Deno.test("the choice reads every connection for loads, the user's own for sticky, nothing otherwise", () => {
-  assert.equal(
-    firstRoutingList({ ...choice, routeSelect: "connections" }, "alice"),
-    CONNECTIONS_PREFIX,
+Deno.test("the choice reads every connection for loads, the user's own for sticky, and the host states", () => {
+  assert.deepEqual(
+    firstRoutingLists({ ...choice, routeSelect: "connections" }, "alice"),
+    [CONNECTIONS_PREFIX, HOSTS_PREFIX],
   );
-  assert.equal(
-    firstRoutingList(
+  assert.deepEqual(
+    firstRoutingLists(
       { ...choice, mode: "balanced", routeSelect: "bandwidth" },
       "alice",
     ),
-    CONNECTIONS_PREFIX,
+    [CONNECTIONS_PREFIX, HOSTS_PREFIX],
   );
-  assert.equal(
-    firstRoutingList(choice, "alice"),
+  assert.deepEqual(firstRoutingLists(choice, "alice"), [
     `${CONNECTIONS_PREFIX}alice@default/`,
-  );
-  assert.equal(
-    firstRoutingList({ ...choice, mode: "balanced" }, "alice"),
-    undefined,
-  );
-  assert.equal(
-    firstRoutingList(
+    HOSTS_PREFIX,
+  ]);
+  assert.deepEqual(
+    firstRoutingLists(
       { ...choice, routeSelect: "random", mode: "balanced" },
       "alice",
     ),
-    undefined,
+    [HOSTS_PREFIX],
   );
   // No destination: no choice, no read.
-  assert.equal(
-    firstRoutingList({ ...choice, dest: [], routeSelect: "connections" }, "a"),
-    undefined,
+  assert.deepEqual(
+    firstRoutingLists({ ...choice, dest: [], routeSelect: "connections" }, "a"),
+    [],
   );
 });
 
-/** Range requests etcd has answered, from its own metrics. */
-async function ranges(endpoint: string): Promise<number> {
+/** Range and Txn requests etcd has answered, from its own metrics. */
+async function reads(endpoint: string): Promise<number> {
   const text = await (await fetch(`${endpoint}/metrics`)).text();
   let total = 0;
   for (const line of text.split("\n")) {
     if (
       line.startsWith("grpc_server_handled_total{") &&
-      line.includes('grpc_method="Range"')
+      (line.includes('grpc_method="Range"') ||
+        line.includes('grpc_method="Txn"'))
     ) {
       total += Number(line.slice(line.lastIndexOf(" ") + 1));
     }
@@ -66,7 +64,7 @@ async function ranges(endpoint: string): Promise<number> {
 
 Deno.test({
   name:
-    "the open's listing answers the first list() of its prefix, once, as etcd holds it",
+    "the open's listings answer the session's reads until it writes, as etcd held them",
   sanitizeResources: false,
   async fn() {
     await using etcd = await startEtcd();
@@ -79,7 +77,10 @@ Deno.test({
       const put = await etcd.etcdctl(["put", key, '{"In":0,"Out":0}']);
       assert.ok(put.ok, put.stderr);
     }
-    const before = await ranges(endpoint);
+    const host = `${HOSTS_PREFIX}s1:22`;
+    const state = '{"State":"disabled","Ts":"2026-12-06T10:00:00Z"}';
+    assert.ok((await etcd.etcdctl(["put", host, state])).ok);
+    const before = await reads(endpoint);
     const opened = await openEtcd({
       endpoints: etcd.endpoints,
       tls: { cafile: "", certfile: "", keyfile: "" },
@@ -87,24 +88,58 @@ Deno.test({
       password: "",
       keyttl: 5,
       mandatory: false,
-    }, { firstList: CONNECTIONS_PREFIX });
+    }, { firstLists: [CONNECTIONS_PREFIX, HOSTS_PREFIX] });
     assert.ok(opened.ok, opened.ok ? "" : opened.error);
     const client = opened.value;
     try {
-      assert.equal(await ranges(endpoint), before + 1, "the open's one read");
-      const first = await client.list(CONNECTIONS_PREFIX);
-      assert.ok(first.ok);
-      assert.deepEqual(first.value.map((kv) => kv.key), keys);
-      assert.equal(first.value[0].value, '{"In":0,"Out":0}');
-      assert.equal(await ranges(endpoint), before + 1, "answered by the open");
-      // Taken once: a later listing asks etcd, and sees what changed.
+      assert.equal(await reads(endpoint), before + 1, "the open's one read");
+      const listed = await client.list(CONNECTIONS_PREFIX);
+      assert.ok(listed.ok);
+      assert.deepEqual(listed.value.map((kv) => kv.key), keys);
+      assert.equal(listed.value[0].value, '{"In":0,"Out":0}');
+      const stored = await client.get(host);
+      assert.ok(stored.ok);
+      assert.equal(stored.value?.value, state);
+      const missing = await client.get(`${HOSTS_PREFIX}s2:22`);
+      assert.deepEqual(missing, { ok: true, value: undefined });
+      assert.equal(await reads(endpoint), before + 1, "answered by the open");
+      // Its own write: from now on etcd answers, and sees what changed.
       await etcd.etcdctl(["del", keys[1]]);
-      const second = await client.list(CONNECTIONS_PREFIX);
-      assert.ok(second.ok);
-      assert.deepEqual(second.value.map((kv) => kv.key), [keys[0]]);
-      assert.equal(await ranges(endpoint), before + 2);
+      assert.ok((await client.put(`${HOSTS_PREFIX}s2:22`, "up")).ok);
+      const again = await client.list(CONNECTIONS_PREFIX);
+      assert.ok(again.ok);
+      assert.deepEqual(again.value.map((kv) => kv.key), [keys[0]]);
+      const written = await client.get(`${HOSTS_PREFIX}s2:22`);
+      assert.equal(written.ok && written.value?.value, "up");
+      assert.equal(await reads(endpoint), before + 3);
     } finally {
       client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an open without listings reads one key, and every read goes to etcd",
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd();
+    const endpoint = etcd.endpoints[0];
+    const before = await reads(endpoint);
+    const opened = await openEtcd({
+      endpoints: etcd.endpoints,
+      tls: { cafile: "", certfile: "", keyfile: "" },
+      username: "",
+      password: "",
+      keyttl: 5,
+      mandatory: false,
+    });
+    assert.ok(opened.ok, opened.ok ? "" : opened.error);
+    try {
+      assert.equal(await reads(endpoint), before + 1);
+      assert.ok((await opened.value.list(HOSTS_PREFIX)).ok);
+      assert.equal(await reads(endpoint), before + 2);
+    } finally {
+      opened.value.close();
     }
   },
 });
