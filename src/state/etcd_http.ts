@@ -410,6 +410,12 @@ interface Target {
   credentials?: { name: string; password: string };
 }
 
+/** A listing the open read: whole, or its first page and where the rest starts. */
+interface OpenedListing {
+  items: KeyValue[];
+  rest?: { from: Uint8Array; revision: string };
+}
+
 class HttpEtcd implements WatchableEtcd {
   readonly endpoints: string;
   readonly #client: Transport;
@@ -421,7 +427,7 @@ class HttpEtcd implements WatchableEtcd {
   readonly #inflight = new Set<AbortController>();
   #closed = false;
   // The open's listings by prefix, until this client writes anything.
-  #opened = new Map<string, KeyValue[]>();
+  #opened = new Map<string, OpenedListing>();
 
   constructor(client: Transport, target: Target) {
     this.#client = client;
@@ -475,9 +481,14 @@ class HttpEtcd implements WatchableEtcd {
       answers = ranges.value;
     }
     for (const [index, answer] of answers.entries()) {
-      // More than a page: read whole, consistently, when asked.
-      if (answer.more) continue;
-      this.#opened.set(firstLists[index], answer.items.map((item) => item.kv));
+      const last = answer.items.at(-1);
+      this.#opened.set(firstLists[index], {
+        items: answer.items.map((item) => item.kv),
+        // More than a page: list() reads the rest at the same revision.
+        rest: answer.more && last !== undefined
+          ? { from: keyAfter(last.keyBytes), revision: answer.revision }
+          : undefined,
+      });
     }
     return ok(undefined);
   }
@@ -713,8 +724,8 @@ class HttpEtcd implements WatchableEtcd {
 
   async get(key: string): Promise<Result<KeyValue | undefined>> {
     for (const [prefix, listed] of this.#opened) {
-      if (key.startsWith(prefix)) {
-        return ok(listed.find((kv) => kv.key === key));
+      if (key.startsWith(prefix) && listed.rest === undefined) {
+        return ok(listed.items.find((kv) => kv.key === key));
       }
     }
     const answer = await this.#call(
@@ -731,12 +742,6 @@ class HttpEtcd implements WatchableEtcd {
     prefix: string,
     options: { keysOnly?: boolean } = {},
   ): Promise<Result<KeyValue[]>> {
-    const opened = this.#opened.get(prefix);
-    if (opened !== undefined) {
-      return ok(
-        options.keysOnly ? opened.map((kv) => ({ ...kv, value: "" })) : opened,
-      );
-    }
     const start = utf8(prefix);
     const rangeEnd = prefixEnd(start);
     const items: KeyValue[] = [];
@@ -744,6 +749,14 @@ class HttpEtcd implements WatchableEtcd {
     // Every page is read at the revision of the first one: a consistent
     // listing even while keys come and go.
     let revision: string | undefined;
+    const opened = this.#opened.get(prefix);
+    if (opened !== undefined) {
+      const blank = (kv: KeyValue) =>
+        options.keysOnly ? { ...kv, value: "" } : kv;
+      if (opened.rest === undefined) return ok(opened.items.map(blank));
+      items.push(...opened.items.map(blank));
+      ({ from, revision } = opened.rest);
+    }
     for (;;) {
       const answer = await this.#call(
         "/v3/kv/range",

@@ -143,3 +143,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a listing longer than a page is finished from where the open stopped, at the open's revision",
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd();
+    const endpoint = etcd.endpoints[0];
+    const settings = {
+      endpoints: etcd.endpoints,
+      tls: { cafile: "", certfile: "", keyfile: "" },
+      username: "",
+      password: "",
+      keyttl: 5,
+      mandatory: false,
+    };
+    const writer = await openEtcd(settings);
+    assert.ok(writer.ok, writer.ok ? "" : writer.error);
+    // One page is 10,000 keys: a site with more live sessions than that.
+    const count = 10_050;
+    const key = (n: number) =>
+      `${CONNECTIONS_PREFIX}u${
+        String(n).padStart(5, "0")
+      }@default/s1:22/127.0.0.1:22/2026-12-06T10:00:00Z`;
+    for (let first = 0; first < count; first += 128) {
+      const ops = [];
+      for (let n = first; n < Math.min(count, first + 128); n++) {
+        ops.push({ put: { key: key(n), value: '{"In":0,"Out":0}' } });
+      }
+      assert.ok((await writer.value.txn(ops)).ok);
+    }
+    writer.value.close();
+    const before = await reads(endpoint);
+    const opened = await openEtcd(settings, {
+      firstLists: [CONNECTIONS_PREFIX, HOSTS_PREFIX],
+    });
+    assert.ok(opened.ok, opened.ok ? "" : opened.error);
+    try {
+      // Deleted after the open: the listing is the open's snapshot.
+      assert.ok((await etcd.etcdctl(["del", key(count - 1)])).ok);
+      const listed = await opened.value.list(CONNECTIONS_PREFIX);
+      assert.ok(listed.ok, listed.ok ? "" : listed.error);
+      assert.equal(listed.value.length, count);
+      assert.equal(listed.value[0].key, key(0));
+      assert.equal(listed.value[count - 1].key, key(count - 1));
+      assert.equal(new Set(listed.value.map((kv) => kv.key)).size, count);
+      // The open's transaction, then one more page.
+      assert.equal(await reads(endpoint), before + 2);
+    } finally {
+      opened.value.close();
+    }
+  },
+});
