@@ -6,7 +6,7 @@
 // and a compaction past the revision the watch must resume from, which
 // makes the keeper read the prefix again, missing nothing.
 import assert from "node:assert/strict";
-import { type Etcd, startEtcd } from "../harness/mod.ts";
+import { type Etcd, etcdSettings, startEtcd } from "../harness/mod.ts";
 import { openEtcd } from "../../src/state/etcd_client.ts";
 import {
   isWatchable,
@@ -21,14 +21,7 @@ import {
 } from "../../src/agent/mirror_keeper.ts";
 
 async function client(etcd: Etcd): Promise<WatchableEtcd> {
-  const opened = await openEtcd({
-    endpoints: etcd.endpoints,
-    tls: { cafile: "", certfile: "", keyfile: "" },
-    username: "",
-    password: "",
-    keyttl: 5,
-    mandatory: false,
-  });
+  const opened = await openEtcd(etcdSettings(etcd));
   assert.ok(opened.ok && isWatchable(opened.value));
   return opened.value;
 }

@@ -3,6 +3,7 @@
  * certificates and the reference suite's authentication set-up (spec §6.6).
  */
 
+import type { EtcdSettings } from "../../src/config/types.ts";
 import { freePorts } from "./net.ts";
 import {
   type CommandResult,
@@ -98,6 +99,32 @@ export interface Etcd {
   stop(): Promise<void>;
   /** Same as stop(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The `etcd` settings of a configuration file pointing at this etcd: its
+ * endpoints, its client TLS files and credentials when it has them,
+ * keyttl 5; `changes` replace any of them.
+ */
+export function etcdSettings(
+  etcd: Etcd,
+  changes: Partial<EtcdSettings> = {},
+): EtcdSettings {
+  return {
+    endpoints: etcd.endpoints,
+    tls: etcd.tls
+      ? {
+        cafile: etcd.tls.caFile,
+        certfile: etcd.tls.certFile,
+        keyfile: etcd.tls.keyFile,
+      }
+      : { cafile: "", certfile: "", keyfile: "" },
+    username: etcd.auth?.user ?? "",
+    password: etcd.auth?.password ?? "",
+    keyttl: 5,
+    mandatory: false,
+    ...changes,
+  };
 }
 
 const ROLE = "sshproxy";

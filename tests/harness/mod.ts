@@ -40,6 +40,7 @@ export {
   type EtcdAuth,
   type EtcdIdentity,
   type EtcdOptions,
+  etcdSettings,
   type EtcdTlsFiles,
   startEtcd,
 } from "./etcd.ts";

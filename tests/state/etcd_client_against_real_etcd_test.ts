@@ -6,30 +6,14 @@
 // silent among several; and the etcd set-ups its gateway cannot serve,
 // each refused with one line naming the fix.
 import assert from "node:assert/strict";
-import { type Etcd, type EtcdOptions, startEtcd } from "../harness/mod.ts";
+import {
+  type Etcd,
+  type EtcdOptions,
+  etcdSettings as settingsFor,
+  startEtcd,
+} from "../harness/mod.ts";
 import { type EtcdBackend, openEtcd } from "../../src/state/etcd_client.ts";
 import type { EtcdSettings } from "../../src/config/types.ts";
-
-function settingsFor(
-  etcd: Etcd,
-  changes: Partial<EtcdSettings> = {},
-): EtcdSettings {
-  return {
-    endpoints: etcd.endpoints,
-    tls: etcd.tls
-      ? {
-        cafile: etcd.tls.caFile,
-        certfile: etcd.tls.certFile,
-        keyfile: etcd.tls.keyFile,
-      }
-      : { cafile: "", certfile: "", keyfile: "" },
-    username: etcd.auth?.user ?? "",
-    password: etcd.auth?.password ?? "",
-    keyttl: 5,
-    mandatory: false,
-    ...changes,
-  };
-}
 
 async function open(settings: EtcdSettings): Promise<EtcdBackend> {
   const opened = await openEtcd(settings);

@@ -4,7 +4,7 @@
 // answer the session's reads until it writes. Against a real etcd,
 // counting the requests etcd itself reports on its /metrics.
 import assert from "node:assert/strict";
-import { startEtcd } from "../harness/mod.ts";
+import { etcdSettings, startEtcd } from "../harness/mod.ts";
 import { openEtcd } from "../../src/state/etcd_client.ts";
 import { firstRoutingLists } from "../../src/state/store.ts";
 import { CONNECTIONS_PREFIX, HOSTS_PREFIX } from "../../src/state/keys.ts";
@@ -81,14 +81,9 @@ Deno.test({
     const state = '{"State":"disabled","Ts":"2026-12-06T10:00:00Z"}';
     assert.ok((await etcd.etcdctl(["put", host, state])).ok);
     const before = await reads(endpoint);
-    const opened = await openEtcd({
-      endpoints: etcd.endpoints,
-      tls: { cafile: "", certfile: "", keyfile: "" },
-      username: "",
-      password: "",
-      keyttl: 5,
-      mandatory: false,
-    }, { firstLists: [CONNECTIONS_PREFIX, HOSTS_PREFIX] });
+    const opened = await openEtcd(etcdSettings(etcd), {
+      firstLists: [CONNECTIONS_PREFIX, HOSTS_PREFIX],
+    });
     assert.ok(opened.ok, opened.ok ? "" : opened.error);
     const client = opened.value;
     try {
@@ -125,14 +120,7 @@ Deno.test({
     await using etcd = await startEtcd();
     const endpoint = etcd.endpoints[0];
     const before = await reads(endpoint);
-    const opened = await openEtcd({
-      endpoints: etcd.endpoints,
-      tls: { cafile: "", certfile: "", keyfile: "" },
-      username: "",
-      password: "",
-      keyttl: 5,
-      mandatory: false,
-    });
+    const opened = await openEtcd(etcdSettings(etcd));
     assert.ok(opened.ok, opened.ok ? "" : opened.error);
     try {
       assert.equal(await reads(endpoint), before + 1);
@@ -151,14 +139,7 @@ Deno.test({
   async fn() {
     await using etcd = await startEtcd();
     const endpoint = etcd.endpoints[0];
-    const settings = {
-      endpoints: etcd.endpoints,
-      tls: { cafile: "", certfile: "", keyfile: "" },
-      username: "",
-      password: "",
-      keyttl: 5,
-      mandatory: false,
-    };
+    const settings = etcdSettings(etcd);
     const writer = await openEtcd(settings);
     assert.ok(writer.ok, writer.ok ? "" : writer.error);
     // One page is 10,000 keys: a site with more live sessions than that.

@@ -2,7 +2,7 @@
 // alive, survives etcd being killed and restarted, is re-created under a
 // fresh lease when its lease vanished, and is deleted at session end.
 import assert from "node:assert/strict";
-import { startEtcd } from "../harness/mod.ts";
+import { etcdSettings, startEtcd } from "../harness/mod.ts";
 import { StateStore } from "../../src/state/store.ts";
 import type { RegistrationEvent } from "../../src/state/store.ts";
 
@@ -28,14 +28,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await using etcd = await startEtcd();
-    const opened = await StateStore.open({
-      endpoints: etcd.endpoints,
-      tls: { cafile: "", certfile: "", keyfile: "" },
-      username: "",
-      password: "",
-      keyttl: 2,
-      mandatory: false,
-    });
+    const opened = await StateStore.open(etcdSettings(etcd, { keyttl: 2 }));
     assert.ok(opened.ok, opened.ok ? "" : opened.error);
     const store = opened.value;
     const events: RegistrationEvent[] = [];
