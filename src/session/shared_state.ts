@@ -198,20 +198,17 @@ export async function openSharedState(
   const { StateStore, effectiveKeyTtl, firstRoutingLists } = await import(
     "../state/session_layer.ts"
   );
-  const open = openStore ??
-    (() =>
-      StateStore.open(config.etcd, {
-        whileWaiting: whileConnecting,
-        fewConnections: true,
-      }));
-  const started = Date.now();
-  // At login, the check that etcd answers is the choice's reads.
-  const opened = await (openStore?.() ??
+  const connect = (firstLists?: string[]) =>
     StateStore.open(config.etcd, {
       whileWaiting: whileConnecting,
       fewConnections: true,
-      firstLists: firstRoutingLists(config, user),
-    }));
+      firstLists,
+    });
+  const open = openStore ?? (() => connect());
+  const started = Date.now();
+  // At login, the check that etcd answers is the choice's reads.
+  const opened = await (openStore?.() ??
+    connect(firstRoutingLists(config, user)));
   if (!opened.ok) {
     log(
       "ERROR",
