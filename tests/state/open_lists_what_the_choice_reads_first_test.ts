@@ -177,3 +177,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "the open's transaction refused by etcd's access control is the same one line as before",
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd({
+      auth: { user: "sshproxy", password: "s3cret" },
+    });
+    const lists = { firstLists: [CONNECTIONS_PREFIX, HOSTS_PREFIX] };
+    const openError = async (changes: Parameters<typeof etcdSettings>[1]) => {
+      const opened = await openEtcd(etcdSettings(etcd, changes), lists);
+      if (opened.ok) {
+        opened.value.close();
+        assert.fail("opened");
+      }
+      return opened.error;
+    };
+    assert.equal(
+      await openError({ password: "wrong" }),
+      `etcd at ${etcd.endpoint} refused user "sshproxy": wrong user name or password (etcd.username, etcd.password)`,
+    );
+    assert.equal(
+      await openError({ username: "", password: "" }),
+      `etcd at ${etcd.endpoint} requires authentication: set etcd.username and etcd.password`,
+    );
+    // A user who may read the connections but not the host states.
+    for (
+      const args of [
+        ["role", "add", "connections-only"],
+        [
+          "role",
+          "grant-permission",
+          "connections-only",
+          "--prefix=true",
+          "readwrite",
+          CONNECTIONS_PREFIX,
+        ],
+        ["user", "add", "narrow:n4rrow"],
+        ["user", "grant-role", "narrow", "connections-only"],
+      ]
+    ) {
+      const done = await etcd.etcdctl(args);
+      assert.ok(done.ok, done.stderr);
+    }
+    assert.equal(
+      await openError({ username: "narrow", password: "n4rrow" }),
+      `etcd at ${etcd.endpoint}: user "narrow" may not read /sshproxy/ (grant it readwrite on the prefix /sshproxy/)`,
+    );
+    // With every right, the open works and its listings serve.
+    const opened = await openEtcd(etcdSettings(etcd), lists);
+    assert.ok(opened.ok, opened.ok ? "" : opened.error);
+    assert.deepEqual(await opened.value.list(HOSTS_PREFIX), {
+      ok: true,
+      value: [],
+    });
+    opened.value.close();
+  },
+});
