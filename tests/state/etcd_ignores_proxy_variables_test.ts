@@ -6,9 +6,8 @@
 // session's children. A control proves the listener would have seen the
 // traffic of an ordinary fetch client.
 import assert from "node:assert/strict";
-import { type Etcd, startEtcd } from "../harness/mod.ts";
+import { etcdSettings, startEtcd } from "../harness/mod.ts";
 import { openEtcd } from "../../src/state/etcd_client.ts";
-import type { EtcdSettings } from "../../src/config/types.ts";
 
 const VARIABLES = [
   "ALL_PROXY",
@@ -21,23 +20,6 @@ const VARIABLES = [
 ];
 // Hosts these name would be exempted from the proxy: not in this test.
 const EXEMPTIONS = ["NO_PROXY", "no_proxy", "REQUEST_METHOD"];
-
-function settingsFor(etcd: Etcd): EtcdSettings {
-  return {
-    endpoints: etcd.endpoints,
-    tls: etcd.tls
-      ? {
-        cafile: etcd.tls.caFile,
-        certfile: etcd.tls.certFile,
-        keyfile: etcd.tls.keyFile,
-      }
-      : { cafile: "", certfile: "", keyfile: "" },
-    username: etcd.auth?.user ?? "",
-    password: etcd.auth?.password ?? "",
-    keyttl: 5,
-    mandatory: false,
-  };
-}
 
 /** A listener standing in for the user's proxy: counts connections. */
 function startProxy() {
@@ -98,7 +80,7 @@ Deno.test({
       assert.equal(proxy.connections.length, 1, "the control used the proxy");
 
       for (const etcd of [plain, secure]) {
-        const opened = await openEtcd(settingsFor(etcd));
+        const opened = await openEtcd(etcdSettings(etcd));
         assert.ok(opened.ok, opened.ok ? "" : opened.error);
         const client = opened.value;
         try {

@@ -6,7 +6,12 @@
 // etcd forgot renewed, a dead first endpoint passed over, cancellation, and
 // proxy variables that do not steer the stream.
 import assert from "node:assert/strict";
-import { type Etcd, type EtcdOptions, startEtcd } from "../harness/mod.ts";
+import {
+  type Etcd,
+  type EtcdOptions,
+  etcdSettings,
+  startEtcd,
+} from "../harness/mod.ts";
 import { openEtcd } from "../../src/state/etcd_client.ts";
 import {
   isWatchable,
@@ -15,17 +20,6 @@ import {
   type WatchMessage,
 } from "../../src/state/etcd_watch.ts";
 import type { EtcdSettings } from "../../src/config/types.ts";
-
-function settingsFor(etcd: Etcd, endpoints = etcd.endpoints): EtcdSettings {
-  return {
-    endpoints,
-    tls: { cafile: "", certfile: "", keyfile: "" },
-    username: etcd.auth?.user ?? "",
-    password: etcd.auth?.password ?? "",
-    keyttl: 5,
-    mandatory: false,
-  };
-}
 
 async function open(settings: EtcdSettings): Promise<WatchableEtcd> {
   const opened = await openEtcd(settings);
@@ -102,7 +96,7 @@ Deno.test("a watch from a snapshot's next revision sees etcdctl's puts and delet
   await withEtcd({}, async (etcd) => {
     await ctl(etcd, ["put", "/sshproxy/hosts/a:22", "A"]);
     await ctl(etcd, ["put", "/outside", "x"]);
-    const client = await open(settingsFor(etcd));
+    const client = await open(etcdSettings(etcd));
     try {
       const snapshot = await client.snapshot("/sshproxy/");
       assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.error);
@@ -149,7 +143,7 @@ Deno.test("a watch from a snapshot's next revision sees etcdctl's puts and delet
 
 Deno.test("a watch from a revision etcd compacted ends as compacted", async () => {
   await withEtcd({}, async (etcd) => {
-    const client = await open(settingsFor(etcd));
+    const client = await open(etcdSettings(etcd));
     try {
       const before = await revisionOf(etcd);
       for (let i = 0; i < 3; i++) {
@@ -174,7 +168,7 @@ Deno.test("etcd killed under a watch ends it; after the restart a watch from the
   await withEtcd(
     { auth: { user: "sshproxy-watch", password: "secret" } },
     async (etcd) => {
-      const client = await open(settingsFor(etcd));
+      const client = await open(etcdSettings(etcd));
       try {
         const snapshot = await client.snapshot("/sshproxy/");
         assert.ok(snapshot.ok, snapshot.ok ? "" : snapshot.error);
@@ -256,7 +250,7 @@ Deno.test("a watch renews a token etcd no longer knows", async () => {
       extraArgs: ["--auth-token-ttl", "1"],
     },
     async (etcd) => {
-      const client = await open(settingsFor(etcd));
+      const client = await open(etcdSettings(etcd));
       try {
         await new Promise((resolve) => setTimeout(resolve, 2500));
         const seen = collector();
@@ -281,7 +275,9 @@ Deno.test("a watch passes over an endpoint that died since it last answered", as
   await withEtcd({}, async (etcd) => {
     const front = forwarder(etcd.endpoint);
     // The client starts on the endpoint that answered last: the forwarder.
-    const client = await open(settingsFor(etcd, [front.url, etcd.endpoint]));
+    const client = await open(
+      etcdSettings(etcd, { endpoints: [front.url, etcd.endpoint] }),
+    );
     try {
       await front.close();
       const seen = collector();
@@ -321,7 +317,7 @@ Deno.test("proxy variables do not steer the watch stream", async () => {
     for (const name of names) Deno.env.set(name, proxy);
     let client: WatchableEtcd | undefined;
     try {
-      client = await open(settingsFor(etcd));
+      client = await open(etcdSettings(etcd));
       const seen = collector();
       const stream = client.watch(
         "/sshproxy/",
