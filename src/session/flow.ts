@@ -608,9 +608,11 @@ class Cancellation {
       return true;
     };
     this.#stopWatching = () => {};
-    // Gone already (while the session was routed): no need to wait 500 ms.
+    // Gone already (while the session was routed): no need to wait.
     if (gone()) return;
-    this.#stopWatching = every(500, () => void gone());
+    // Every second, as the reference: each look wakes an idle session
+    // (~0.4 ms of CPU, measured), which 1,000 sessions pay together.
+    this.#stopWatching = every(1000, () => void gone());
   }
 
   onCleanup(cleanup: () => Promise<void>): void {

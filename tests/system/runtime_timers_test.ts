@@ -59,3 +59,15 @@ Deno.test("a cancelled deadline, a forgotten timer and a stopped repetition let 
   `);
   assert.ok(ms < 15_000);
 });
+
+Deno.test("a repetition still running does not hold the process once nothing else does", async () => {
+  const { out, ms } = await run(`
+    let ticks = 0;
+    every(5, () => ticks++);
+    every(60_000, () => console.log("tick"));
+    await sleep(100);
+    console.log(ticks > 5 ? "ticked" : "ticks: " + ticks);
+  `);
+  assert.equal(out.trim(), "ticked");
+  assert.ok(ms < 15_000);
+});
