@@ -20,8 +20,11 @@ export interface ImportCost {
   ms: Summary;
   /** Memory of the process idling after the import (some cases only), KiB. */
   idle?: { rss: number; privateDirty: number; anonymousPrivateDirty: number };
-  /** Which part of the graph: the baseline, ours at start, an external import, ours on demand. */
-  kind?: "empty" | "face" | "external" | "on demand";
+  /**
+   * Which part: the baseline, Deno's process API (what any proxy that
+   * starts ssh loads), ours at start, an external import, ours on demand.
+   */
+  kind?: "empty" | "process API" | "face" | "external" | "on demand";
 }
 
 interface ImportCase {
@@ -29,6 +32,8 @@ interface ImportCase {
   source: string;
   kind: NonNullable<ImportCost["kind"]>;
   idle: boolean;
+  /** The module that idles, when it is not `source` followed by a wait. */
+  idleSource?: string;
 }
 
 /** The cases for `graph` (pure): the empty module first. */
@@ -43,6 +48,17 @@ export function importCases(
     source: "export {};",
     kind: "empty",
     idle: true,
+  }, {
+    // The floor of any proxy that starts a child, ours included: the
+    // runtime's process API, compiled from source at each start.
+    what:
+      "Deno's process API: `Deno.Command` starting a child and waiting for it (as the session starts ssh)",
+    source:
+      'await new Deno.Command("/bin/true", { stdin: "inherit", stdout: "inherit", stderr: "inherit" }).spawn().status;',
+    kind: "process API",
+    idle: true,
+    idleSource:
+      'await new Deno.Command("/bin/sleep", { args: ["6"], stdin: "inherit", stdout: "inherit", stderr: "inherit" }).spawn().status;',
   }];
   if (graph.face) {
     cases.push({
@@ -114,8 +130,9 @@ export async function measureImports(
       const file = `${dir}/idle${j}.js`;
       await Deno.writeTextFile(
         file,
-        // The runtime's own timer: the global setTimeout loads Node's layer.
-        `${c.source}\nawait new Promise((resolve) => AbortSignal.timeout(6000).addEventListener("abort", resolve));\n`,
+        c.idleSource ??
+          // The runtime's own timer: the global setTimeout loads Node's layer.
+          `${c.source}\nawait new Promise((resolve) => AbortSignal.timeout(6000).addEventListener("abort", resolve));\n`,
       );
       await Deno.chmod(file, 0o644);
       const idle = await idleProcessMemory(

@@ -270,6 +270,12 @@ export interface IdleMemory {
   threads?: number;
   /** Seconds the session had been idle when sampled. */
   idleSeconds: number;
+  /**
+   * Our processes' summed private dirty later in the same idle session,
+   * once V8's first memory-reducing collection (30 s after start) has
+   * released what the start left: what a long session keeps.
+   */
+  settled?: { idleSeconds: number; privateDirty: number };
 }
 
 async function waitUntilGone(
@@ -295,6 +301,7 @@ export async function idleSessionMemory(
   user: TestUser,
   target: Target,
   idleSeconds: number,
+  settledIdleSeconds = 0,
 ): Promise<IdleMemory> {
   const sessions = target.sessions;
   if (!sessions) {
@@ -357,13 +364,30 @@ export async function idleSessionMemory(
       );
     }
     const threads = await Promise.all(now.ours.map(threadsOf));
+    const proxy = await summedMemory(now.ours);
+    let settled: IdleMemory["settled"];
+    if (settledIdleSeconds > idleSeconds && now.ours.length > 0) {
+      await sleep((settledIdleSeconds - idleSeconds) * 1000);
+      await syncPageCache();
+      const later = await sessions();
+      if (later.ours.join() !== now.ours.join()) {
+        throw new MeasureError(
+          `memory: the session through (${target.id}) changed processes while idle`,
+        );
+      }
+      settled = {
+        idleSeconds: settledIdleSeconds,
+        privateDirty: (await summedMemory(later.ours)).privateDirty,
+      };
+    }
     return {
       proxyPids: now.ours,
-      proxy: await summedMemory(now.ours),
+      proxy,
       ssh,
       proxyAnonymousPrivateDirty: anonymous.reduce((t, a) => t + a, 0),
       threads: threads.reduce((t, n) => t + n, 0),
       idleSeconds,
+      settled,
     };
   } finally {
     proc.kill("SIGKILL");

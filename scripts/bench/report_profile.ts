@@ -128,6 +128,8 @@ function mebibytesTable(r: Results, p: ProfileFigures): string[] {
   const empty = floor?.memory.privateDirty ?? olderEmpty?.privateDirty;
   const face = p.importCosts?.find((c) => c.kind === "face")?.idle
     ?.privateDirty;
+  const processApi = p.importCosts?.find((c) => c.kind === "process API")
+    ?.idle?.privateDirty;
   const proxy = (id: PathId) => measured(r.memory[id]);
   const c = proxy("c")?.proxy.privateDirty;
   const d = proxy("d")?.proxy.privateDirty;
@@ -147,16 +149,29 @@ function mebibytesTable(r: Results, p: ProfileFigures): string[] {
       mib(empty),
       floor ? mib(floor.anonymousPrivateDirty) : "",
     ],
-    [
-      "+ our modules at start (idle after importing the proxy face)",
-      over(face, empty),
+    ...(processApi === undefined ? [] : [[
+      "+ Deno's process API with a child running (an empty module that started `sleep` and waits for it)",
+      over(processApi, empty),
       "",
-    ],
-    [
-      "+ the session's own state (idle proxy (c) − the above)",
-      over(c, face),
-      "",
-    ],
+    ]]),
+    ...(face === undefined
+      ? [[
+        "+ ours: our modules, the session's state, the launcher's shell waiting to hand off ((c) − the above)",
+        over(c, processApi ?? empty),
+        "",
+      ]]
+      : [
+        [
+          "+ our modules at start (idle after importing the proxy face)",
+          over(face, processApi ?? empty),
+          "",
+        ],
+        [
+          "+ the session's own state (idle proxy (c) − the above)",
+          over(c, face),
+          "",
+        ],
+      ]),
     [
       "= our idle proxy, stateless (c)",
       mib(c),
@@ -169,6 +184,15 @@ function mebibytesTable(r: Results, p: ProfileFigures): string[] {
       mib(proxy("d")?.proxyAnonymousPrivateDirty),
     ],
   ];
+  for (const id of ["c", "d"] as PathId[]) {
+    const settled = proxy(id)?.settled;
+    if (!settled) continue;
+    rows.push([
+      `(${id}) again after ${settled.idleSeconds} s idle (past V8's first memory-reducing collection)`,
+      mib(settled.privateDirty),
+      "",
+    ]);
+  }
   for (const id of ["g", "h"] as PathId[]) {
     const o = proxy(id);
     if (!o) continue;
