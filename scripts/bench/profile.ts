@@ -3,6 +3,7 @@
 // edits the product: CPU profiles and V8-flag variants run through copies
 // of the launcher written from how it really runs Deno (runtime_floor.ts).
 import { run, sleep, type TestUser } from "../../tests/harness/mod.ts";
+import { runChecked } from "../../tests/harness/process.ts";
 import { type CpuBreakdown, cpuProfile } from "./cpu_profile.ts";
 import { type DumpRecords, dumpRecords } from "./dump_records.ts";
 import {
@@ -13,7 +14,11 @@ import {
 import { type ModuleGraph, moduleGraph } from "./module_graph.ts";
 import { descendantsOf, isOurs, summedMemory, threadsOf } from "./processes.ts";
 import { round, summarize, type Summary } from "./stats.ts";
-import { type Invocation, writeLauncherVariant } from "./runtime_floor.ts";
+import {
+  type Invocation,
+  withFlags,
+  writeLauncherVariant,
+} from "./runtime_floor.ts";
 import {
   anonymousPrivateDirty,
   asUser,
@@ -285,23 +290,64 @@ export async function profile(ctx: ProfileContext): Promise<ProfileFigures> {
     ["as installed", []],
     ["+ --single-threaded", ["--single-threaded"]],
     ["+ --max-semi-space-size=1", ["--max-semi-space-size=1"]],
-    ["+ --lite-mode", ["--lite-mode"]],
-    ["+ all three", [
-      "--single-threaded",
-      "--max-semi-space-size=1",
-      "--lite-mode",
-    ]],
+    // (--lite-mode cannot be installed: no WebAssembly, which ssh2 needs.)
+    ["+ both", ["--single-threaded", "--max-semi-space-size=1"]],
   ];
   figures.memoryVariants = [];
   for (const [variant, v8Flags] of variants) {
     const launcher = v8Flags.length
-      ? await writeLauncherVariant(workDir, invocation, { v8Flags })
+      ? await writeLauncherVariant(workDir, invocation, {
+        v8Flags,
+        env: {
+          DENO_DIR: await codeCacheForFlags(workDir, invocation, v8Flags),
+        },
+      })
       : product.sshproxy;
     figures.memoryVariants.push(
       await idleMemory(ctx, configs.stateless, variant, launcher),
     );
   }
   return figures;
+}
+
+/**
+ * A copy of the installed Deno caches, warmed and sealed as install.sh
+ * does but under `v8Flags` added to the launcher's: V8 refuses a code cache
+ * made under other flags (most of them count), and a variant compiling our
+ * program at each start would be measured against a cached one.
+ */
+async function codeCacheForFlags(
+  workDir: string,
+  invocation: Invocation,
+  v8Flags: string[],
+): Promise<string> {
+  const installed = invocation.env.DENO_DIR;
+  if (!installed) {
+    throw new Error("the launcher sets no DENO_DIR: no code cache to copy");
+  }
+  const copy = await Deno.makeTempDir({ dir: workDir, prefix: "cache-" });
+  await runChecked(["cp", "-a", `${installed}/.`, copy]);
+  const changed = withFlags(invocation, [], v8Flags);
+  const entry = changed.argv[changed.moduleIndex];
+  const scripts = new URL("../", import.meta.url).pathname;
+  await runChecked([
+    ...changed.argv.slice(0, changed.moduleIndex),
+    `${scripts}warm_cache.ts`,
+    entry.slice(0, entry.lastIndexOf("/")),
+  ], { env: { ...invocation.env, DENO_DIR: copy }, timeoutMs: 120_000 });
+  await Deno.remove(`${copy}/gen`, { recursive: true }).catch(() => {});
+  await runChecked([
+    changed.argv[0],
+    "run",
+    "--no-config",
+    "--quiet",
+    "--allow-read",
+    "--allow-write",
+    `${scripts}seal_cache.ts`,
+    copy,
+  ]);
+  await runChecked(["chmod", "-R", "a+rX,go-w", copy]);
+  return copy;
 }
 
 /** `--cpu-prof` of a recorded session sending 128 MiB, and its dump's records. */

@@ -325,7 +325,7 @@ function cpuTables(p: ProfileFigures): string[] {
 function variantsTable(p: ProfileFigures): string[] {
   if (!p.memoryVariants?.length) return [];
   return [
-    "Private memory of our processes in one hand-run session idling on `sleep` (its ssh child up, nothing flowing), as installed and through copies of the launcher with V8 flags added (MiB):",
+    "Private memory of our processes in one hand-run session idling on `sleep` (its ssh child up, nothing flowing), as installed and through copies of the launcher with V8 flags added, each with a copy of the installed caches warmed under its flags as install.sh warms them (V8 refuses a code cache made under other flags) (MiB):",
     "",
     ...mdTable(
       ["variant", "RSS", "private dirty", "of which anonymous", "threads"],
@@ -440,7 +440,7 @@ function findings(r: Results, p: ProfileFigures): string[] {
         md(best.variant)
       } with ${
         kibToMib(best.proxy.privateDirty)
-      } MiB (${best.threads} threads). \`--lite-mode\` turns V8's optimizing compilers off: harmless while the proxy only waits for its child, not for a recorder relaying every byte in JS.`,
+      } MiB (${best.threads} threads).`,
     );
   }
   const rec = p.cpu?.recording;
