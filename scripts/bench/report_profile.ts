@@ -128,8 +128,14 @@ function mebibytesTable(r: Results, p: ProfileFigures): string[] {
   const empty = floor?.memory.privateDirty ?? olderEmpty?.privateDirty;
   const face = p.importCosts?.find((c) => c.kind === "face")?.idle
     ?.privateDirty;
-  const processApi = p.importCosts?.find((c) => c.kind === "process API")
+  // The process API's share, against the empty module idling the same way
+  // (the import costs' first case), added to the runtime floor's figure.
+  const processApiIdle = p.importCosts?.find((c) => c.kind === "process API")
     ?.idle?.privateDirty;
+  const processApi = processApiIdle !== undefined && olderEmpty &&
+      empty !== undefined
+    ? empty + processApiIdle - olderEmpty.privateDirty
+    : undefined;
   const proxy = (id: PathId) => measured(r.memory[id]);
   const c = proxy("c")?.proxy.privateDirty;
   const d = proxy("d")?.proxy.privateDirty;
