@@ -14,8 +14,17 @@ permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net
 # Measured and left out: --single-threaded (two threads and 0.1 MiB less,
 # but a recorded 256 MiB transfer 7-10% slower), --lite-mode (no
 # WebAssembly, which ssh2 needs), --no-sparkplug (-0.2 MiB, recording 20%
-# slower), semi-space sizes, --optimize-for-size,
-# --no-lazy-feedback-allocation (no gain).
+# slower), semi-space sizes (--max-semi-space-size=1: no change once the
+# code cache is warmed under it), --optimize-for-size,
+# --no-lazy-feedback-allocation (no gain); V8's memory reducer sooner
+# (--gc-memory-reducer-start-delay-ms=500,--memory-reducer-delay-ms=500;
+# by default it first runs 30 s after start): an idle etcd session is at
+# its long-run 12.3 MiB from ~5 s instead of 14 MiB until ~30 s, but each
+# session of 3 to 30 s then pays that collection, ~18 ms of CPU (by hand,
+# 7 s sessions: stateless 42 -> 60 ms, etcd 57 -> 74 ms).
+# Most V8 flags are part of the code cache's check (--no-concurrent-* are
+# not): the cache must be warmed under the flags the launcher passes, as
+# install.sh does.
 # shellcheck disable=SC2034
 v8_flags="--no-lazy"
 # The login face (sshproxy) adds --no-concurrent-sparkplug and
