@@ -138,9 +138,10 @@ function concurrencyTargets(r: Results): TargetStatus[] {
     } × the idle (d) figure`,
     target: "≤ N × idle",
     measured: d50 && idleD !== undefined
+      // The product from the unrounded idle figure, as `met` compares.
       ? `${d50.peak.privateDirtyMiB} MiB against ${d50.sessions} × ${
-        kibToMib(idleD)
-      } = ${round(d50.sessions * kibToMib(idleD))} MiB`
+        round(idleD / 1024, 2)
+      } = ${round(d50.sessions * idleD / 1024)} MiB`
       : why(d50 ? r.memory.d : r.logins50?.d),
     met: d50 && idleD !== undefined
       ? d50.peak.privateDirtyMiB <= d50.sessions * idleD / 1024
