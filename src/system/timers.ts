@@ -3,9 +3,10 @@
 // loaded on first use: ~4 ms and ~1 MiB of heap per login (measured, see
 // README "Start-up"). AbortSignal.timeout runs on the runtime's own timer
 // and keeps the event loop alive like setTimeout does while a listener
-// waits on it (the repetition, every(), runs on V8's own timer instead). Such a timer cannot be cleared: a cancelled one loses its
+// waits on it. Such a timer cannot be cleared: a cancelled one loses its
 // listener (then, unreferenced, it no longer keeps the process alive) and
-// still fires later, doing nothing. Hand-written because no package offers
+// still fires later, doing nothing. The repetition, every(), runs on V8's
+// own timer instead (see there). Hand-written because no package offers
 // timers that avoid Deno's globals.
 
 /** Resolves after `ms` milliseconds. */
