@@ -18,7 +18,7 @@ interface Seen {
  * bytes); `close` after an answer closes that connection.
  */
 function server(
-  answers: { raw: string; close?: boolean }[],
+  answers: { raw: string; close?: boolean; dribble?: number }[],
 ): { url: string; seen: Seen; stop(): Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const seen: Seen = { connections: 0, requests: [] };
@@ -41,7 +41,13 @@ function server(
         seen.requests.push(text.slice(0, end + 4 + length));
         text = text.slice(end + 4 + length);
         const answer = answers[next++];
-        await conn.write(new TextEncoder().encode(answer.raw));
+        const bytes = new TextEncoder().encode(answer.raw);
+        // `dribble`: a few bytes per write, so that lines and the head's
+        // end fall across the client's reads.
+        const step = answer.dribble ?? bytes.length;
+        for (let at = 0; at < bytes.length; at += step) {
+          await conn.write(bytes.subarray(at, at + step));
+        }
         if (answer.close) {
           conn.close();
           return;
@@ -104,6 +110,39 @@ Deno.test("answers framed by length or by chunks are read whole, on one kept con
     assert.match(
       listening.seen.requests[0],
       /^POST \/v3\/kv\/range HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\ncontent-type: application\/json\r\ncontent-length: 2\r\n\r\n\{\}$/,
+    );
+  } finally {
+    client.close();
+    await listening.stop();
+  }
+});
+
+Deno.test("a head that comes a few bytes at a time, after a 100 Continue, is read whole; one over 64 KiB is refused", async () => {
+  const long = "x".repeat(5000);
+  const listening = server([
+    {
+      raw:
+        `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Long: ${long}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`,
+      dribble: 7,
+      close: true,
+    },
+    {
+      raw: `HTTP/1.1 200 OK\r\nX-Huge: ${"y".repeat(70_000)}\r\n\r\n`,
+      close: true,
+    },
+  ]);
+  const client = new Http1Client();
+  try {
+    const first = await client.post(`${listening.url}/v3/kv/range`, request());
+    assert.deepEqual(first, { status: 200, text: "ok" });
+    await assert.rejects(
+      client.post(`${listening.url}/v3/kv/range`, request()),
+      /answer headers too long/,
+    );
+    assert.equal(
+      listening.seen.connections,
+      2,
+      "Connection: close is not kept",
     );
   } finally {
     client.close();
