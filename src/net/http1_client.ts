@@ -178,7 +178,15 @@ export class Http1Client {
       connecting.then((late) => late.close(), () => {});
       throw error;
     }
-    const wire = new Wire(conn, () => this.#open.delete(wire));
+    // Once per connection, not per request: a handler added at each
+    // release piled up on a kept connection (~140 bytes per request, never
+    // freed), which the agent's client would carry for weeks.
+    const wire = new Wire(conn, () => {
+      this.#open.delete(wire);
+      const idle = this.#idle.get(target.origin);
+      const index = idle?.indexOf(wire) ?? -1;
+      if (index >= 0) idle!.splice(index, 1);
+    });
     if (this.#closed) {
       wire.close();
       throw new Error("client closed");
@@ -192,10 +200,6 @@ export class Http1Client {
     const idle = this.#idle.get(target.origin) ?? [];
     idle.push(wire);
     this.#idle.set(target.origin, idle);
-    wire.onClose(() => {
-      const index = idle.indexOf(wire);
-      if (index >= 0) idle.splice(index, 1);
-    });
   }
 }
 
@@ -309,15 +313,8 @@ class Wire {
   answered = 0;
   #buffer = new Uint8Array(0);
   #scratch: Uint8Array | undefined;
-  #closeHandlers: (() => void)[] = [];
 
-  constructor(readonly conn: Deno.Conn, onClose: () => void) {
-    this.#closeHandlers.push(onClose);
-  }
-
-  onClose(handler: () => void): void {
-    this.#closeHandlers.push(handler);
-  }
+  constructor(readonly conn: Deno.Conn, readonly onClose: () => void) {}
 
   close(): void {
     if (this.closed) return;
@@ -327,7 +324,7 @@ class Wire {
     } catch {
       // already closed
     }
-    for (const handler of this.#closeHandlers) handler();
+    this.onClose();
   }
 
   /** Writes a request (whose answer is then counted from zero). */
