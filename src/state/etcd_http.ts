@@ -44,7 +44,7 @@ import {
   type Http1Tls,
 } from "../net/http1_client.ts";
 import { fail, ok, type Result } from "../result.ts";
-import { type Deadline, deadline } from "../system/timers.ts";
+import { type Deadline, ioDeadline } from "../system/timers.ts";
 import {
   type EtcdBackend,
   type KeyValue,
@@ -634,7 +634,7 @@ class HttpEtcd implements WatchableEtcd {
         running++;
         hedge?.cancel();
         if (started < count) {
-          hedge = deadline(stagger);
+          hedge = ioDeadline(stagger);
           hedge.expired.then(startNext);
         }
         const controller = new AbortController();
@@ -668,7 +668,7 @@ class HttpEtcd implements WatchableEtcd {
             }
           });
       };
-      budget = deadline(budgetMs);
+      budget = ioDeadline(budgetMs);
       budget.expired.then(() => {
         for (const index of order.slice(0, started)) {
           if (!reasons.has(index)) {

@@ -39,6 +39,34 @@ export function deadline(ms: number): Deadline {
 }
 
 /**
+ * A deadline on I/O under way (the I/O holds the process): unlike
+ * `deadline` it does not hold the process itself, and once cancelled
+ * nothing of it remains (`deadline`'s AbortSignal still fires later, with
+ * an Event and a DOMException: ~5 KB for each etcd request, which an idle
+ * session sends all session long).
+ */
+export function ioDeadline(ms: number): Deadline {
+  // V8's own timer, as in every(); a notify ends the wait at once.
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  let cancelled = false;
+  const waiting = Atomics.waitAsync(cell, 0, 0, Math.max(0, ms));
+  const expired = new Promise<void>((resolve) => {
+    if (!waiting.async) return resolve();
+    void waiting.value.then((outcome) => {
+      if (outcome === "timed-out" && !cancelled) resolve();
+    });
+  });
+  return {
+    expired,
+    cancel: () => {
+      if (cancelled) return;
+      cancelled = true;
+      Atomics.notify(cell, 0);
+    },
+  };
+}
+
+/**
  * Calls `tick` every `ms` milliseconds until the returned function is
  * called. Unlike the one-shot timers here, a repetition never keeps the
  * process alive by itself: what it watches (the session's ssh child) does.

@@ -37,9 +37,12 @@ function server(
         const length = Number(
           /content-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? 0,
         );
-        if (text.length < end + 4 + length) continue;
-        seen.requests.push(text.slice(0, end + 4 + length));
-        text = text.slice(end + 4 + length);
+        // The length counts bytes: a body beyond ASCII has fewer chars.
+        const body = new TextEncoder().encode(text.slice(end + 4));
+        if (body.length < length) continue;
+        const chars = new TextDecoder().decode(body.subarray(0, length)).length;
+        seen.requests.push(text.slice(0, end + 4 + chars));
+        text = text.slice(end + 4 + chars);
         const answer = answers[next++];
         const bytes = new TextEncoder().encode(answer.raw);
         // `dribble`: a few bytes per write, so that lines and the head's
@@ -197,6 +200,38 @@ Deno.test("an answer cut short, or without a body length, is not taken for a who
       /not an HTTP answer: "nonsense"/,
     );
     assert.equal(listening.seen.connections, 3, "no connection was reused");
+  } finally {
+    client.close();
+    await listening.stop();
+  }
+});
+
+Deno.test("chunk sizes in either case are read, a malformed one is refused; a body beyond ASCII is counted in bytes", async () => {
+  const listening = server([
+    {
+      raw:
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n 1 ; x\r\n!\r\n0\r\n\r\n",
+    },
+    {
+      raw:
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1zz\r\nabc\r\n0\r\n\r\n",
+      close: true,
+    },
+  ]);
+  const client = new Http1Client();
+  try {
+    assert.deepEqual(
+      await client.post(`${listening.url}/x`, request('{"v":"été"}')),
+      { status: 200, text: "0123456789!" },
+    );
+    assert.match(
+      listening.seen.requests[0],
+      /content-length: 13\r\n\r\n\{"v":"été"\}$/,
+    );
+    await assert.rejects(
+      client.post(`${listening.url}/x`, request()),
+      /bad chunk size "1zz"/,
+    );
   } finally {
     client.close();
     await listening.stop();

@@ -9,7 +9,7 @@ const TIMERS = new URL("../../src/system/timers.ts", import.meta.url).href;
 
 /** Runs `body` (with the timers imported) in a fresh Deno; its output and duration. */
 async function run(body: string): Promise<{ out: string; ms: number }> {
-  const script = `import { after, deadline, every, sleep } from ${
+  const script = `import { after, deadline, every, ioDeadline, sleep } from ${
     JSON.stringify(TIMERS)
   };\n${body}\n`;
   const started = performance.now();
@@ -69,5 +69,28 @@ Deno.test("a repetition still running does not hold the process once nothing els
     console.log(ticks > 5 ? "ticked" : "ticks: " + ticks);
   `);
   assert.equal(out.trim(), "ticked");
+  assert.ok(ms < 15_000);
+});
+
+Deno.test("an I/O deadline fires while I/O is under way, a cancelled one never, and neither holds the process", async () => {
+  const { out } = await run(`
+    const seen = [];
+    // A pending accept: the I/O that holds the process meanwhile.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const accepting = listener.accept().catch(() => {});
+    const cancelled = ioDeadline(20);
+    cancelled.expired.then(() => seen.push("cancelled fired"));
+    cancelled.cancel();
+    ioDeadline(30).expired.then(() => seen.push("deadline"));
+    ioDeadline(0).expired.then(() => seen.push("at once"));
+    await deadline(100).expired;
+    listener.close();
+    await accepting;
+    console.log(JSON.stringify(seen));
+  `);
+  assert.deepEqual(JSON.parse(out), ["at once", "deadline"]);
+  const { ms } = await run(`
+    ioDeadline(60_000).expired.then(() => console.log("fired"));
+  `);
   assert.ok(ms < 15_000);
 });
