@@ -4,9 +4,10 @@
 # (scripts/build.sh), from the sources, offline:
 #   OUT/app/sshproxy.js, sshproxyctl.js, sshproxy-dumpd.js, sshproxy-replay.js,
 #       sshproxy-agent.js
-#       one ES module per face (src/cli/entries/*.ts), and the chunks
-#       they share or load on demand (see below): a login reads, compiles
-#       and keeps only the proxy's code, and of it only what it uses;
+#       one ES module per face (src/cli/entries/*.ts), with its own
+#       FACE.linked.js (what it loads before it runs) and FACE.*.js (what
+#       it loads on demand; see below): a login reads, compiles and keeps
+#       only the proxy's code, and of it only what it uses, in two modules;
 #   OUT/app/main.js
 #       main.ts's dispatcher (other names, `deno run`, compiled binary),
 #       which loads one of the five modules above;
@@ -50,15 +51,20 @@ for name in "${external[@]}"; do flags+=(--external "$name"); done
 # Each face is built on its own, split: code that only a dynamic import
 # reaches (the etcd client, the agent client, the `yaml` package for files
 # the simple reader leaves to it, ClusterShell group files...) is a chunk
-# of its own (app/NAME-*.js, app/chunk-*.js), loaded when used. A login
-# loads app/sshproxy.js and the few chunks it imports statically: about
-# 40% less code than one file. One build per face, not one for all: code
-# shared by different sets of faces would be as many more chunks, each a
-# module a login opens. Chunk names are hashes of their content, so the
-# faces' builds never overwrite each other's.
+# of its own (app/FACE.NAME-*.js, app/FACE.chunk-*.js), loaded when used. A login
+# loads app/sshproxy.js and what it imports statically: about 40% less
+# code than one file. One build per face, not one for all: code shared by
+# different sets of faces would be as many more chunks, each a module a
+# login opens.
+# The chunks a face loads before it runs are then joined into one module
+# (scripts/link_chunks.ts says why).
+staging=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$staging"' EXIT
 for face in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent; do
   bundle "$out/app/$face.js from src/cli/entries/$face.ts" \
-    --code-splitting --outdir "$out/app" "src/cli/entries/$face.ts"
+    --code-splitting --outdir "$staging/$face" "src/cli/entries/$face.ts"
+  "$deno" run --no-config --quiet --allow-read --allow-write --allow-run \
+    "$root/scripts/link_chunks.ts" "$deno" "$staging/$face" "$face" "$out/app" || exit 1
 done
 # The dispatcher imports a face by a computed URL: nothing to split.
 bundle "$out/app/main.js from main.ts" -o "$out/app/main.js" main.ts

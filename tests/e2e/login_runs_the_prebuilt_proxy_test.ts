@@ -165,7 +165,8 @@ async function loggingLauncher(
  * Runs one session as `user` on `config` through a logging copy of the
  * launcher, and an empty module the same way; fails on what the session
  * loaded beyond the empty module: any module of ours but app/sshproxy.js
- * and its chunks (scripts/bundle.sh), the `yaml` package's code (a simple
+ * and its chunks (scripts/bundle.sh; exactly `expectedModules` of app/
+ * when given), the `yaml` package's code (a simple
  * file is read without it), any Node-compatibility module, any npm
  * package.
  */
@@ -175,6 +176,7 @@ async function assertLoadsNothingExtra(
   config: string,
   expectedLog: RegExp,
   sessionEnv: Record<string, string> = {},
+  expectedModules?: string[],
 ): Promise<void> {
   const env = { SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22" };
   const sessionLog = `${dir}/session.v8.log`;
@@ -224,6 +226,14 @@ async function assertLoadsNothingExtra(
       `${name} holds the yaml package`,
     );
   }
+  if (expectedModules !== undefined) {
+    // Each module costs a login ~0.2 ms whatever its size: the chunks the
+    // proxy loads first are joined into one (scripts/link_chunks.ts).
+    assert.deepEqual(
+      ours.map((name) => name.slice(`file://${lib}/app/`.length)).sort(),
+      expectedModules,
+    );
+  }
   const nodeLayer = [...loaded].filter((name) =>
     (name.startsWith("ext:deno_node/") || name.startsWith("node:")) &&
     !runtime.has(name)
@@ -262,6 +272,7 @@ Deno.test({
       const session = async (
         yaml: string,
         env: Record<string, string> = {},
+        expectedModules?: string[],
       ) => {
         await Deno.writeTextFile(config, yaml);
         await Deno.chmod(config, 0o644);
@@ -272,9 +283,13 @@ Deno.test({
           config,
           /proxied to 127\.0\.0\.1:\d+ \(service: default\)/,
           env,
+          expectedModules,
         );
       };
-      await session(`${head}ssh:\n  exe: /bin/true\n`);
+      await session(`${head}ssh:\n  exe: /bin/true\n`, {}, [
+        "sshproxy.js",
+        "sshproxy.linked.js",
+      ]);
       // What sshd's ExposeAuthInfo (the README's setting) adds to every
       // login: the file is read and its key parsed, without Node's timers.
       const userAuth = `${dir}/user-auth`;
