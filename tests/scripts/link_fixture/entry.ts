@@ -1,0 +1,11 @@
+// A face for tests/scripts/link_chunks_test.ts: state and helper are each
+// shared with a different part loaded on demand, so the split build makes
+// them two chunks the entry loads first.
+import { bump, count } from "./state.ts";
+import { helper } from "./helper.ts";
+
+bump();
+const { later } = await import("./later.ts");
+const { other } = await import("./other.ts");
+console.log(JSON.stringify({ later: later(), other: other(), count: count() }));
+console.log(helper());

@@ -1,0 +1,4 @@
+/** A value the entry and another part share. */
+export function helper(): string {
+  return "helper";
+}
