@@ -5,9 +5,10 @@
 // and keeps the event loop alive like setTimeout does while a listener
 // waits on it. Such a timer cannot be cleared: a cancelled one loses its
 // listener (then, unreferenced, it no longer keeps the process alive) and
-// still fires later, doing nothing. The repetition, every(), runs on V8's
-// own timer instead (see there). Hand-written because no package offers
-// timers that avoid Deno's globals.
+// still fires later, doing nothing. The repetition, every(), and the
+// deadline on I/O under way, ioDeadline(), run on V8's own timer instead
+// (Atomics.waitAsync: gone once cancelled, but it never holds the process).
+// Hand-written because no package offers timers that avoid Deno's globals.
 
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
