@@ -154,6 +154,18 @@ export function agentCounters(text: string): Record<string, number> {
       /^sshproxy_agent_fallbacks_total(?:\{\})? (\S+)$/,
     );
     if (fallback) counters.fallbacks = Number(fallback[1]);
+    // Sessions that gave up on the agent's greeting (agent.timeout) and
+    // routed themselves; withdrawn: gave up on its decision.
+    const left = line.match(
+      /^sshproxy_agent_(abandoned_clients|withdrawn_routes)_total(?:\{\})? (\S+)$/,
+    );
+    if (left) {
+      counters[
+        left[1] === "abandoned_clients"
+          ? "left before asking"
+          : "routes withdrawn"
+      ] = Number(left[2]);
+    }
   }
   return counters;
 }

@@ -32,6 +32,7 @@ export interface AgentMetrics {
   logins: Counter;
   loginSeconds: Histogram;
   rejected: Counter;
+  abandoned: Counter;
   fallbacks: Counter;
   withdrawn: Counter;
   decisionSeconds: Histogram;
@@ -164,6 +165,11 @@ export function agentMetrics(sources: MetricSources): AgentMetrics {
       reason,
     })),
   );
+  const abandoned = registry.counter(
+    "sshproxy_agent_abandoned_clients_total",
+    "Connections the client closed after the agent's greeting without asking: mostly sessions that gave up waiting for the greeting (agent.timeout) and routed themselves.",
+  );
+  abandoned.inc({}, 0);
   const fallbacks = registry.counter(
     "sshproxy_agent_fallbacks_total",
     "Route requests the agent left to the session (another configuration file, other etcd settings...).",
@@ -246,6 +252,7 @@ export function agentMetrics(sources: MetricSources): AgentMetrics {
     logins,
     loginSeconds,
     rejected,
+    abandoned,
     fallbacks,
     withdrawn,
     decisionSeconds,

@@ -753,6 +753,11 @@ export async function startAgent(
             `${request.user} (uid ${request.uid}) was refused: ${request.outcome}`,
           );
         },
+        abandoned() {
+          // Counted, not logged: under a burst that outran agent.timeout
+          // there is one per session that routed itself.
+          metrics.abandoned.inc();
+        },
         rejected(category, detail, claimedUid) {
           metrics.rejected.inc({ reason: category });
           // A late client may just be slow; anything else is not a session.

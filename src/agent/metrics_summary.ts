@@ -127,6 +127,10 @@ export function summarizeMetrics(
       "route(s) withdrawn",
       sum(samples, "sshproxy_agent_withdrawn_routes_total"),
     ],
+    [
+      "left before asking",
+      sum(samples, "sshproxy_agent_abandoned_clients_total"),
+    ],
   ]);
   lines.push(
     `logins: ${proxied} proxied, ${refused} refused${

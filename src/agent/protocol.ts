@@ -422,9 +422,15 @@ export class LineReader {
   readonly #decoder = new TextDecoder();
   #buffered = new Uint8Array(0);
   #ended = false;
+  #bytesRead = 0;
 
   constructor(reader: { read(buffer: Uint8Array): Promise<number | null> }) {
     this.#reader = reader;
+  }
+
+  /** Bytes read from the stream so far. */
+  get bytesRead(): number {
+    return this.#bytesRead;
   }
 
   /** The next line (without its newline), undefined at end of stream. */
@@ -455,6 +461,7 @@ export class LineReader {
         this.#ended = true;
         continue;
       }
+      this.#bytesRead += count;
       const grown = new Uint8Array(this.#buffered.length + count);
       grown.set(this.#buffered);
       grown.set(chunk.subarray(0, count), this.#buffered.length);

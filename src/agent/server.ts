@@ -43,6 +43,11 @@ export interface ServerHandlers {
   }>;
   /** Counts an outcome a session decided itself. */
   report(request: ReportRequest): void | Promise<void>;
+  /**
+   * A client that left after the greeting without asking: a session that
+   * gave up waiting for it (it routes itself), or one that ended.
+   */
+  abandoned(): void;
   /** A client that could not prove who it claimed to be, or spoke nonsense. */
   rejected(
     category: "proof" | "request" | "deadline" | "busy",
@@ -244,7 +249,12 @@ async function serve(
     return;
   }
   if (!first.ok || first.value === undefined) {
-    if (!first.ok) {
+    // Closed before a byte of request: the end of stream, or a reset when
+    // the client had not even read the greeting (Linux resets a Unix
+    // socket closed with unread data). Neither is the protocol's fault.
+    if (first.ok || reader.bytesRead === 0 && /reset/i.test(first.error)) {
+      handlers.abandoned();
+    } else {
       handlers.rejected("request", `unreadable request: ${first.error}`);
     }
     await removeProof(options.proofDir, nonce);

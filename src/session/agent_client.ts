@@ -54,7 +54,7 @@ import {
 } from "../agent/protocol.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { preloadProcessApi } from "../system/process_api.ts";
-import { deadline } from "../system/timers.ts";
+import { answerDeadline } from "../system/timers.ts";
 import {
   type BandwidthSource,
   openSharedState,
@@ -191,8 +191,12 @@ async function bounded<T>(
   let expired: string | undefined;
   // The runtime's own timers, not the global setTimeout: that one would
   // start Deno's Node-compatibility layer (src/system/timers.ts).
+  // A session that waited for the CPU past a bound (a burst of logins on
+  // a busy gateway) must not take its own stall for the agent's: an
+  // answer already in the socket is read before the bound is called
+  // passed (src/system/timers.ts).
   const arm = (ms: number, what: string) => {
-    const bound = deadline(ms);
+    const bound = answerDeadline(ms);
     bound.expired.then(() => {
       expired = `${what} within ${ms} ms`;
       connection.value.close();
@@ -348,7 +352,7 @@ async function accept(
 ): Promise<Taken> {
   const sent = await connection.send(ACCEPT);
   if (!sent.ok) return "withdrawn";
-  const timer = deadline(timeoutMs);
+  const timer = answerDeadline(timeoutMs);
   const answer = await Promise.race([
     connection.reader.next(),
     timer.expired.then(() => "timeout" as const),

@@ -46,6 +46,7 @@ Deno.test("the agent's metrics are told in a few lines", () => {
   metrics.logins.inc({ outcome: "banner" });
   metrics.fallbacks.inc({}, 2);
   metrics.withdrawn.inc();
+  metrics.abandoned.inc({}, 3);
   for (let i = 0; i < 40; i++) {
     metrics.loginSeconds.observe(i < 30 ? 0.15 : 0.4);
   }
@@ -63,7 +64,7 @@ Deno.test("the agent's metrics are told in a few lines", () => {
     nowSeconds,
   );
   assert.deepEqual(lines.slice(1), [
-    "logins: 40 proxied, 4 refused (1 banner, 3 connection_limit); 2 left to route themselves, 1 route(s) withdrawn",
+    "logins: 40 proxied, 4 refused (1 banner, 3 connection_limit); 2 left to route themselves, 1 route(s) withdrawn, 3 left before asking",
     "login time (to ssh): median ≤ 200 ms, 90% ≤ 500 ms",
     "decisions: 44, median ≤ 5 ms, 90% ≤ 5 ms; 42 of 44 read the watched copy of etcd",
     "live sessions: 3 (login1:22 2, login2:22 1)",

@@ -26,6 +26,7 @@ import { routeThroughAgent } from "../../src/session/agent_client.ts";
 import { startEtcd } from "../harness/mod.ts";
 
 interface Trace {
+  abandoned: number;
   decided: number;
   accepted: number;
   withdrawn: string[];
@@ -43,7 +44,7 @@ async function agentOn(
   decide: () => Promise<void>,
   options: { acceptDeadlineMs?: number } = {},
 ): Promise<{ server: AgentServer; trace: Trace; socket: string }> {
-  const trace: Trace = { decided: 0, accepted: 0, withdrawn: [] };
+  const trace: Trace = { abandoned: 0, decided: 0, accepted: 0, withdrawn: [] };
   const socket = `${dir}/agent.sock`;
   const proofDir = `${dir}/proof`;
   const prepared = await prepareProofDir(proofDir, UID);
@@ -74,6 +75,9 @@ async function agentOn(
         return { reply: ROUTE, provisional };
       },
       report() {},
+      abandoned() {
+        trace.abandoned++;
+      },
       rejected(category, detail) {
         throw new Error(`rejected: ${category} ${detail}`);
       },
@@ -196,7 +200,12 @@ Deno.test("a session that takes the route is confirmed and the agent keeps it", 
     assert.ok(routed !== undefined && "destination" in routed);
     assert.equal(routed.destination, "server1:22");
     await routed.shared.close();
-    assert.deepEqual(trace, { decided: 1, accepted: 1, withdrawn: [] });
+    assert.deepEqual(trace, {
+      abandoned: 0,
+      decided: 1,
+      accepted: 1,
+      withdrawn: [],
+    });
     // The agent's log lines are the session's once it took the route.
     assert.ok(log.includes("INFO found destination"), log.join("\n"));
     assert.ok(log.some((l) => /route given by the agent/.test(l)));
@@ -242,11 +251,42 @@ Deno.test("a live agent slower than agent.timeout keeps the session while within
       `the session took the agent's route\n${log.join("\n")}`,
     );
     await routed.shared.close();
-    assert.deepEqual(trace, { decided: 1, accepted: 1, withdrawn: [] });
+    assert.deepEqual(trace, {
+      abandoned: 0,
+      decided: 1,
+      accepted: 1,
+      withdrawn: [],
+    });
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a session that leaves after the greeting, read or not, is counted as abandoned, not as a bad request", async () => {
+  await inTempDir(async (dir) => {
+    const { server, trace, socket } = await agentOn(
+      dir,
+      () => Promise.resolve(),
+    );
+    try {
+      // Read the greeting, then left: the agent reads the end of stream.
+      const reading = await Deno.connect({ transport: "unix", path: socket });
+      const greeting = await new LineReader(reading).next();
+      assert.ok(greeting.ok && /"nonce"/.test(greeting.value ?? ""));
+      reading.close();
+      await until("the first counted", () => trace.abandoned === 1);
+      // Gave up before reading it (agent.timeout passed): Linux resets a
+      // Unix socket closed with unread data, and the agent reads the reset.
+      const hasty = await Deno.connect({ transport: "unix", path: socket });
+      await sleep(50);
+      hasty.close();
+      await until("the second counted", () => trace.abandoned === 2);
+      assert.equal(trace.decided, 0);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 Deno.test("an agent that never greets (stopped, hung, out of files) costs agent.timeout, not agent.decision_timeout", async () => {

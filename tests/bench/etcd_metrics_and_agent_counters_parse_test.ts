@@ -32,15 +32,19 @@ Deno.test("rates are per second between two readings, new methods included", () 
   );
 });
 
-Deno.test("the agent's login counters are summed by outcome", () => {
+Deno.test("the agent's login counters are summed by outcome, with the sessions that left it", () => {
   const text = `sshproxy_logins_total{outcome="proxied"} 18
 sshproxy_logins_total{outcome="no_destination"} 0
 sshproxy_agent_fallbacks_total 2
+sshproxy_agent_abandoned_clients_total 4
+sshproxy_agent_withdrawn_routes_total 1
 sshproxy_sessions{service="default",destination="a:22"} 3
 `;
   assert.deepEqual(agentCounters(text), {
     "logins proxied": 18,
     "logins no_destination": 0,
     fallbacks: 2,
+    "left before asking": 4,
+    "routes withdrawn": 1,
   });
 });
