@@ -145,7 +145,7 @@ export interface ThroughputFigure {
   medianMbPerSecond: number;
   /** bytes / whole transfer time, median (MB/s): includes the login. */
   medianOverallMbPerSecond: number;
-  /** CPU seconds the proxy process used during each transfer (c, e). */
+  /** CPU seconds our processes used during each transfer (c, e). */
   proxyCpuSeconds?: number[];
 }
 
@@ -164,20 +164,21 @@ export async function transfer(
   const proc = await spawnStreamingAs(user, argv);
   await proc.child.stdin.close();
   const timer = setTimeout(() => proc.kill(), 180_000);
-  // The proxy's CPU: first and last readings of its /proc/PID/stat while it
-  // runs (it is gone once the transfer ends, so the last reading is at most
-  // 200 ms before its end).
-  let proxy: { pid: number; first: number; last: number } | undefined;
+  // Our processes' CPU: first and last readings of each one's
+  // /proc/PID/stat while it runs (they are gone once the transfer ends, so
+  // the last reading is at most 200 ms before their end). All of them:
+  // the launcher waits as the proxy's parent (for a hand-off), and the
+  // first process listed is often that idle shell.
+  const ours = new Map<number, { first: number; last: number }>();
   let ended = false;
   const sampler = (async () => {
     while (!ended && target.sessions) {
-      if (!proxy) {
-        const [pid] = (await target.sessions()).ours;
-        const cpu = pid ? await cpuSeconds(pid) : undefined;
-        if (pid && cpu !== undefined) proxy = { pid, first: cpu, last: cpu };
-      } else {
-        const cpu = await cpuSeconds(proxy.pid);
-        if (cpu !== undefined) proxy.last = cpu;
+      for (const pid of (await target.sessions()).ours) {
+        const cpu = await cpuSeconds(pid);
+        if (cpu === undefined) continue;
+        const seen = ours.get(pid);
+        if (seen) seen.last = cpu;
+        else ours.set(pid, { first: cpu, last: cpu });
       }
       await sleep(200);
     }
@@ -201,7 +202,12 @@ export async function transfer(
       // The first chunk's bytes arrived at firstAt: the rate counts the rest.
       dataSeconds: (count.lastAt - count.firstAt) / 1000,
       dataBytes: bytes - count.firstChunkBytes,
-      proxyCpuSeconds: proxy ? round(proxy.last - proxy.first, 2) : undefined,
+      proxyCpuSeconds: ours.size > 0
+        ? round(
+          [...ours.values()].reduce((t, p) => t + p.last - p.first, 0),
+          2,
+        )
+        : undefined,
     };
   } finally {
     ended = true;

@@ -217,7 +217,7 @@ function throughputSection(r: Results): string[] {
         "ratio to (b)",
         "MB/s incl. login",
         "each run (MB/s, data phase)",
-        "CPU of our process per run (s)",
+        "CPU of our processes per run (s)",
       ],
       "lrrrll",
       rows,
@@ -231,15 +231,15 @@ function throughputSection(r: Results): string[] {
     ),
     ...(c?.proxyCpuSeconds
       ? [
-        `Our process used ${
+        `Our processes used ${
           median(c.proxyCpuSeconds)
-        } s of CPU during a transfer through (c) (median; from \`/proc/PID/stat\`, read every 200 ms while it ran): its ssh child inherits the session's stdio, so no byte passes through it.`,
+        } s of CPU during a transfer through (c) (median; from \`/proc/PID/stat\`, read every 200 ms for each of them while it ran: the proxy and the launcher that waits for it): the ssh child inherits the session's stdio, so no byte passes through it.`,
         "",
       ]
       : []),
     ...(e?.proxyCpuSeconds
       ? [
-        `With recording (e) every byte passes through our process, which relays and records it: ${
+        `With recording (e) every byte passes through our proxy, which relays and records it: ${
           median(e.proxyCpuSeconds)
         } s of CPU per transfer of ${
           round(r.throughput.bytes / 2 ** 30, 2)
