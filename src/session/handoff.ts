@@ -3,8 +3,9 @@
 // the launcher, so nothing of ours stays resident.
 //
 // Deno cannot exec, so the launcher (or the compiled binary's wrapper,
-// scripts/install.sh) runs the proxy as its child only when the
-// configuration asks for hand-off, having made a private plan file first:
+// scripts/install.sh) runs every login's proxy as its child (it cannot
+// know the configuration's `handoff` without reading the file), having
+// made a private plan file first:
 // `/tmp/sshproxy-plan.<random UUID>`, created O_EXCL with mode 0600 in the
 // sticky /tmp and open on the launcher's fd 3. The proxy gets its name in
 // SSHPROXY_HANDOFF (Deno refuses any access to /proc/self/fd and /dev/fd

@@ -3,7 +3,7 @@
 // reference recovers the latter from the SSH_USER_AUTH file (sshd's
 // `ExposeAuthInfo yes`) and runs it on the destination instead.
 import { fail, ok, type Result } from "../result.ts";
-import { deadline } from "../system/timers.ts";
+import { answerDeadline } from "../system/timers.ts";
 import type { parseAuthorizedKey } from "./authorized_key.ts";
 
 /** The parser of an authorized_keys line (authorized_key.ts), passed in. */
@@ -147,12 +147,14 @@ export async function readUserAuth(
 
 // On the runtime's own timer (src/system/timers.ts): the global setTimeout
 // would load Deno's Node timers, ~5 ms and ~1 MiB at every login of a
-// gateway with `ExposeAuthInfo yes` (measured).
+// gateway with `ExposeAuthInfo yes` (measured). An answer deadline: a
+// session that waited for the CPU past the bound (200 logins at once on a
+// small gateway) must not refuse its user for an open that had finished.
 async function withTimeout<T extends { close(): void }>(
   pending: Promise<T>,
   timeoutMs: number,
 ): Promise<T | undefined> {
-  const limit = deadline(timeoutMs);
+  const limit = answerDeadline(timeoutMs);
   try {
     const winner = await Promise.race([
       pending,
