@@ -189,12 +189,10 @@ async function bounded<T>(
   const connection = await connect(socket);
   if (!connection.ok) return { result: connection };
   let expired: string | undefined;
-  // The runtime's own timers, not the global setTimeout: that one would
-  // start Deno's Node-compatibility layer (src/system/timers.ts).
-  // A session that waited for the CPU past a bound (a burst of logins on
-  // a busy gateway) must not take its own stall for the agent's: an
-  // answer already in the socket is read before the bound is called
-  // passed (src/system/timers.ts).
+  // Answer deadlines (src/system/timers.ts): the runtime's own timers, not
+  // the global setTimeout (Deno's Node layer), and a session that waited
+  // for the CPU past a bound (a burst on a busy gateway) reads an answer
+  // already in the socket instead of taking its own stall for the agent's.
   const arm = (ms: number, what: string) => {
     const bound = answerDeadline(ms);
     bound.expired.then(() => {
