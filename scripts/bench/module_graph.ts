@@ -90,11 +90,76 @@ export async function moduleGraph(
       }`,
     );
   }
-  return graphOf(
-    JSON.parse(result.stdout) as InfoJson,
-    programDir,
-    face ? `file://${face}` : undefined,
-  );
+  const info = JSON.parse(result.stdout) as InfoJson;
+  await addComputedImports(info, programDir, async (module) => {
+    const more = await runAs(user, [
+      invocation.argv[0],
+      "info",
+      "--json",
+      ...resolutionFlags(invocation),
+      module,
+    ], { env: invocation.env, timeoutMs: 60_000 });
+    if (!more.ok) {
+      throw new Error(
+        `deno info of ${module} failed (status ${more.code}): ${
+          more.stderr.trim().slice(0, 300)
+        }`,
+      );
+    }
+    return JSON.parse(more.stdout) as InfoJson;
+  });
+  return graphOf(info, programDir, face ? `file://${face}` : undefined);
+}
+
+// The login face imports its parts on demand with computed specifiers
+// (scripts/link_chunks.ts), which `deno info` does not follow.
+const COMPUTED_IMPORT =
+  /\bimport\(new URL\("(\.\/[^"\/]+\.js)", import\.meta\.url\)\.href\)/g;
+
+/** The relative specifiers a module imports with `import(new URL("./x.js", import.meta.url).href)` (pure). */
+export function computedImports(source: string): string[] {
+  return [...new Set([...source.matchAll(COMPUTED_IMPORT)].map((m) => m[1]))];
+}
+
+// Adds to `info` the on-demand modules our modules import with computed
+// specifiers, as dynamic dependencies, with the graphs `infoOf` gives.
+async function addComputedImports(
+  info: InfoJson,
+  programDir: string,
+  infoOf: (module: string) => Promise<InfoJson>,
+): Promise<void> {
+  const ourPrefix = `file://${programDir}/`;
+  const scanned = new Set<string>();
+  for (let more = true; more;) {
+    more = false;
+    for (const module of [...info.modules]) {
+      const specifier = module.specifier;
+      if (
+        scanned.has(specifier) || !specifier.startsWith(ourPrefix) ||
+        specifier.slice(ourPrefix.length).startsWith("node_modules/")
+      ) continue;
+      scanned.add(specifier);
+      const source = await Deno.readTextFile(new URL(specifier));
+      for (const relative of computedImports(source)) {
+        const target = new URL(relative, specifier).href;
+        module.dependencies = [...module.dependencies ?? [], {
+          specifier: relative,
+          code: { specifier: target },
+          isDynamic: true,
+        }];
+        if (info.modules.some((known) => known.specifier === target)) continue;
+        const added = await infoOf(new URL(target).pathname);
+        for (const found of added.modules) {
+          if (
+            !info.modules.some((known) => known.specifier === found.specifier)
+          ) {
+            info.modules.push(found);
+          }
+        }
+        more = true;
+      }
+    }
+  }
 }
 
 /**

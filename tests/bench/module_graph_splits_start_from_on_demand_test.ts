@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { graphOf } from "../../scripts/bench/module_graph.ts";
+import { computedImports, graphOf } from "../../scripts/bench/module_graph.ts";
 
 const dir = "/opt/sshproxy/lib/sshproxy";
 const url = (path: string) => `file://${dir}/${path}`;
@@ -89,4 +89,18 @@ Deno.test("without a face module, the root's dynamic imports are on demand", () 
     graph.onDemand.map((m) => m.module).sort(),
     ["src/cli/ctl.ts", "src/cli/proxy.ts", "src/state/store.ts"],
   );
+});
+
+Deno.test("the login face's computed imports of its parts are found in its source", () => {
+  const source = [
+    'const a = await import(new URL("./sshproxy.agent_client-X1.js", import.meta.url).href);',
+    'const b = await import(new URL("./sshproxy.agent_client-X1.js", import.meta.url).href);',
+    'const c = await import(new URL("./sshproxy.yaml_tree-Y2.js", import.meta.url).href);',
+    'const d = await import("ssh2");',
+    'const e = new URL("./not-an-import.js", import.meta.url);',
+  ].join("\n");
+  assert.deepEqual(computedImports(source), [
+    "./sshproxy.agent_client-X1.js",
+    "./sshproxy.yaml_tree-Y2.js",
+  ]);
 });
