@@ -78,10 +78,11 @@ export interface AgentAsk {
   /** The process whose end ends the session (default: this one). */
   sessionPid?: number;
   /**
-   * Whether this process starts ssh itself (default true); false when it
-   * expects to hand off to the launcher, which then needs no process API.
+   * What starting ssh needs, done while the agent decides (default: load
+   * Deno's process API); nothing when the session expects to hand off to
+   * the launcher.
    */
-  startsSsh?: boolean;
+  prepareToRun?: () => void;
   log: Log;
   writeStdout(text: string): void;
   writeStderr(text: string): void;
@@ -278,9 +279,9 @@ export async function routeThroughAgent(
       };
       const sent = await connection.send(request);
       if (!sent.ok) return sent;
-      // The agent decides in a few ms: time for Deno to load what starts
-      // the session's ssh right after (src/system/process_api.ts).
-      if (ask.startsSsh ?? true) preloadProcessApi();
+      // The agent decides in a few ms: time to prepare what starts the
+      // session's ssh right after (src/system/process_api.ts).
+      (ask.prepareToRun ?? preloadProcessApi)();
       const line = await connection.reader.next();
       if (!line.ok) return line;
       if (line.value === undefined) {

@@ -25,6 +25,7 @@ import {
   lookupIdentity,
   type UserIdentity,
 } from "../system/identity.ts";
+import { preloadProcessApi } from "../system/process_api.ts";
 import { every } from "../system/timers.ts";
 import { TRUSTED_DIRECTORIES } from "../system/trusted_path.ts";
 import { loadServices } from "../system/network_names.ts";
@@ -266,10 +267,35 @@ async function proxy(
   const expectsHandoff = handoffBlocked?.length === 0 &&
     inputs.handoff.offer !== undefined && blockingArgv.length === 0;
 
+  // Made only for a process that runs something: checking that sshd still
+  // lives loads Deno's process API (Deno.kill), which a session that hands
+  // off never needs.
+  let cancellation: Cancellation | undefined;
+  const cancellable = () =>
+    cancellation ??= new Cancellation(log, inputs.parentGone);
+  // What starting ssh needs, prepared while etcd or the agent answers
+  // (the process API ~2.5 ms, the signal listeners and sshd's watch ~1 ms
+  // of the main thread, measured): a signal during that wait then ends the
+  // session cleanly after routing, withdrawing what it registered.
+  const prepareToRun = () => {
+    preloadProcessApi();
+    cancellable();
+  };
+  const nothing = () => {};
+  // A routed session that ends before ssh starts stops its cancellation.
+  const refused = async (status: number) => {
+    await cancellation?.end();
+    return status;
+  };
+
   // Spec §5.4 steps 6-8 and 12: etcd, max_connections_per_user, the
   // destination, the registration; decided by the gateway's agent when one
   // is configured and answers.
-  const agentRouted = await askAgent(inputs, prepared, !expectsHandoff);
+  const agentRouted = await askAgent(
+    inputs,
+    prepared,
+    expectsHandoff ? nothing : prepareToRun,
+  );
   const routed = agentRouted ?? await routeSession({
     config,
     user,
@@ -278,9 +304,11 @@ async function proxy(
     writeStderr: inputs.writeStderr,
     sshd: connection.sshdAddress,
     // Registered by itself, a session with etcd does not hand off.
-    startsSsh: !expectsHandoff || config.etcd.endpoints.length > 0,
+    prepareToRun: !expectsHandoff || config.etcd.endpoints.length > 0
+      ? prepareToRun
+      : nothing,
   });
-  if ("status" in routed) return routed.status;
+  if ("status" in routed) return await refused(routed.status);
   const { destination, shared } = routed;
   if (agentRouted === undefined && shared !== undefined) {
     handoffBlocked?.push(
@@ -294,12 +322,12 @@ async function proxy(
       `Invalid destination '${destination}': ${split.error}`,
     );
     await shared?.close(); // registered already: withdraw
-    return 1;
+    return await refused(1);
   }
   const built = buildSshCommand({ ...commandInput, destination: split.value });
   if (!built.ok) {
     await shared?.close();
-    return 1; // cannot happen: the same inputs passed above
+    return await refused(1); // cannot happen: the same inputs passed above
   }
   const command: SshCommand = built.value;
 
@@ -312,12 +340,6 @@ async function proxy(
   for (const [name, value] of environment.toSet) Deno.env.set(name, value);
   for (const line of environment.debugLines) log("DEBUG", line);
 
-  // Made only for a process that runs something: checking that sshd still
-  // lives loads Deno's process API (Deno.kill), which a session that hands
-  // off never needs.
-  let cancellation: Cancellation | undefined;
-  const cancellable = () =>
-    cancellation ??= new Cancellation(log, inputs.parentGone);
   let recording: RecordedSession | undefined;
   let handedOff = false;
   try {
@@ -508,7 +530,7 @@ async function handOff(request: HandOff): Promise<boolean> {
 async function askAgent(
   inputs: SessionInputs,
   prepared: Prepared,
-  startsSsh: boolean,
+  prepareToRun: () => void,
 ) {
   if (prepared.config.agent.socket === "") return undefined;
   const { routeThroughAgent } = await import("./agent_client.ts");
@@ -523,7 +545,7 @@ async function askAgent(
     // Under a launcher that may hand off, the session's process is the
     // launcher's: it lives as long as the session, whoever runs ssh.
     sessionPid: inputs.handoff.offer?.launcherPid,
-    startsSsh,
+    prepareToRun,
     log: prepared.log,
     writeStdout: inputs.writeStdout,
     writeStderr: inputs.writeStderr,

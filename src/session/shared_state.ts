@@ -64,10 +64,11 @@ export interface RouteContext {
   /** Longest a login waits to be ranked (default ADMISSION_BUDGET_MS), for tests. */
   admissionBudgetMs?: number;
   /**
-   * Whether this process starts ssh itself (default true); false when it
-   * expects to hand off to the launcher, which then needs no process API.
+   * What starting ssh needs, done while etcd answers (default: load Deno's
+   * process API); nothing when the session expects to hand off to the
+   * launcher.
    */
-  startsSsh?: boolean;
+  prepareToRun?: () => void;
 }
 
 /** A refused session (its exit status), or the chosen destination. */
@@ -84,16 +85,16 @@ export type Routed =
  */
 export async function routeSession(context: RouteContext): Promise<Routed> {
   const { config, log, user } = context;
-  // The session's ssh starts right after routing: Deno's process API
-  // (src/system/process_api.ts) loads while etcd answers the first
-  // request (the choice's reads are too late: a new connection makes no
-  // progress while the load runs).
+  // The session's ssh starts right after routing: what it needs (Deno's
+  // process API, src/system/process_api.ts) is prepared while etcd answers
+  // the first request (the choice's reads are too late: a new connection
+  // makes no progress meanwhile).
   const shared = await openSharedState(
     config,
     user,
     log,
     context.openStore,
-    context.startsSsh ?? true ? preloadProcessApi : undefined,
+    context.prepareToRun ?? preloadProcessApi,
   );
   const refuse = async (status: number) => {
     await shared?.close();
@@ -129,7 +130,7 @@ export async function routeSession(context: RouteContext): Promise<Routed> {
     shared,
     log,
     {
-      preloadProcessApi: context.startsSsh ?? true,
+      whileWaiting: context.prepareToRun,
     },
   );
   if (!destination.ok) {
@@ -252,8 +253,8 @@ export interface ChoiceSystem {
   live?: (destination: string) => Promise<Result<void>>;
   random?: RandomSource;
   now?: () => bigint;
-  /** Load Deno's process API while the choice waits (default true). */
-  preloadProcessApi?: boolean;
+  /** What the session prepares while the choice waits (default: load Deno's process API). */
+  whileWaiting?: () => void;
 }
 
 /** The destination choice of spec §5.8, with or without shared state. */
@@ -264,16 +265,16 @@ export function chooseSessionDestination(
   log: Log,
   system: ChoiceSystem = {},
 ): Promise<Result<string | undefined>> {
-  // The session's ssh starts right after the choice: Deno's process API
-  // (src/system/process_api.ts) is loaded here at the latest, when a read
-  // already sent may still be on its way (an etcd session has usually
-  // loaded it while etcd answered its first request; a probe's new
-  // connection makes no progress during the load, so for a stateless
-  // session this only moves it).
-  const preload = system.preloadProcessApi ?? true;
+  // The session's ssh starts right after the choice: what it needs
+  // (Deno's process API, src/system/process_api.ts) is prepared here at the
+  // latest, when a read already sent may still be on its way (an etcd
+  // session has usually prepared it while etcd answered its first request;
+  // a probe's new connection makes no progress meanwhile, so for a
+  // stateless session this only moves it).
+  const prepare = system.whileWaiting ?? preloadProcessApi;
   const reads: ChoiceReads = {};
   const whileWaiting = <T>(answer: Promise<T>): Promise<T> => {
-    if (preload) preloadProcessApi();
+    prepare();
     return answer;
   };
   const check = hostChecker({

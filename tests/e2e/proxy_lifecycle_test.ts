@@ -380,3 +380,71 @@ for (
     },
   });
 }
+
+Deno.test({
+  name:
+    "SIGTERM while etcd keeps the login waiting: ssh never starts, the proxy says why and exits",
+  ...e2e,
+  async fn() {
+    await using gw = await startProxyGateway();
+    // An etcd that takes connections and reads requests, never answering.
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    let received = 0;
+    const accepting = (async () => {
+      for await (const connection of silent) {
+        held.push(connection);
+        (async () => {
+          const buffer = new Uint8Array(4096);
+          for (;;) {
+            const count = await connection.read(buffer);
+            if (count === null) return;
+            received += count;
+          }
+        })().catch(() => {});
+      }
+    })().catch(() => {});
+    try {
+      await gw.writeConfig(gw.basicConfig({
+        extra: `etcd:\n  endpoints: ["http://127.0.0.1:${silent.addr.port}"]\n`,
+      }));
+      const session = await spawnAs(
+        user,
+        sshArgv(user, {
+          port: gw.gateway.ports[2023],
+          host: gw.gateway.host,
+          command: "echo $SSHPROXY_TEST_HOST",
+        }),
+        { timeoutMs: 30_000 },
+      );
+      await using _ = session;
+      // The proxy's first request is out: it now waits for etcd.
+      const proxies = await waitFor(
+        async () => received > 0 ? await proxyPids(gw.product) : undefined,
+        10_000,
+      );
+      assert.ok(proxies, "the proxy never asked etcd");
+      assert.equal(proxies.length, 1, `proxies: ${proxies}`);
+      await sleep(100);
+      Deno.kill(proxies[0], "SIGTERM");
+      const result = await session.result();
+      assert.notEqual(result.code, 0);
+      assert.equal(result.stdout, "", "the session must not reach server1");
+      assert.deepEqual(await gw.gatewaySshPids(), []);
+      const log = await gw.readLog(user);
+      assert.match(log, / INFO [0-9A-F]{10}: Got signal terminated, exiting\n/);
+      assert.doesNotMatch(log, /proxied to/);
+      assert.match(log, / INFO [0-9A-F]{10}: disconnected\n$/);
+    } finally {
+      silent.close();
+      for (const connection of held) {
+        try {
+          connection.close();
+        } catch {
+          // closed by the proxy's end
+        }
+      }
+      await accepting;
+    }
+  },
+});
