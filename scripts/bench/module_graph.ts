@@ -75,39 +75,26 @@ export async function moduleGraph(
   programDir: string,
   face?: string,
 ): Promise<ModuleGraph> {
-  const entry = invocation.argv[invocation.moduleIndex];
-  const result = await runAs(user, [
-    invocation.argv[0],
-    "info",
-    "--json",
-    ...resolutionFlags(invocation),
-    entry,
-  ], { env: invocation.env, timeoutMs: 60_000 });
-  if (!result.ok) {
-    throw new Error(
-      `deno info of ${entry} failed (status ${result.code}): ${
-        result.stderr.trim().slice(0, 300)
-      }`,
-    );
-  }
-  const info = JSON.parse(result.stdout) as InfoJson;
-  await addComputedImports(info, programDir, async (module) => {
-    const more = await runAs(user, [
+  // `deno info --json` of one module, as `user` with the launcher's flags.
+  const infoOf = async (module: string): Promise<InfoJson> => {
+    const result = await runAs(user, [
       invocation.argv[0],
       "info",
       "--json",
       ...resolutionFlags(invocation),
       module,
     ], { env: invocation.env, timeoutMs: 60_000 });
-    if (!more.ok) {
+    if (!result.ok) {
       throw new Error(
-        `deno info of ${module} failed (status ${more.code}): ${
-          more.stderr.trim().slice(0, 300)
+        `deno info of ${module} failed (status ${result.code}): ${
+          result.stderr.trim().slice(0, 300)
         }`,
       );
     }
-    return JSON.parse(more.stdout) as InfoJson;
-  });
+    return JSON.parse(result.stdout) as InfoJson;
+  };
+  const info = await infoOf(invocation.argv[invocation.moduleIndex]);
+  await addComputedImports(info, programDir, infoOf);
   return graphOf(info, programDir, face ? `file://${face}` : undefined);
 }
 
