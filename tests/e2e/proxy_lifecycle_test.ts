@@ -67,19 +67,27 @@ function uniqueSeconds(): number {
   return 100_000 + Math.floor(Math.random() * 800_000);
 }
 
-/** Starts `sleep 60` through the gateway and waits until it runs on the destination. */
-async function longSession(
+/** `ssh` through the gateway's proxy port running `command`, as the test user (30 s at most). */
+function startLogin(
   gw: ProxyGateway,
-): Promise<{ session: RunningCommand; proxy: number; ssh: number }> {
-  const session = await spawnAs(
+  command: string,
+): Promise<RunningCommand> {
+  return spawnAs(
     user,
     sshArgv(user, {
       port: gw.gateway.ports[2023],
       host: gw.gateway.host,
-      command: "sleep 60",
+      command,
     }),
     { timeoutMs: 30_000 },
   );
+}
+
+/** Starts `sleep 60` through the gateway and waits until it runs on the destination. */
+async function longSession(
+  gw: ProxyGateway,
+): Promise<{ session: RunningCommand; proxy: number; ssh: number }> {
+  const session = await startLogin(gw, "sleep 60");
   const proxies = await waitFor(async () => {
     const pids = await proxyPids(gw.product);
     return pids.length > 0 && (await gw.gatewaySshPids()).length > 0
@@ -116,14 +124,7 @@ Deno.test({
     const parent = ["sleep", String(seconds + 1)];
     const child = ["sleep", String(seconds)];
     await using _reaper = reaper(parent, child);
-    const session = await spawnAs(
-      user,
-      sshArgv(user, {
-        port: gw.gateway.ports[2023],
-        host: gw.gateway.host,
-        command: "sleep 2; echo $SSHPROXY_TEST_HOST",
-      }),
-    );
+    const session = await startLogin(gw, "sleep 2; echo $SSHPROXY_TEST_HOST");
     const during = await waitFor(
       async () =>
         (await processesRunning(parent)).length === 1 &&
@@ -257,15 +258,7 @@ async function blockedSession(gw: ProxyGateway) {
   await gw.writeConfig(
     gw.basicConfig({ extra: `blocking_command: /bin/sleep ${seconds}` }),
   );
-  const session = await spawnAs(
-    user,
-    sshArgv(user, {
-      port: gw.gateway.ports[2023],
-      host: gw.gateway.host,
-      command: "echo $SSHPROXY_TEST_HOST",
-    }),
-    { timeoutMs: 30_000 },
-  );
+  const session = await startLogin(gw, "echo $SSHPROXY_TEST_HOST");
   const proxies = await waitFor(async () => {
     const pids = await proxyPids(gw.product);
     return (await processesRunning(blocking)).length === 1 ? pids : undefined;
@@ -408,15 +401,7 @@ Deno.test({
       await gw.writeConfig(gw.basicConfig({
         extra: `etcd:\n  endpoints: ["http://127.0.0.1:${silent.addr.port}"]\n`,
       }));
-      const session = await spawnAs(
-        user,
-        sshArgv(user, {
-          port: gw.gateway.ports[2023],
-          host: gw.gateway.host,
-          command: "echo $SSHPROXY_TEST_HOST",
-        }),
-        { timeoutMs: 30_000 },
-      );
+      const session = await startLogin(gw, "echo $SSHPROXY_TEST_HOST");
       await using _ = session;
       // The proxy's first request is out: it now waits for etcd.
       const proxies = await waitFor(
