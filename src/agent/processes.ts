@@ -51,13 +51,15 @@ export function parseStatusUids(
 export interface ProcSource {
   /** Each pid's /proc/PID/stat (from the name's `)` on), undefined when gone. */
   stat(pids: readonly number[]): Promise<Map<number, string | undefined>>;
-  /** Each pid's `Uid:` line of /proc/PID/status, undefined when gone. */
-  uids(pids: readonly number[]): Promise<Map<number, string | undefined>>;
+  /** Each pid's stat (as `stat`) and `Uid:` line of /proc/PID/status, in one look; a part is undefined when gone. */
+  statAndUids(
+    pids: readonly number[],
+  ): Promise<Map<number, { stat?: string; uids?: string }>>;
 }
 
 /**
- * Reads processes at once (one question of each kind to the helper, however
- * many pids); a pid missing from the map does not exist or cannot be read.
+ * Reads processes at once (one question to the helper, however many pids);
+ * a pid missing from the map does not exist or cannot be read.
  */
 export async function readProcesses(
   pids: readonly number[],
@@ -65,16 +67,15 @@ export async function readProcesses(
 ): Promise<Map<number, ProcessFacts>> {
   const facts = new Map<number, ProcessFacts>();
   const unique = [...new Set(pids)];
-  let stat: Map<number, string | undefined>;
-  let status: Map<number, string | undefined>;
+  let read: Map<number, { stat?: string; uids?: string }>;
   try {
-    [stat, status] = await Promise.all([proc.stat(unique), proc.uids(unique)]);
+    read = await proc.statAndUids(unique);
   } catch {
     return facts;
   }
   for (const pid of unique) {
-    const statText = stat.get(pid);
-    const statusText = status.get(pid);
+    const statText = read.get(pid)?.stat;
+    const statusText = read.get(pid)?.uids;
     if (statText === undefined || statusText === undefined) continue;
     const parsed = parseStat(statText);
     const uids = parseStatusUids(statusText);
