@@ -634,10 +634,16 @@ export async function startAgent(
       proofDir,
       proofDeadlineMs: timing.proofDeadlineMs,
       handlers: {
-        async route(request) {
+        // The summary read that tells whether the mirror is as fresh as
+        // etcd starts as the session connects (its etcd round trip then
+        // overlaps the greeting, the proof and the process check): the
+        // mirror is then at least as fresh as etcd when the session asked
+        // for its route, as a session reading etcd itself would see it.
+        // Unproven connections share reads in flight (mirror_keeper.ts).
+        arrived: () => etcd?.mirror?.fresh().catch(() => undefined),
+        async route(request, arrival) {
           const started = performance.now();
-          // Asked now, so that the mirror is as fresh as etcd at arrival.
-          const view = etcd?.mirror?.fresh() ?? Promise.resolve(undefined);
+          const view = arrival ?? Promise.resolve(undefined);
           const reads: DecisionReads = {};
           const decision = await decideRoute(request, {
             config: source,

@@ -35,9 +35,15 @@ export interface ProvisionalRoute {
 }
 
 /** What the server does with proven requests. */
-export interface ServerHandlers {
+export interface ServerHandlers<Arrival = undefined> {
+  /**
+   * Starts, as a connection arrives, what deciding its route will need and
+   * takes time (its route gets it back): nothing the client says is known
+   * yet, let alone proven.
+   */
+  arrived?(): Arrival;
   /** Decides a route; a `route` reply comes with its provisional registration. */
-  route(request: RouteRequest): Promise<{
+  route(request: RouteRequest, arrival: Arrival | undefined): Promise<{
     reply: RouteReply;
     provisional?: ProvisionalRoute;
   }>;
@@ -57,10 +63,10 @@ export interface ServerHandlers {
 }
 
 /** Where and how the server listens. */
-export interface ServerOptions {
+export interface ServerOptions<Arrival = undefined> {
   socketPath: string;
   proofDir: string;
-  handlers: ServerHandlers;
+  handlers: ServerHandlers<Arrival>;
   /** Time from the nonce to the client's request (default 2 s). */
   proofDeadlineMs?: number;
   /** Connections served at once; more are closed at once (default 1024). */
@@ -106,8 +112,8 @@ const MIN_STATS_INTERVAL_MS = 1000;
  * is refused), world-connectable: the proof, not the socket's mode, says
  * who may do what.
  */
-export async function startServer(
-  options: ServerOptions,
+export async function startServer<Arrival = undefined>(
+  options: ServerOptions<Arrival>,
 ): Promise<AgentServer> {
   try {
     const existing = await Deno.lstat(options.socketPath);
@@ -215,11 +221,12 @@ async function write(
   }
 }
 
-async function serve(
+async function serve<Arrival>(
   connection: Deno.UnixConn,
-  options: ServerOptions,
+  options: ServerOptions<Arrival>,
 ): Promise<void> {
   const { handlers } = options;
+  const arrival = handlers.arrived?.();
   const nonce = newNonce();
   const issuedAtMs = Date.now();
   const hello: Hello = {
@@ -280,7 +287,7 @@ async function serve(
     await handlers.report(request.value);
     return;
   }
-  const { reply, provisional } = await handlers.route(request.value);
+  const { reply, provisional } = await handlers.route(request.value, arrival);
   if (!(await write(connection, reply))) {
     await provisional?.withdraw(
       "it closed its connection before the answer (it gave up waiting)",
