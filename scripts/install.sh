@@ -345,6 +345,20 @@ if [ -z "$binary" ]; then
       --config "$lib/deno.json" "$root/scripts/warm_cache.ts" "$lib/app" </dev/null >&2 \
       || die "cannot prepare Deno's caches in $lib/cache (see the line above)"
   done
+  # The other faces' warm-up came last: one more under the login face's
+  # flags must leave the code cache as it is. A flag that V8's cache check
+  # counts, set for one face and not the other, would make Deno rewrite it
+  # (and logins, which cannot write it, compile the whole program).
+  digest() {
+    "$deno" run --no-config --quiet --allow-read "$root/scripts/cache_digest.ts" "$lib/cache"
+  }
+  warmed=$(digest) || die "cannot read Deno's code cache in $lib/cache (see the line above)"
+  # shellcheck disable=SC2086 # the flags are meant to split
+  DENO_DIR="$lib/cache" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 timeout 60 "$lib/bin/deno" $session_run_flags \
+    --config "$lib/deno.json" "$root/scripts/warm_cache.ts" "$lib/app" </dev/null >&2 \
+    || die "cannot prepare Deno's caches in $lib/cache (see the line above)"
+  [ "$(digest)" = "$warmed" ] ||
+    die "the login face's V8 flags and the other faces' need different code caches (scripts/runtime_flags.sh: give both the same cache-checked flags)"
   # Only the warm-up script itself was TypeScript: nothing in the install
   # needs its transpiled copy.
   rm -rf "$lib/cache/gen"

@@ -252,6 +252,52 @@ async function sourceCopy(): Promise<string> {
 
 Deno.test({
   name:
+    "V8 flags that would need a code cache per face fail the install in one line",
+  ...e2e,
+  async fn() {
+    const prefix = await makeSharedTempDir("sshproxy-install-flags-");
+    const source = await sourceCopy();
+    try {
+      // --minor-ms is part of V8's cache check: set for the login face
+      // alone, the other faces' warm-up leaves a cache logins refuse.
+      const flagsFile = `${source}/scripts/runtime_flags.sh`;
+      const flags = await Deno.readTextFile(flagsFile);
+      const split = flags
+        .replace(
+          /^v8_flags="([^"]*)"$/m,
+          (_, all: string) =>
+            `v8_flags="${
+              all.split(",").filter((flag) => flag !== "--minor-ms").join(",")
+            }"`,
+        )
+        .replace(
+          /^session_v8_flags="\$v8_flags,/m,
+          'session_v8_flags="$v8_flags,--minor-ms,',
+        );
+      assert.notEqual(split, flags);
+      await Deno.writeTextFile(flagsFile, split);
+      const refused = await run([
+        "bash",
+        `${source}/scripts/install.sh`,
+        "--prefix",
+        prefix,
+      ], { timeoutMs: 180_000 });
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.equal(
+        refused.stderr.trim(),
+        "install.sh: the login face's V8 flags and the other faces' need different code caches (scripts/runtime_flags.sh: give both the same cache-checked flags)",
+      );
+      // Nothing installed (the staging tree is gone).
+      assert.deepEqual(await listTree(prefix), ["bin", "lib"]);
+    } finally {
+      await Deno.remove(source, { recursive: true });
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
     "sources that do not build fail the install in one line and the previous install keeps working",
   ...e2e,
   async fn() {
