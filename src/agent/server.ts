@@ -226,7 +226,6 @@ async function serve<Arrival>(
   options: ServerOptions<Arrival>,
 ): Promise<void> {
   const { handlers } = options;
-  const arrival = handlers.arrived?.();
   const nonce = newNonce();
   const issuedAtMs = Date.now();
   const hello: Hello = {
@@ -235,7 +234,11 @@ async function serve<Arrival>(
     nonce,
     proofDir: options.proofDir,
   };
-  if (!(await write(connection, hello))) return;
+  // The greeting goes first: the client waits for it, not for the work
+  // started on its arrival.
+  const greeting = write(connection, hello);
+  const arrival = handlers.arrived?.();
+  if (!(await greeting)) return;
   const reader = new LineReader(connection);
   // The deadline closes the connection: a late request, or a proof made
   // after it, is never looked at.

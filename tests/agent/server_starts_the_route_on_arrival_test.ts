@@ -55,7 +55,7 @@ Deno.test("each route gets what its own connection started on arrival", async ()
   });
   try {
     // A connection that only reads the greeting: its arrival was started
-    // before the greeting was written, and no route ever ran.
+    // as the greeting was written, and no route ever ran.
     const idle = await Deno.connect({ transport: "unix", path: socket });
     const greeting = await new LineReader(idle).next();
     assert.ok(greeting.ok && greeting.value !== undefined);
