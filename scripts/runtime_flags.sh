@@ -28,15 +28,14 @@ permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net
 # 7 s sessions: stateless 42 -> 60 ms, etcd 57 -> 74 ms).
 # --minor-ms: V8 collects the young generation by marking and sweeping it
 #   in place instead of copying its survivors into a second half-space.
-#   A login fills its first megabyte of young objects within ~70 ms (the
-#   module sources, the process API, the configuration), so its one young
-#   collection came during the login: the copy dirtied the other half and
-#   left both committed until V8's memory reducer ran 30 s later. By hand,
-#   idle sessions sampled 3 s after the start: stateless 13.07 -> 12.20
-#   MiB private dirty, etcd 14.06 -> 12.87; that collection 0.8 ms instead
-#   of 1.2-3.8; past 30 s 0.25 MiB lower stateless, the same with etcd
-#   (sampled every 10 s for 2 min); logins and a recorded 512 MiB relay
-#   as fast (interleaved, within the machine's noise). Not V8's default:
+#   An etcd session fills its first megabyte of young objects during its
+#   login (its HTTP exchanges and JSON), so its first young collection came
+#   then: the copy dirtied the other half and left both committed until
+#   V8's memory reducer ran 30 s later. By hand, idle sessions (private
+#   dirty, interleaved, sampled every 10 s for 2 min): etcd 13.22 -> 11.88
+#   MiB at 3 s, 0.15 to 0.4 MiB lower after 30 s; stateless unchanged
+#   (11.10 both: it allocates too little to collect early). Logins and a
+#   recorded relay as fast, within the machine's noise. Not V8's default:
 #   the whole test suite and the benchmark run under it, for every face
 #   (one set of flags, so that one code cache serves them all).
 # Most V8 flags are part of the code cache's check (--minor-ms is;
