@@ -8,9 +8,6 @@
 // routes itself and the agent withdraws it, or the agent withdraws it after
 // the accept and the session registers itself; never both, never neither.
 import assert from "node:assert/strict";
-import { topLevelConfig } from "../../src/config/resolve.ts";
-import { parse } from "../config/fixture_helpers.ts";
-import type { Config } from "../../src/config/types.ts";
 import { prepareProofDir } from "../../src/agent/proof.ts";
 import {
   LineReader,
@@ -22,7 +19,7 @@ import {
   type ProvisionalRoute,
   startServer,
 } from "../../src/agent/server.ts";
-import { routeThroughAgent } from "../../src/session/agent_client.ts";
+import { askAgent, UID } from "./session_asks.ts";
 import { startEtcd } from "../harness/mod.ts";
 
 interface Trace {
@@ -86,46 +83,6 @@ async function agentOn(
   return { server, trace, socket };
 }
 
-/** `agent.timeout` (the greeting's bound) and `agent.decision_timeout`. */
-interface Bounds {
-  greeting: string;
-  decision: string;
-}
-
-function config(socket: string, bounds: Bounds, extra = ""): Config {
-  const parsed = parse(
-    `agent:\n  socket: ${
-      JSON.stringify(socket)
-    }\n  timeout: ${bounds.greeting}\n  decision_timeout: ${bounds.decision}\n${extra}`,
-  );
-  if (!parsed.ok) throw new Error(parsed.error);
-  return topLevelConfig(parsed.value);
-}
-
-// `timeout`: both bounds, or each its own; `extra`: more of the file.
-function ask(
-  socket: string,
-  timeout: string | Bounds,
-  log: string[] = [],
-  extra = "",
-) {
-  const bounds = typeof timeout === "string"
-    ? { greeting: timeout, decision: timeout }
-    : timeout;
-  return routeThroughAgent({
-    config: config(socket, bounds, extra),
-    configPath: "/etc/sshproxy/sshproxy.yaml",
-    user: "root",
-    uid: UID,
-    sshd: "127.0.0.1:22",
-    client: "127.0.0.1:40000",
-    sessionId: "0123456789",
-    log: (level, message) => log.push(`${level} ${message}`),
-    writeStdout: () => {},
-    writeStderr: () => {},
-  });
-}
-
 /**
  * Asks an agent that withdraws every route after the session's accept
  * (scriptedAgent "close"); the session's log lines are in `log`.
@@ -133,7 +90,7 @@ function ask(
 async function askWithdrawing(dir: string, timeout: string, extra = "") {
   const closing = await scriptedAgent(dir, "close");
   const log: string[] = [];
-  const routed = await ask(closing.socket, timeout, log, extra);
+  const routed = await askAgent(closing.socket, timeout, log, extra);
   return { closing, log, routed };
 }
 
@@ -148,7 +105,6 @@ async function inTempDir(test: (dir: string) => Promise<void>): Promise<void> {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const UID = Deno.uid() ?? 0;
 
 async function until(what: string, probe: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !probe(); i++) await sleep(10);
@@ -196,7 +152,7 @@ Deno.test("a session that takes the route is confirmed and the agent keeps it", 
   const { server, trace, socket } = await agentOn(dir, () => Promise.resolve());
   try {
     const log: string[] = [];
-    const routed = await ask(socket, "2s", log);
+    const routed = await askAgent(socket, "2s", log);
     assert.ok(routed !== undefined && "destination" in routed);
     assert.equal(routed.destination, "server1:22");
     await routed.shared.close();
@@ -220,7 +176,7 @@ Deno.test("an agent that answers after the session's timeout withdraws its route
   const { server, trace, socket } = await agentOn(dir, () => sleep(400));
   try {
     const log: string[] = [];
-    const routed = await ask(socket, "100ms", log);
+    const routed = await askAgent(socket, "100ms", log);
     assert.equal(routed, undefined, "the session routes itself");
     assert.ok(
       log.some((l) => /no answer within 100 ms; routing without it/.test(l)),
@@ -241,7 +197,7 @@ Deno.test("a live agent slower than agent.timeout keeps the session while within
   const { server, trace, socket } = await agentOn(dir, () => sleep(400));
   try {
     const log: string[] = [];
-    const routed = await ask(
+    const routed = await askAgent(
       socket,
       { greeting: "100ms", decision: "5s" },
       log,
@@ -301,7 +257,7 @@ Deno.test("an agent that never greets (stopped, hung, out of files) costs agent.
   try {
     const log: string[] = [];
     const started = performance.now();
-    const routed = await ask(
+    const routed = await askAgent(
       socket,
       { greeting: "100ms", decision: "10s" },
       log,
@@ -332,7 +288,7 @@ Deno.test("whatever the race between answer and timeout, exactly one side holds 
     // Decisions that end around the session's 60 ms timeout.
     for (let i = 0; i < 24; i++) {
       delayMs = 35 + (i % 12) * 5;
-      const routed = await ask(socket, "60ms");
+      const routed = await askAgent(socket, "60ms");
       if (routed === undefined) selfRouted++;
       else {
         assert.ok("shared" in routed);
@@ -477,7 +433,7 @@ Deno.test("a session whose accept the agent closes keeps its destination and reg
 
     const silent = await scriptedAgent(dir, "silence");
     const kept: string[] = [];
-    const routed = await ask(silent.socket, "100ms", kept);
+    const routed = await askAgent(silent.socket, "100ms", kept);
     assert.ok(routed !== undefined && "destination" in routed);
     assert.equal(await routed.shared.kept(), true);
     assert.ok(
@@ -497,7 +453,7 @@ Deno.test("a session takes the route without waiting for the confirmation, and i
     const gate = new Promise<void>((resolve) => confirm = resolve);
     const agent = await scriptedAgent(dir, "confirm", gate);
     const log: string[] = [];
-    const routed = await ask(agent.socket, "5s", log);
+    const routed = await askAgent(agent.socket, "5s", log);
     assert.ok(routed !== undefined && "destination" in routed);
     assert.ok(log.includes("INFO found destination"), log.join("\n"));
     let settled = false;

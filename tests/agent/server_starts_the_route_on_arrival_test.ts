@@ -4,14 +4,10 @@
 // connection's route: each route gets its own connection's arrival, and a
 // connection that never asks costs nothing more than that start.
 import assert from "node:assert/strict";
-import { topLevelConfig } from "../../src/config/resolve.ts";
 import { prepareProofDir } from "../../src/agent/proof.ts";
 import { LineReader, type RouteReply } from "../../src/agent/protocol.ts";
 import { startServer } from "../../src/agent/server.ts";
-import { routeThroughAgent } from "../../src/session/agent_client.ts";
-import { parse } from "../config/fixture_helpers.ts";
-
-const UID = Deno.uid() ?? 0;
+import { askAgent, UID } from "./session_asks.ts";
 
 const ROUTE: RouteReply = {
   kind: "route",
@@ -63,23 +59,8 @@ Deno.test("each route gets what its own connection started on arrival", async ()
     assert.deepEqual(routedWith, []);
     idle.close();
 
-    const parsed = parse(
-      `agent:\n  socket: ${JSON.stringify(socket)}\n  timeout: 2s\n`,
-    );
-    if (!parsed.ok) throw new Error(parsed.error);
     for (const expected of [2, 3]) {
-      const routed = await routeThroughAgent({
-        config: topLevelConfig(parsed.value),
-        configPath: "/etc/sshproxy/sshproxy.yaml",
-        user: "root",
-        uid: UID,
-        sshd: "127.0.0.1:22",
-        client: "127.0.0.1:40000",
-        sessionId: "0123456789",
-        log: () => {},
-        writeStdout: () => {},
-        writeStderr: () => {},
-      });
+      const routed = await askAgent(socket, "2s");
       assert.ok(routed !== undefined && "destination" in routed);
       assert.equal(routed.destination, "server1:22");
       assert.equal(routedWith.at(-1), expected);
