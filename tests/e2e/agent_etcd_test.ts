@@ -166,6 +166,10 @@ Deno.test({
       const found = await env.dump(`/sshproxy/connections/${FEDORA}@service1/`);
       return found.size === 1 ? true : undefined;
     });
+    // Killed once the route is the session's for good (the agent logs it as
+    // it confirms): killed between its key's write and that confirmation,
+    // the agent would leave the session to register itself, by design.
+    await agent.waitForLog(/routed \S+ from /);
     const proxies = await env.gw.gatewaySshPids();
     assert.equal(proxies.length, 1);
     await agent.kill();
@@ -280,6 +284,8 @@ Deno.test({
       const found = await env.dump(prefix);
       return found.size === 1 ? [...found.keys()] : undefined;
     });
+    // Stopped once the route is the session's for good (see above).
+    await agent.waitForLog(/routed \S+ from /);
     const [lease] = await leases(env, prefix);
     await agent.stop();
     let missing = false;
