@@ -31,6 +31,8 @@ export interface Target {
   id: string;
   host: string;
   port: number;
+  /** What the path's gateway sshd runs for a login (undefined: no gateway, a). */
+  forceCommand?: string;
   /** Writes the gateway config this path needs (undefined: none). */
   prepare?: () => Promise<void>;
   /** Called after each transfer (e.g. to delete dump files). */
@@ -87,15 +89,16 @@ export async function login(
 }
 
 /**
- * `logins` sequential logins per path, interleaved in `rounds` blocks so
- * that a slow minute of the machine hits every path alike; two unrecorded
+ * `logins` sequential logins per path, interleaved one login at a time
+ * (each round logs in once through every path, the round's first path
+ * rotating) so that a slow minute of the machine, or the work a path's
+ * previous login leaves behind, falls on every path alike; two unrecorded
  * warm-up logins per path first.
  */
 export async function latency(
   user: TestUser,
   targets: Target[],
   logins: number,
-  rounds: number,
   say: (text: string) => void,
 ): Promise<Map<string, number[]>> {
   const samples = new Map<string, number[]>(targets.map((t) => [t.id, []]));
@@ -103,27 +106,28 @@ export async function latency(
     await target.prepare?.();
     for (let i = 0; i < 2; i++) await login(user, target);
   }
-  const perRound = Math.ceil(logins / rounds);
   const deadline = Date.now() + 20 * 60_000;
-  for (let round = 0; round < rounds; round++) {
-    for (const target of targets) {
-      await target.prepare?.();
-      const series = samples.get(target.id)!;
-      for (let i = 0; i < perRound && series.length < logins; i++) {
-        if (Date.now() > deadline) {
-          throw new MeasureError("latency: over 20 minutes, stopped");
-        }
-        series.push(await login(user, target));
+  const reportEvery = Math.max(1, Math.ceil(logins / 5));
+  for (let round = 0; round < logins; round++) {
+    const first = round % targets.length;
+    const order = [...targets.slice(first), ...targets.slice(0, first)];
+    for (const target of order) {
+      if (Date.now() > deadline) {
+        throw new MeasureError("latency: over 20 minutes, stopped");
       }
+      await target.prepare?.();
+      samples.get(target.id)!.push(await login(user, target));
     }
-    say(
-      `latency: round ${round + 1}/${rounds}: ${
-        targets.map((t) =>
-          `${t.id} ${Math.round(median(samples.get(t.id)!))} ms`
-        )
-          .join(", ")
-      }`,
-    );
+    if ((round + 1) % reportEvery === 0 || round + 1 === logins) {
+      say(
+        `latency: ${round + 1}/${logins} logins per path: ${
+          targets.map((t) =>
+            `${t.id} ${Math.round(median(samples.get(t.id)!))} ms`
+          )
+            .join(", ")
+        }`,
+      );
+    }
   }
   return samples;
 }

@@ -21,12 +21,16 @@ import {
   type Results,
 } from "./results.ts";
 import { round, summarize } from "./stats.ts";
-import { SetupError, type Topology } from "./topology.ts";
+import {
+  Cleanups,
+  SetupError,
+  startLatencyGateway,
+  type Topology,
+} from "./topology.ts";
 
 /** How much each phase does: the full run, or `--quick` to check the harness. */
 export interface Plan {
   logins: number;
-  rounds: number;
   bytes: number;
   repeats: number;
   idleSeconds: number;
@@ -50,7 +54,6 @@ export function plan(quick: boolean): Plan {
   return quick
     ? {
       logins: 6,
-      rounds: 2,
       bytes: 64 * 1024 * 1024,
       repeats: 1,
       idleSeconds: 2,
@@ -65,7 +68,6 @@ export function plan(quick: boolean): Plan {
     }
     : {
       logins: 50,
-      rounds: 5,
       bytes: 1024 * 1024 * 1024,
       repeats: 3,
       idleSeconds: 5,
@@ -152,14 +154,18 @@ async function perPath<T>(
 export async function latencyPhase(p: Phase): Promise<Results["latency"]> {
   const ids = available(p, PATH_ORDER);
   p.say(`latency: ${p.plan.logins} logins per path: ${ids.join(", ")}`);
-  const outcome = await attempt(p.say, "latency", () =>
-    latency(
-      p.user,
-      ids.map((id) => p.t.targets[id]!),
-      p.plan.logins,
-      p.plan.rounds,
-      p.say,
-    ));
+  const outcome = await attempt(p.say, "latency", async () => {
+    const gateway = new Cleanups(p.say);
+    try {
+      const targets = await startLatencyGateway(
+        ids.map((id) => p.t.targets[id]!),
+        gateway,
+      );
+      return await latency(p.user, targets, p.plan.logins, p.say);
+    } finally {
+      await gateway.run();
+    }
+  });
   const paths: Results["latency"]["paths"] = {};
   for (const id of PATH_ORDER) {
     if (!ids.includes(id)) {
@@ -192,7 +198,6 @@ export async function latencyPhase(p: Phase): Promise<Results["latency"]> {
   }
   return {
     logins: p.plan.logins,
-    rounds: p.plan.rounds,
     paths,
     addedOverFloor,
   };

@@ -103,7 +103,7 @@ function latencySection(r: Results, chartFile: string): string[] {
   return [
     "## 1. Login latency",
     "",
-    `${r.latency.logins} sequential \`ssh -T -p PORT user@host true\` per path, interleaved in ${r.latency.rounds} blocks (after 2 unrecorded logins per path); p50/p95 by nearest rank. "Over (b)" is what a path adds to the \`exec ssh\` floor; "over (f)" is what it adds to the runtime's own floor, (f), where Deno starts exactly as our launcher starts it but runs an empty module: the share of the added latency that is ours.`,
+    `${r.latency.logins} sequential \`ssh -T -p PORT user@host true\` per path, interleaved one login at a time (each round once through every path, its first path rotating; after 2 unrecorded logins per path), every path but (a) through one gateway sshd process listening on a port per path with that path's ForceCommand (separate sshd instances of one configuration differed by up to 6 ms in authentication alone); p50/p95 by nearest rank. "Over (b)" is what a path adds to the \`exec ssh\` floor; "over (f)" is what it adds to the runtime's own floor, (f), where Deno starts exactly as our launcher starts it but runs an empty module: the share of the added latency that is ours.`,
     "",
     ...mdTable(
       [

@@ -94,7 +94,6 @@ export interface Results {
   runtime?: Outcome<RuntimeFloor>;
   latency: {
     logins: number;
-    rounds: number;
     paths: Partial<Record<PathId, Outcome<LatencyFigure>>>;
     /** Added ms of p50/p95 over the floor (b). */
     addedOverFloor: Partial<Record<PathId, { p50: number; p95: number }>>;
