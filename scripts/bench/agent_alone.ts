@@ -131,7 +131,7 @@ try {
   }
   if (!ONLY.has("latency")) throw new Done();
   say(`latency: ${LOGINS} logins per path, interleaved`);
-  const samples = await latency(USERS.user1, targets, LOGINS, 4, say);
+  const samples = await latency(USERS.user1, targets, LOGINS, say);
   const log = await gw.readLog(USERS.user1);
   const fallbacks = (log.match(/routing without it/g) ?? []).length;
   console.log("## Login latency (ms, `ssh gateway true`, whole login)\n");

@@ -12,7 +12,6 @@ function results(paths: Record<string, number>): Results {
     quick: true,
     latency: {
       logins: 1,
-      rounds: 1,
       paths: Object.fromEntries(
         Object.entries(paths).map(([id, p50]) => [id, latency(p50)]),
       ),
