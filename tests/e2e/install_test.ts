@@ -250,6 +250,16 @@ async function sourceCopy(): Promise<string> {
   return copy;
 }
 
+/** Runs `source`'s install.sh into `prefix`, as an admin does. */
+async function installFrom(source: string, prefix: string) {
+  return await run([
+    "bash",
+    `${source}/scripts/install.sh`,
+    "--prefix",
+    prefix,
+  ], { timeoutMs: 180_000 });
+}
+
 Deno.test({
   name:
     "V8 flags that would need a code cache per face fail the install in one line",
@@ -276,12 +286,7 @@ Deno.test({
         );
       assert.notEqual(split, flags);
       await Deno.writeTextFile(flagsFile, split);
-      const refused = await run([
-        "bash",
-        `${source}/scripts/install.sh`,
-        "--prefix",
-        prefix,
-      ], { timeoutMs: 180_000 });
+      const refused = await installFrom(source, prefix);
       assert.equal(refused.code, 1, refused.stderr);
       assert.equal(
         refused.stderr.trim(),
@@ -317,12 +322,7 @@ Deno.test({
         "export const = ;\n",
         { append: true },
       );
-      const broken = await run([
-        "bash",
-        `${source}/scripts/install.sh`,
-        "--prefix",
-        prefix,
-      ], { timeoutMs: 180_000 });
+      const broken = await installFrom(source, prefix);
       assert.equal(broken.code, 1, broken.stderr);
       assert.match(
         broken.stderr,
