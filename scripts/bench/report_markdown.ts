@@ -20,7 +20,7 @@ import {
   type PathId,
   type Results,
 } from "./results.ts";
-import { round } from "./stats.ts";
+import { pairedMedian, round } from "./stats.ts";
 import { REFERENCE_BURST_SECONDS, REFERENCE_SESSION_MIB } from "./targets.ts";
 
 function header(r: Results): string[] {
@@ -71,7 +71,8 @@ function standing(r: Results): string[] {
 }
 
 function latencySection(r: Results, chartFile: string): string[] {
-  const f = measured(r.latency.paths.f)?.p50;
+  const floor = measured(r.latency.paths.f);
+  const f = floor?.p50;
   const rows: string[][] = [];
   for (const id of PATH_ORDER) {
     const o = r.latency.paths[id];
@@ -84,18 +85,21 @@ function latencySection(r: Results, chartFile: string): string[] {
         "",
         "",
         "",
+        "",
       ]);
       continue;
     }
     const a = r.latency.addedOverFloor[id];
+    const ours = f !== undefined && !["a", "b", "f"].includes(id);
     rows.push([
       PATH_LABELS[id],
       String(o.value.p50),
       String(o.value.p95),
       String(o.value.mean),
       a ? `${signed(a.p50)} / ${signed(a.p95)}` : "",
-      f !== undefined && !["a", "b", "f"].includes(id)
-        ? signed(o.value.p50 - f)
+      ours ? signed(o.value.p50 - f) : "",
+      ours && floor
+        ? signed(pairedMedian(o.value.samplesMs, floor.samplesMs))
         : "",
     ]);
   }
@@ -103,7 +107,7 @@ function latencySection(r: Results, chartFile: string): string[] {
   return [
     "## 1. Login latency",
     "",
-    `${r.latency.logins} sequential \`ssh -T -p PORT user@host true\` per path, interleaved one login at a time (each round once through every path, its first path rotating; after 2 unrecorded logins per path), every path but (a) through one gateway sshd process listening on a port per path with that path's ForceCommand (separate sshd instances of one configuration differed by up to 6 ms in authentication alone); p50/p95 by nearest rank. "Over (b)" is what a path adds to the \`exec ssh\` floor; "over (f)" is what it adds to the runtime's own floor, (f), where Deno starts exactly as our launcher starts it but runs an empty module: the share of the added latency that is ours.`,
+    `${r.latency.logins} sequential \`ssh -T -p PORT user@host true\` per path, interleaved one login at a time (each round once through every path, its first path rotating; after 2 unrecorded logins per path), every path but (a) through one gateway sshd process listening on a port per path with that path's ForceCommand (separate sshd instances of one configuration differed by up to 6 ms in authentication alone); p50/p95 by nearest rank. "Over (b)" is what a path adds to the \`exec ssh\` floor; "over (f)" is what it adds to the runtime's own floor, (f), where Deno starts exactly as our launcher starts it but runs an empty module: the share of the added latency that is ours; "paired" is the median, over the rounds, of a login through the path minus the login through (f) of the same round: the same share estimated login by login, so that a slow minute of the machine, which falls on both logins of a round, cancels.`,
     "",
     ...mdTable(
       [
@@ -113,8 +117,9 @@ function latencySection(r: Results, chartFile: string): string[] {
         "mean (ms)",
         "added p50 / p95 over (b)",
         "added p50 over (f)",
+        "paired over (f)",
       ],
-      "lrrrrr",
+      "lrrrrrr",
       rows,
     ),
     "",

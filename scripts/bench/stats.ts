@@ -14,6 +14,23 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
 
+/**
+ * The median of `series[i] - baseline[i]` over the pairs both have: a shift
+ * estimated login by login. Logged in the same round, a pair shares the
+ * machine's pace of that moment, which the difference cancels.
+ */
+export function pairedMedian(
+  series: readonly number[],
+  baseline: readonly number[],
+): number {
+  const count = Math.min(series.length, baseline.length);
+  const differences = Array.from(
+    { length: count },
+    (_, i) => series[i] - baseline[i],
+  );
+  return median(differences);
+}
+
 /** Arithmetic mean. */
 export function mean(values: readonly number[]): number {
   if (values.length === 0) throw new Error("mean of no values");
