@@ -8,7 +8,7 @@ import {
   sshAs,
   type TestUser,
 } from "../../tests/harness/mod.ts";
-import { round, summarize, type Summary } from "./stats.ts";
+import { median, round, summarize, type Summary } from "./stats.ts";
 import { type SessionProcesses, summedMemory, threadsOf } from "./processes.ts";
 import {
   anonymousPrivateDirty,
@@ -130,11 +130,6 @@ export async function latency(
     }
   }
   return samples;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.ceil(sorted.length / 2) - 1];
 }
 
 /** Throughput of one path. */

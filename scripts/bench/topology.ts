@@ -1,8 +1,10 @@
 // The bench's topology on loopback: the gateway sshd whose ForceCommand is
-// the installed sshproxy (paths c, d, e, g, h by configuration), the floor
+// the installed sshproxy (paths c, d, e by configuration), the floor
 // gateway (b: `exec ssh`), the runtime-floor gateway (f: an empty Deno
-// module run as the launcher runs ours, then `exec ssh`), three
-// destinations and etcd; and the targets the measurements log in to.
+// module run as the launcher runs ours, then `exec ssh`), a gateway, file
+// and agent of their own for g and h, three destinations and etcd; the
+// targets the measurements log in to; and, for the login-latency phase
+// alone, one sshd serving every path's ForceCommand (startLatencyGateway).
 import {
   type Etcd,
   freePort,
