@@ -7,10 +7,14 @@
 permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net --allow-sys"
 # V8 flags, chosen by measurement (README "Start-up and memory"). A V8 code
 # cache only serves a runtime started with the flags it was made with.
-# --no-lazy: V8 compiles every function with its module, so the code cache
-#   made at install (Deno makes it right after compiling, when a lazy V8 has
-#   compiled only the top level) holds them all: a login no longer compiles
-#   the YAML parser and the session code (-6 to -8 ms), for ~0.6 MiB more.
+# V8 compiles lazily (its default), and our code is nonetheless whole in
+#   the code cache: install.sh marks every function of the prebuilt
+#   modules for compilation with its module (scripts/eager_compile.ts), so
+#   a login compiles none of ours. `--no-lazy` did the same for our code
+#   but also compiled, in full, the parts of Deno a session loads on
+#   demand (the process API brings Deno's streams, file and fetch-body
+#   modules): 0.56 MiB more private memory in an idle session (11.21
+#   against 10.65 MiB, by hand, medians of 5 interleaved), logins as fast.
 # Measured and left out: --single-threaded (two threads and 0.1 MiB less,
 # but a recorded 256 MiB transfer 7-10% slower), --lite-mode (no
 # WebAssembly, which ssh2 needs), --no-sparkplug (-0.2 MiB, recording 20%
@@ -42,7 +46,7 @@ permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net
 # --no-concurrent-* are not): the cache must be warmed under the flags the
 # launcher passes, as install.sh does.
 # shellcheck disable=SC2034
-v8_flags="--no-lazy,--minor-ms"
+v8_flags="--minor-ms"
 # The login face (sshproxy) adds --no-concurrent-sparkplug and
 # --no-concurrent-recompilation: V8 compiles hot functions on the main
 # thread instead of background threads. A login is too short for those
@@ -54,8 +58,8 @@ v8_flags="--no-lazy,--minor-ms"
 # shellcheck disable=SC2034
 session_v8_flags="$v8_flags,--no-concurrent-sparkplug,--no-concurrent-recompilation"
 # The compiled binary runs without a code cache (scripts/build.sh says why):
-# there --no-lazy would compile the whole program at every login (~+10 ms
-# measured), so it keeps V8's lazy compilation; the young generation's
-# collector does not depend on the cache, so it keeps --minor-ms.
+# there eager compilation would compile the whole program at every login
+# (~+10 ms measured with --no-lazy), so it runs the modules as bundled,
+# not rewritten by scripts/eager_compile.ts, with the same flags.
 # shellcheck disable=SC2034
-compiled_v8_flags="--minor-ms"
+compiled_v8_flags="$v8_flags"

@@ -1,0 +1,106 @@
+// What a function declaration, expression or arrow means, printed line by
+// line: tests/scripts/eager_compile_keeps_what_functions_mean_test.ts runs
+// this file as written and rewritten by scripts/eager_compile.ts, and
+// compares the two outputs.
+// The forms lint warns about are the point of it:
+// deno-lint-ignore-file no-func-assign no-inner-declarations require-await
+const lines = [];
+const say = (...words) => lines.push(words.join(" "));
+
+// Called before the line that declares it (hoisting).
+say("early", early(2));
+function early(n) {
+  return n * 10 + later(n);
+  function later(m) {
+    return m + 1;
+  }
+}
+
+// Its own name inside it is the scope's binding, as for a declaration.
+function selfName() {
+  return selfName;
+}
+const firstSelf = selfName;
+say("self", selfName() === firstSelf, selfName.name, selfName.length);
+function replaced() {
+  return "before";
+}
+replaced = () => "after";
+say("replaced", replaced());
+
+// Recursion, generators, async functions, default parameters.
+function factorial(n) {
+  return n <= 1 ? 1 : n * factorial(n - 1);
+}
+function* counted(limit, step = (x) => x + 1) {
+  for (let i = 0; i < limit; i = step(i)) yield i;
+}
+async function doubled(n) {
+  return await Promise.resolve(n * 2);
+}
+say("factorial", factorial(6), [...counted(4)].join(","), counted.name);
+say("async", await doubled(21), doubled.name, doubled.constructor.name);
+
+// Blocks: a declaration in a block belongs to it.
+{
+  say("block", inBlock());
+  function inBlock() {
+    return "in block";
+  }
+}
+say("outside", typeof inBlock);
+for (const n of [1, 2]) {
+  say("loop", perTurn());
+  function perTurn() {
+    return n * 100;
+  }
+}
+
+// `this`, `arguments` and `new.target` stay what they were.
+const holder = {
+  value: 7,
+  viaArrow() {
+    return [1].map(() => this.value)[0];
+  },
+  viaExpression: function () {
+    return arguments.length + this.value;
+  },
+};
+say("this", holder.viaArrow(), holder.viaExpression(1, 2));
+function Maker() {
+  this.made = new.target === Maker;
+}
+say("new.target", new Maker().made, Maker.name, typeof Maker.prototype);
+
+// Classes and object methods are left as they are.
+class Counter {
+  #count = 0;
+  static created = (() => "static")();
+  add(step = 1) {
+    this.#count += step;
+    return this;
+  }
+  get count() {
+    return this.#count;
+  }
+}
+say("class", new Counter().add().add(2).count, Counter.created);
+
+// Arrows everywhere an expression goes.
+const table = [3, 1, 2].sort((a, b) => a - b).map((x) => ({ x }));
+say("arrows", JSON.stringify(table), `${[1, 2].map((x) => x * 3)}`);
+const curried = (a) => (b) => (c) => a + b + c;
+say("curried", curried(1)(2)(3), curried.name);
+const asyncArrow = async (x) => x + 1;
+say("async arrow", await asyncArrow(1));
+// A switch case's declaration stays where it is.
+switch (lines.length) {
+  default: {
+    say("switch", inSwitch());
+    function inSwitch() {
+      return "switch";
+    }
+  }
+}
+
+console.log(lines.join("\n"));
