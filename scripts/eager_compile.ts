@@ -32,11 +32,15 @@
 // Hand-written on a maintained parser (acorn) and source editor
 // (magic-string): no bundler or minifier offers this rewrite.
 //
-//   deno run --allow-read --allow-write scripts/eager_compile.ts DIR
+//   deno run --allow-read --allow-write scripts/eager_compile.ts \
+//     [--profile PROFILE.json] DIR
 //
 // rewrites every .js file of DIR (scripts/install.sh runs it on the
 // launcher's app/; the compiled binary, which has no code cache, keeps V8's
-// lazy compilation of the unchanged modules).
+// lazy compilation of the unchanged modules). In a module that the profile
+// names (scripts/login_profile.ts: what a login ran), only the functions it
+// lists: the others would keep bytecode in every session that never runs
+// them.
 import * as acorn from "acorn";
 import * as walk from "acorn-walk";
 import MagicString from "magic-string";
@@ -55,8 +59,15 @@ export interface EagerModule {
 
 type Node = acorn.AnyNode;
 
-/** Rewrites one ES module so that V8 compiles its functions with it. */
-export function eagerModule(source: string): EagerModule {
+/**
+ * Rewrites one ES module so that V8 compiles its functions with it: all of
+ * them, or with `only`, those whose parameter list starts at one of those
+ * positions (V8's start of a function; scripts/login_profile.ts).
+ */
+export function eagerModule(
+  source: string,
+  only?: ReadonlySet<number>,
+): EagerModule {
   const tree = acorn.parse(source, {
     ecmaVersion: "latest",
     sourceType: "module",
@@ -73,8 +84,15 @@ export function eagerModule(source: string): EagerModule {
     out.appendLeft(node.end, ")");
     wrapped++;
   };
+  const chosen = (node: Node) =>
+    only === undefined || only.has(v8Start(source, node));
   walk.fullAncestor(tree, (node: Node, _state, ancestors: Node[]) => {
     const parent = ancestors.at(-2);
+    if (
+      (node.type === "ArrowFunctionExpression" ||
+        node.type === "FunctionExpression" ||
+        node.type === "FunctionDeclaration") && !chosen(node)
+    ) return;
     switch (node.type) {
       case "ImportDeclaration":
       case "ExportAllDeclaration":
@@ -113,13 +131,21 @@ export function eagerModule(source: string): EagerModule {
         out.prependRight(node.start, `${binding} ${node.id.name} = (`);
         out.remove(node.id.start, node.id.end);
         out.appendLeft(node.end, ");\n");
-        out.move(node.start, node.end, at);
+        // Already first in its scope: nothing to move (nor can be).
+        if (node.start !== at) out.move(node.start, node.end, at);
         hoisted++;
         return;
       }
     }
   });
   return { code: out.toString(), wrapped, hoisted, imports };
+}
+
+/** Where V8 starts a function: its parameter list (an arrow's first token). */
+function v8Start(source: string, node: Node): number {
+  if (node.type === "ArrowFunctionExpression") return node.start;
+  const after = "id" in node && node.id ? node.id.end : node.start;
+  return source.indexOf("(", after);
 }
 
 /** Where a declaration directly in `scope` is hoisted to; none for other parents. */
@@ -164,9 +190,25 @@ export function importCycle(
 }
 
 if (import.meta.main) {
-  const [dir] = Deno.args;
-  if (dir === undefined || Deno.args.length !== 1) {
-    console.error("usage: eager_compile.ts DIR");
+  const args = [...Deno.args];
+  let profile: Record<string, number[]> = {};
+  if (args[0] === "--profile" && args.length === 3) {
+    const path = args[1];
+    try {
+      profile = JSON.parse(Deno.readTextFileSync(path));
+    } catch (error) {
+      console.error(
+        `eager_compile: cannot read the profile ${path}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+      Deno.exit(1);
+    }
+    args.splice(0, 2);
+  }
+  const [dir] = args;
+  if (dir === undefined || args.length !== 1) {
+    console.error("usage: eager_compile.ts [--profile PROFILE.json] DIR");
     Deno.exit(2);
   }
   const files = [...Deno.readDirSync(dir)]
@@ -177,7 +219,12 @@ if (import.meta.main) {
   const graph = new Map<string, string[]>();
   for (const file of files) {
     try {
-      const result = eagerModule(Deno.readTextFileSync(`${dir}/${file}`));
+      // A module the profile names: only what the login ran.
+      const starts = profile[file];
+      const result = eagerModule(
+        Deno.readTextFileSync(`${dir}/${file}`),
+        starts ? new Set(starts) : undefined,
+      );
       rewritten.set(file, result.code);
       graph.set(
         file,

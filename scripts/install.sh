@@ -55,7 +55,7 @@ commands=(sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent)
 # Install-time warm-ups use the same flags.
 # shellcheck source=scripts/runtime_flags.sh
 . "$(dirname "$0")/runtime_flags.sh"
-run_flags="run --cached-only --no-prompt --quiet --v8-flags=$v8_flags $permission_flags"
+run_flags="run --cached-only --no-prompt --quiet${v8_flags:+ --v8-flags=$v8_flags} $permission_flags"
 session_run_flags="run --cached-only --no-prompt --quiet --v8-flags=$session_v8_flags $permission_flags"
 
 remove_empty_parents() {
@@ -300,11 +300,20 @@ if [ -n "$binary" ]; then
 else
   # Built here, from these sources: an install never runs a stale build.
   bash "$root/scripts/bundle.sh" "$stage" || exit 1 # bundle.sh said why, in one line
-  # Our functions are compiled with their modules, into the code cache
-  # warmed below; V8 compiles the rest lazily (scripts/eager_compile.ts).
-  "$deno" run --quiet --config "$root/deno.json" --allow-read --allow-write="$stage/app" \
-    "$root/scripts/eager_compile.ts" "$stage/app" || exit 1 # it said why, in one line
   cp -a "$root/node_modules" "$stage/"
+  # The functions a login runs (one stateless session of this build, on
+  # loopback: scripts/login_profile.ts), and every function of the other
+  # faces and of the parts loaded on demand, are compiled with their
+  # modules, into the code cache warmed below; V8 compiles the rest lazily
+  # (scripts/eager_compile.ts).
+  profile=$(mktemp) || die "cannot create a temporary file"
+  "$deno" run --no-config --quiet --allow-read --allow-write --allow-run --allow-net \
+    "$root/scripts/login_profile.ts" "$deno" "$stage" "$session_v8_flags" "$profile" \
+    || { rm -f "$profile"; exit 1; } # it said why, in one line
+  "$deno" run --quiet --config "$root/deno.json" --allow-read --allow-write="$stage/app" \
+    "$root/scripts/eager_compile.ts" --profile "$profile" "$stage/app" \
+    || { rm -f "$profile"; exit 1; } # it said why, in one line
+  rm -f "$profile"
   cp "$deno" "$stage/bin/deno"
   front_script launcher >"$stage/bin/sshproxy-launcher"
   chmod 755 "$stage/bin/sshproxy-launcher" "$stage/bin/deno"

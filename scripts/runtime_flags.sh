@@ -7,14 +7,15 @@
 permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net --allow-sys"
 # V8 flags, chosen by measurement (README "Start-up and memory"). A V8 code
 # cache only serves a runtime started with the flags it was made with.
-# V8 compiles lazily (its default), and our code is nonetheless whole in
-#   the code cache: install.sh marks every function of the prebuilt
-#   modules for compilation with its module (scripts/eager_compile.ts), so
-#   a login compiles none of ours. `--no-lazy` did the same for our code
-#   but also compiled, in full, the parts of Deno a session loads on
-#   demand (the process API brings Deno's streams, file and fetch-body
-#   modules): 0.56 MiB more private memory in an idle session (11.21
-#   against 10.65 MiB, by hand, medians of 5 interleaved), logins as fast.
+# V8 compiles lazily (its default), and what a login runs of our code is
+#   nonetheless in the code cache: install.sh marks those functions (and
+#   every function of the other faces) for compilation with their module
+#   (scripts/login_profile.ts, scripts/eager_compile.ts). `--no-lazy` made
+#   the cache whole too, but also compiled, in full, the parts of Deno a
+#   session loads on demand (the process API brings Deno's streams, file
+#   and fetch-body modules): an idle stateless session kept 11.22 MiB
+#   private dirty against 10.45 now (by hand, medians of 5 interleaved),
+#   logins as fast.
 # Measured and left out: --single-threaded (two threads and 0.1 MiB less,
 # but a recorded 256 MiB transfer 7-10% slower), --lite-mode (no
 # WebAssembly, which ssh2 needs), --no-sparkplug (-0.2 MiB, recording 20%
@@ -56,7 +57,7 @@ v8_flags="--minor-ms"
 # etcd p50 -2.5 ms; same memory). The long-lived faces (the agent above
 # all, whose event loop must not stall on a compilation) keep them.
 # shellcheck disable=SC2034
-session_v8_flags="$v8_flags,--no-concurrent-sparkplug,--no-concurrent-recompilation"
+session_v8_flags="${v8_flags:+$v8_flags,}--no-concurrent-sparkplug,--no-concurrent-recompilation"
 # The compiled binary runs without a code cache (scripts/build.sh says why):
 # there eager compilation would compile the whole program at every login
 # (~+10 ms measured with --no-lazy), so it runs the modules as bundled,

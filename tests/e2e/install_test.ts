@@ -281,8 +281,8 @@ Deno.test({
             }"`,
         )
         .replace(
-          /^session_v8_flags="\$v8_flags,/m,
-          'session_v8_flags="$v8_flags,--minor-ms,',
+          /^session_v8_flags="\$\{v8_flags:\+\$v8_flags,\}/m,
+          'session_v8_flags="${v8_flags:+$v8_flags,}--minor-ms,',
         );
       assert.notEqual(split, flags);
       await Deno.writeTextFile(flagsFile, split);
