@@ -19,10 +19,14 @@
 //     at the start of its scope (`let` in a block that is not a function
 //     body): hoisted like the declaration, named NAME like it, and its own
 //     name inside it is the scope's binding, as for a declaration.
-// Left to V8's lazy compilation: class members and object-literal methods
-// (no syntax puts them in parentheses), async arrow functions (V8's
-// heuristic does not see them), and declarations in a `switch` case or
-// behind a label.
+//   - an object literal's method becomes a property whose value is a
+//     parenthesized function expression (the same function, but that it
+//     could be called with `new`), unless it uses `super` or has a
+//     computed name.
+// Left to V8's lazy compilation: class members and accessors (no syntax
+// puts them in parentheses), async arrow functions (V8's heuristic does
+// not see them), and declarations in a `switch` case or behind a label.
+// (The login's own code avoids classes for that reason.)
 //
 // A declaration made a `var` is assigned when its module starts to run,
 // not when the module graph is linked: only a module in an import cycle
@@ -115,10 +119,25 @@ export function eagerModule(
       case "FunctionExpression":
         if (parent?.type === "ParenthesizedExpression") return;
         if (parent?.type === "MethodDefinition") return;
-        if (
-          parent?.type === "Property" &&
-          (parent.method || parent.kind !== "init")
-        ) return;
+        if (parent?.type === "Property" && parent.kind !== "init") return;
+        if (parent?.type === "Property" && parent.method) {
+          // `name(a) {...}` -> `name: (function (a) {...})`: the same
+          // function but for `super` (then left alone) and `new`.
+          if (parent.computed || usesSuper(node)) return;
+          const key = source.slice(parent.key.start, parent.key.end);
+          // `__proto__: value` would set the prototype, not a property.
+          if (key.replace(/^["']|["']$/g, "") === "__proto__") return;
+          out.overwrite(
+            parent.start,
+            node.start,
+            `${key}: (${node.async ? "async " : ""}function${
+              node.generator ? "*" : ""
+            } `,
+          );
+          out.appendLeft(node.end, ")");
+          wrapped++;
+          return;
+        }
         parenthesize(node);
         return;
       case "FunctionDeclaration": {
@@ -139,6 +158,15 @@ export function eagerModule(
     }
   });
   return { code: out.toString(), wrapped, hoisted, imports };
+}
+
+/** Whether `super` appears in `node` (in it or in its arrows). */
+function usesSuper(node: Node): boolean {
+  let found = false;
+  walk.full(node, (inner: Node) => {
+    if (inner.type === "Super") found = true;
+  });
+  return found;
 }
 
 /** Where V8 starts a function: its parameter list (an arrow's first token). */

@@ -1,17 +1,18 @@
-// Which of our functions a login runs: scripts/install.sh runs one
-// stateless session of the freshly built login face (to a listener of its
-// own on loopback, `true` as the ssh client, a log in a temporary
-// directory), with V8 logging its function events, and writes, for each
-// module of app/ the session loaded, where the functions it compiled
-// start. scripts/eager_compile.ts then compiles those with their module
-// (into the code cache) and leaves the others to V8's lazy compilation:
-// a function no login runs keeps no bytecode in every idle session
-// (by hand: 10.41 against 10.64 MiB private dirty with every function
-// compiled; logins as fast). A session that runs one of the others (etcd,
-// a rarer configuration key) compiles it when it runs, as before.
+// Which of our functions a login runs: scripts/install.sh runs two
+// stateless sessions (a command, a shell) of the freshly built login face,
+// as the launcher starts it (a plan file offered for hand-off, sshd's pid)
+// and with a file written as sites write theirs, to a listener of its own
+// on loopback, with `true` as the ssh client and V8 logging its function
+// events, and writes, for each module of app/ the sessions loaded, where
+// the functions they compiled start. scripts/eager_compile.ts then
+// compiles those with their module (into the code cache) and leaves the
+// others to V8's lazy compilation: a function no login runs keeps no
+// bytecode in every idle session (by hand: 10.41 against 10.64 MiB private
+// dirty with every function compiled). A session that runs one of the
+// others (etcd, a rarer configuration key) compiles it when it runs.
 //
-// The session is the product's own: if it fails, the build is broken, and
-// the install stops with the session's last words.
+// The sessions are the product's own: if one fails or logs a warning, the
+// build is broken, and the install stops with its last words.
 //
 //   deno run --allow-read --allow-write --allow-run --allow-net \
 //     scripts/login_profile.ts DENO LIB V8_FLAGS PROFILE.json
@@ -78,73 +79,104 @@ if (import.meta.main) {
         return false;
       }
     }) ?? fail("no /usr/bin/true or /bin/true to stand for ssh");
+    // Written as sites write theirs: comments, plain and quoted scalars,
+    // block and flow lists, a nested mapping.
     await Deno.writeTextFile(
       `${work}/sshproxy.yaml`,
       [
-        `log: ${JSON.stringify(`${work}/session.log`)}`,
+        "# sshproxy.yaml",
+        "---",
+        `log: ${work}/session.log`,
+        "check_interval: 10m # how long a host check counts",
         "ssh:",
-        `  exe: ${JSON.stringify(truePath)}`,
+        `  exe: ${truePath}`,
+        "  args:",
+        '    - "-q"',
+        "    - -oBatchMode=yes",
+        "environment:",
+        "  SSHPROXY_PROFILE: 'yes'",
         `dest: ["127.0.0.1:${listener.addr.port}"]`,
         "",
       ].join("\n"),
     );
     const log = `${work}/v8.log`;
-    const session = await new Deno.Command(deno, {
-      args: [
-        "run",
-        "--no-prompt",
-        "--quiet",
-        `--v8-flags=${
-          [
-            v8Flags,
-            "--log-function-events",
-            `--logfile=${log}`,
-            "--no-logfile-per-isolate",
-          ]
-            .filter((flag) => flag !== "").join(",")
-        }`,
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        "--allow-net",
-        "--allow-sys",
-        "--config",
-        `${lib}/deno.json`,
-        `${lib}/app/sshproxy.js`,
-        `${work}/sshproxy.yaml`,
-      ],
-      clearEnv: true,
-      env: {
-        PATH: "/usr/bin:/bin",
-        HOME: work,
-        DENO_DIR: `${work}/cache`,
-        DENO_NO_UPDATE_CHECK: "1",
-        NO_COLOR: "1",
-        SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22",
-        SSH_ORIGINAL_COMMAND: "true",
-      },
-      cwd: work,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    const sessionLog = await Deno.readTextFile(`${work}/session.log`).catch(
-      () => "",
-    );
-    if (!session.success || !/ proxied to /.test(sessionLog)) {
-      const words = new TextDecoder().decode(session.stderr).trim() ||
-        sessionLog.trim();
-      fail(
-        `a stateless session of ${lib}/app/sshproxy.js failed (status ${session.code}): ${
-          words.split("\n").at(-1) ?? ""
-        }`,
-      );
+    let v8Log = "";
+    // A command, then an interactive shell, each as the launcher starts
+    // the proxy: with a plan file offered for hand-off, and sshd's pid.
+    for (const command of ["true", undefined]) {
+      const plan = `/tmp/sshproxy-plan.${crypto.randomUUID()}`;
+      try {
+        Deno.openSync(plan, { createNew: true, write: true, mode: 0o600 })
+          .close();
+      } catch (error) {
+        fail(`cannot create ${plan}: ${String(error)}`);
+      }
+      const session = await new Deno.Command(deno, {
+        args: [
+          "run",
+          "--no-prompt",
+          "--quiet",
+          `--v8-flags=${
+            [
+              v8Flags,
+              "--log-function-events",
+              `--logfile=${log}`,
+              "--no-logfile-per-isolate",
+            ].filter((flag) => flag !== "").join(",")
+          }`,
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          "--allow-run",
+          "--allow-net",
+          "--allow-sys",
+          "--config",
+          `${lib}/deno.json`,
+          `${lib}/app/sshproxy.js`,
+          `${work}/sshproxy.yaml`,
+        ],
+        clearEnv: true,
+        env: {
+          PATH: "/usr/bin:/bin",
+          HOME: work,
+          DENO_DIR: `${work}/cache`,
+          DENO_NO_UPDATE_CHECK: "1",
+          NO_COLOR: "1",
+          SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22",
+          SSHPROXY_ARGV0: "sshproxy",
+          SSHPROXY_HANDOFF: plan,
+          SSHPROXY_SSHD: String(Deno.pid),
+          ...(command === undefined ? {} : { SSH_ORIGINAL_COMMAND: command }),
+        },
+        cwd: work,
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      await Deno.remove(plan).catch(() => {});
+      const sessionLog = await Deno.readTextFile(`${work}/session.log`)
+        .catch(() => "");
+      if (!session.success || !/ proxied to /.test(sessionLog)) {
+        const words = new TextDecoder().decode(session.stderr).trim() ||
+          sessionLog.trim();
+        fail(
+          `a stateless session of ${lib}/app/sshproxy.js failed (status ${session.code}): ${
+            words.split("\n").at(-1) ?? ""
+          }`,
+        );
+      }
+      if (/WARNING|ERROR/.test(sessionLog)) {
+        fail(
+          `a stateless session of ${lib}/app/sshproxy.js logged: ${
+            sessionLog.split("\n").find((line) => /WARNING|ERROR/.test(line))
+          }`,
+        );
+      }
+      await Deno.remove(`${work}/session.log`);
+      v8Log += await Deno.readTextFile(log) + "\n";
+      await Deno.remove(log);
     }
-    const profile = profileFromLog(
-      await Deno.readTextFile(log),
-      `${lib}/app`,
-    );
+    const profile = profileFromLog(v8Log, `${lib}/app`);
     if (!profile["sshproxy.js"]) {
       fail(`V8's log names no function of ${lib}/app/sshproxy.js`);
     }

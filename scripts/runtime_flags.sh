@@ -13,9 +13,9 @@ permission_flags="--allow-read --allow-write --allow-env --allow-run --allow-net
 #   (scripts/login_profile.ts, scripts/eager_compile.ts). `--no-lazy` made
 #   the cache whole too, but also compiled, in full, the parts of Deno a
 #   session loads on demand (the process API brings Deno's streams, file
-#   and fetch-body modules): an idle stateless session kept 11.22 MiB
-#   private dirty against 10.45 now (by hand, medians of 5 interleaved),
-#   logins as fast.
+#   and fetch-body modules): by hand, through the installed launcher, a
+#   stateless login took 35.9 ms against 34.2 now (p50 of 80 interleaved)
+#   and an idle one kept 11.05 MiB private dirty against 10.48.
 # Measured and left out: --single-threaded (two threads and 0.1 MiB less,
 # but a recorded 256 MiB transfer 7-10% slower), --lite-mode (no
 # WebAssembly, which ssh2 needs), --no-sparkplug (-0.2 MiB, recording 20%

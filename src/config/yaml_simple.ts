@@ -28,11 +28,11 @@ export function readSimpleYaml(text: string): YamlTree | undefined {
   if (/[\t\r\uFEFF]/.test(text)) return undefined;
   const lines = contentLines(text);
   if (lines === undefined || lines.length === 0) return undefined;
-  const reader = new Reader(lines);
+  const cursor: Cursor = { lines, position: 0 };
   try {
     if (lines[0].indent !== 0) return undefined;
-    const root = reader.block(0, 0);
-    if (root.kind !== "mapping" || !reader.done()) return undefined;
+    const root = block(cursor, 0, 0);
+    if (root.kind !== "mapping" || !done(cursor)) return undefined;
     return { root, notes: [] };
   } catch (error) {
     if (error instanceof OutsideSubset) return undefined;
@@ -87,204 +87,209 @@ function contentLines(text: string): Line[] | undefined {
 // Nested deeper than this, the package reads it (and applies its limit).
 const MAX_DEPTH = 50;
 
-class Reader {
-  #position = 0;
+// Plain functions over a cursor rather than a class: V8 compiles class
+// members lazily, at every login that reads a file (~1 ms here, measured),
+// where functions are compiled with their module into the install's code
+// cache (scripts/eager_compile.ts).
 
-  constructor(private readonly lines: Line[]) {}
+/** The lines being read and the next one. */
+interface Cursor {
+  lines: Line[];
+  position: number;
+}
 
-  done(): boolean {
-    return this.#position >= this.lines.length;
-  }
+function done(cursor: Cursor): boolean {
+  return cursor.position >= cursor.lines.length;
+}
 
-  #peek(): Line | undefined {
-    return this.lines[this.#position];
-  }
+function peek(cursor: Cursor): Line | undefined {
+  return cursor.lines[cursor.position];
+}
 
-  /** The block (mapping or sequence) whose first line is the next one, at `indent`. */
-  block(indent: number, depth: number): TreeNode {
-    if (depth > MAX_DEPTH) outside();
-    const first = this.#peek();
-    if (first === undefined || first.indent !== indent) outside();
-    return isSequenceItem(first.content)
-      ? this.#sequence(indent, depth)
-      : this.#mapping(indent, depth);
-  }
+/** The block (mapping or sequence) whose first line is the next one, at `indent`. */
+function block(cursor: Cursor, indent: number, depth: number): TreeNode {
+  if (depth > MAX_DEPTH) outside();
+  const first = peek(cursor);
+  if (first === undefined || first.indent !== indent) outside();
+  return isSequenceItem(first.content)
+    ? sequence(cursor, indent, depth)
+    : mapping(cursor, indent, depth);
+}
 
-  #mapping(indent: number, depth: number): TreeNode {
-    const entries: MappingEntry[] = [];
-    const line = this.#peek()!.number;
-    for (;;) {
-      const current = this.#peek();
-      if (current === undefined || current.indent < indent) break;
-      if (current.indent > indent || isSequenceItem(current.content)) {
-        outside();
-      }
-      this.#position++;
-      const { key, rest } = splitKey(current.content);
-      if (key === "<<") outside(); // a merge key
-      if (rest === "") {
-        // The value is the block below: more indented, or a sequence at
-        // the key's own indentation.
-        const next = this.#peek();
-        if (next === undefined) outside();
-        if (
-          next.indent > indent ||
-          (next.indent === indent && isSequenceItem(next.content))
-        ) {
-          entries.push({
-            key,
-            line: current.number,
-            value: this.block(next.indent, depth + 1),
-          });
-          continue;
-        }
-        outside(); // an empty value
-      }
-      entries.push({
-        key,
-        line: current.number,
-        value: this.#inline(rest, current.number),
-      });
-      const next = this.#peek();
-      if (next !== undefined && next.indent > indent) outside(); // continued
+function mapping(cursor: Cursor, indent: number, depth: number): TreeNode {
+  const entries: MappingEntry[] = [];
+  const line = peek(cursor)!.number;
+  for (;;) {
+    const current = peek(cursor);
+    if (current === undefined || current.indent < indent) break;
+    if (current.indent > indent || isSequenceItem(current.content)) {
+      outside();
     }
-    return { kind: "mapping", entries, line };
-  }
-
-  #sequence(indent: number, depth: number): TreeNode {
-    const items: TreeNode[] = [];
-    const line = this.#peek()!.number;
-    for (;;) {
-      const current = this.#peek();
-      if (current === undefined || current.indent < indent) break;
-      if (current.indent > indent || !isSequenceItem(current.content)) {
-        // A key at the indentation of a compact sequence ends it.
-        if (current.indent === indent) break;
-        outside();
-      }
-      const after = current.content.slice(1);
-      const content = after.trimStart();
-      const column = indent + 1 + (after.length - content.length);
-      if (content === "" || content.startsWith("#")) outside();
-      if (isSequenceItem(content)) outside(); // "- - x"
-      if (hasKey(content)) {
-        // "- key: value": a mapping at the key's column, this line first.
-        this.lines[this.#position] = {
-          number: current.number,
-          indent: column,
-          content,
-        };
-        items.push(this.#mapping(column, depth + 1));
+    cursor.position++;
+    const { key, rest } = splitKey(current.content);
+    if (key === "<<") outside(); // a merge key
+    if (rest === "") {
+      // The value is the block below: more indented, or a sequence at
+      // the key's own indentation.
+      const next = peek(cursor);
+      if (next === undefined) outside();
+      if (
+        next.indent > indent ||
+        (next.indent === indent && isSequenceItem(next.content))
+      ) {
+        entries.push({
+          key,
+          line: current.number,
+          value: block(cursor, next.indent, depth + 1),
+        });
         continue;
       }
-      this.#position++;
-      items.push(this.#inline(content, current.number));
-      const next = this.#peek();
-      if (next !== undefined && next.indent > indent) outside(); // continued
+      outside(); // an empty value
     }
-    return { kind: "sequence", items, line };
+    entries.push({
+      key,
+      line: current.number,
+      value: inline(rest, current.number),
+    });
+    const next = peek(cursor);
+    if (next !== undefined && next.indent > indent) outside(); // continued
   }
+  return { kind: "mapping", entries, line };
+}
 
-  // A value written on its key's line: a scalar or a one-line flow list.
-  #inline(text: string, line: number): TreeNode {
-    if (text.startsWith("[")) return this.#flowSequence(text, line);
-    if (text.startsWith("{")) {
-      if (/^\{\s*\}(\s+#.*)?$/.test(text)) {
-        return { kind: "mapping", entries: [], line };
-      }
+function sequence(cursor: Cursor, indent: number, depth: number): TreeNode {
+  const items: TreeNode[] = [];
+  const line = peek(cursor)!.number;
+  for (;;) {
+    const current = peek(cursor);
+    if (current === undefined || current.indent < indent) break;
+    if (current.indent > indent || !isSequenceItem(current.content)) {
+      // A key at the indentation of a compact sequence ends it.
+      if (current.indent === indent) break;
       outside();
     }
-    const { scalar, rest } = this.#scalar(text, line, false);
-    if (rest !== "" && !rest.startsWith("#")) outside();
-    return scalar;
-  }
-
-  #flowSequence(text: string, line: number): TreeNode {
-    const close = closingBracket(text);
-    if (close < 0) outside();
-    // Only a comment may follow, after a blank.
-    const after = text.slice(close + 1);
-    if (after !== "" && !/^\s+#/.test(after)) outside();
-    const inside = text.slice(1, close);
-    if (/[[\]{}#]/.test(inside.replace(/'[^']*'|"[^"\\]*"/g, ""))) outside();
-    const items: TreeNode[] = [];
-    if (inside.trim() !== "") {
-      let remaining = inside;
-      for (;;) {
-        const trimmed = remaining.trimStart();
-        if (trimmed === "") break; // a trailing comma
-        const { scalar, rest } = this.#scalar(trimmed, line, true);
-        items.push(scalar);
-        if (rest === "") break;
-        if (!rest.startsWith(",")) outside();
-        remaining = rest.slice(1);
-        if (remaining.trim() === "" && items.length > 0) break;
-      }
-    }
-    return { kind: "sequence", items, line };
-  }
-
-  // One scalar at the start of `text`; what follows it, trimmed.
-  #scalar(
-    text: string,
-    line: number,
-    inFlow: boolean,
-  ): { scalar: ScalarNode; rest: string } {
-    const quote = text[0];
-    if (quote === "'" || quote === '"') {
-      let end = 1;
-      let value = "";
-      for (;;) {
-        const next = text.indexOf(quote, end);
-        if (next < 0) outside(); // spans lines
-        value += text.slice(end, next);
-        if (quote === "'" && text[next + 1] === "'") {
-          value += "'";
-          end = next + 2;
-          continue;
-        }
-        end = next + 1;
-        break;
-      }
-      if (quote === '"' && value.includes("\\")) outside(); // escapes
-      const rest = text.slice(end).trimStart();
-      // Outside a list, only a blank may follow the closing quote.
-      if (!inFlow && rest !== "" && !/\s/.test(text[end])) outside();
-      return {
-        scalar: { kind: "scalar", tag: "str", value, text: value, line },
-        rest,
+    const after = current.content.slice(1);
+    const content = after.trimStart();
+    const column = indent + 1 + (after.length - content.length);
+    if (content === "" || content.startsWith("#")) outside();
+    if (isSequenceItem(content)) outside(); // "- - x"
+    if (hasKey(content)) {
+      // "- key: value": a mapping at the key's column, this line first.
+      cursor.lines[cursor.position] = {
+        number: current.number,
+        indent: column,
+        content,
       };
+      items.push(mapping(cursor, column, depth + 1));
+      continue;
     }
-    // A plain scalar: up to a comment, or in a list up to its comma.
-    // (`-`, `?` and `:` start one only before a character that is not a
-    // blank, nor in a list a flow indicator.)
-    const indicator = inFlow ? /^[-?:]([\s,[\]{}]|$)/ : /^[-?:](\s|$)/;
-    if (indicator.test(text) || /^[,[\]{}#&*!|>%@`]/.test(text)) {
-      outside();
+    cursor.position++;
+    items.push(inline(content, current.number));
+    const next = peek(cursor);
+    if (next !== undefined && next.indent > indent) outside(); // continued
+  }
+  return { kind: "sequence", items, line };
+}
+
+// A value written on its key's line: a scalar or a one-line flow list.
+function inline(text: string, line: number): TreeNode {
+  if (text.startsWith("[")) return flowSequence(text, line);
+  if (text.startsWith("{")) {
+    if (/^\{\s*\}(\s+#.*)?$/.test(text)) {
+      return { kind: "mapping", entries: [], line };
     }
-    // (A list holds no `#` at all, #flowSequence checked; looking for a
-    // comment in the rest of the line at every item would be quadratic.)
-    let end = text.length;
-    if (inFlow) {
-      const comma = text.indexOf(",");
-      if (comma >= 0) end = comma;
-    } else {
-      const comment = text.search(/\s#/);
-      if (comment >= 0) end = comment;
+    outside();
+  }
+  const { scalar, rest } = leadingScalar(text, line, false);
+  if (rest !== "" && !rest.startsWith("#")) outside();
+  return scalar;
+}
+
+function flowSequence(text: string, line: number): TreeNode {
+  const close = closingBracket(text);
+  if (close < 0) outside();
+  // Only a comment may follow, after a blank.
+  const after = text.slice(close + 1);
+  if (after !== "" && !/^\s+#/.test(after)) outside();
+  const inside = text.slice(1, close);
+  if (/[[\]{}#]/.test(inside.replace(/'[^']*'|"[^"\\]*"/g, ""))) outside();
+  const items: TreeNode[] = [];
+  if (inside.trim() !== "") {
+    let remaining = inside;
+    for (;;) {
+      const trimmed = remaining.trimStart();
+      if (trimmed === "") break; // a trailing comma
+      const { scalar, rest } = leadingScalar(trimmed, line, true);
+      items.push(scalar);
+      if (rest === "") break;
+      if (!rest.startsWith(",")) outside();
+      remaining = rest.slice(1);
+      if (remaining.trim() === "" && items.length > 0) break;
     }
-    const source = text.slice(0, end).trimEnd();
-    if (/:(\s|$)/.test(source)) outside(); // a mapping where a value was
-    if (inFlow && /[[\]{}]/.test(source)) outside();
+  }
+  return { kind: "sequence", items, line };
+}
+
+// One scalar at the start of `text`; what follows it, trimmed.
+function leadingScalar(
+  text: string,
+  line: number,
+  inFlow: boolean,
+): { scalar: ScalarNode; rest: string } {
+  const quote = text[0];
+  if (quote === "'" || quote === '"') {
+    let end = 1;
+    let value = "";
+    for (;;) {
+      const next = text.indexOf(quote, end);
+      if (next < 0) outside(); // spans lines
+      value += text.slice(end, next);
+      if (quote === "'" && text[next + 1] === "'") {
+        value += "'";
+        end = next + 2;
+        continue;
+      }
+      end = next + 1;
+      break;
+    }
+    if (quote === '"' && value.includes("\\")) outside(); // escapes
+    const rest = text.slice(end).trimStart();
+    // Outside a list, only a blank may follow the closing quote.
+    if (!inFlow && rest !== "" && !/\s/.test(text[end])) outside();
     return {
-      scalar: this.#plain(source, line),
-      rest: text.slice(end).trimStart(),
+      scalar: { kind: "scalar", tag: "str", value, text: value, line },
+      rest,
     };
   }
-
-  // A plain scalar resolved as the package resolves it (YAML 1.1 tags).
-  #plain(source: string, line: number): ScalarNode {
-    return scalarNode(resolvePlain(source), source, line) ?? outside();
+  // A plain scalar: up to a comment, or in a list up to its comma.
+  // (`-`, `?` and `:` start one only before a character that is not a
+  // blank, nor in a list a flow indicator.)
+  const indicator = inFlow ? /^[-?:]([\s,[\]{}]|$)/ : /^[-?:](\s|$)/;
+  if (indicator.test(text) || /^[,[\]{}#&*!|>%@`]/.test(text)) {
+    outside();
   }
+  // (A list holds no `#` at all, flowSequence checked; looking for a
+  // comment in the rest of the line at every item would be quadratic.)
+  let end = text.length;
+  if (inFlow) {
+    const comma = text.indexOf(",");
+    if (comma >= 0) end = comma;
+  } else {
+    const comment = text.search(/\s#/);
+    if (comment >= 0) end = comment;
+  }
+  const source = text.slice(0, end).trimEnd();
+  if (/:(\s|$)/.test(source)) outside(); // a mapping where a value was
+  if (inFlow && /[[\]{}]/.test(source)) outside();
+  return {
+    scalar: plain(source, line),
+    rest: text.slice(end).trimStart(),
+  };
+}
+
+// A plain scalar resolved as the package resolves it (YAML 1.1 tags).
+function plain(source: string, line: number): ScalarNode {
+  return scalarNode(resolvePlain(source), source, line) ?? outside();
 }
 
 // Where the one-line flow list that `text` starts ends: the first `]`

@@ -78,7 +78,7 @@ function expand(
   // characters like the reference does.
   const items = splitItems(segments.value, groups ? ",!&^" : ",");
 
-  const names = new NameList();
+  const names = nameList();
   for (const item of items) {
     // `a,,b` and a trailing comma contribute nothing rather than an empty
     // host name.
@@ -97,7 +97,7 @@ function expand(
       expanded = product.ok ? product : fail(where + product.error);
     }
     if (!expanded.ok) return expanded;
-    names.apply(item.op, expanded.value);
+    applyOperator(names, item.op, expanded.value);
     if (names.names.length > limit) return tooLarge(limit);
   }
   return ok(names.names);
@@ -177,29 +177,39 @@ function rawText(segments: Segment[]): string {
 // groups by pattern and size, in hash-map order). Names are compared as
 // text, so `server1` and `server01` stay two hosts where the reference
 // merged them by numeric value.
-class NameList {
-  names: string[] = [];
-  private present = new Set<string>();
+// Functions over a plain record rather than a class: V8 compiles class
+// members lazily, at every login (scripts/eager_compile.ts).
+interface NameList {
+  names: string[];
+  present: Set<string>;
+}
 
-  apply(op: Operator, operand: readonly string[]): void {
-    if (op === ",") {
-      for (const name of operand) {
-        if (!this.present.has(name)) {
-          this.present.add(name);
-          this.names.push(name);
-        }
+function nameList(): NameList {
+  return { names: [], present: new Set() };
+}
+
+function applyOperator(
+  list: NameList,
+  op: Operator,
+  operand: readonly string[],
+): void {
+  if (op === ",") {
+    for (const name of operand) {
+      if (!list.present.has(name)) {
+        list.present.add(name);
+        list.names.push(name);
       }
-      return;
     }
-    const other = new Set(operand);
-    const kept = this.names.filter((n) => other.has(n) === (op === "&"));
-    // Operands are already free of duplicates.
-    const added = op === "^" ? operand.filter((n) => !this.present.has(n)) : [];
-    // Rebuilt rather than spliced: spreading up to a million names as call
-    // arguments would overflow the stack.
-    this.names = kept.concat(added);
-    this.present = new Set(this.names);
+    return;
   }
+  const other = new Set(operand);
+  const kept = list.names.filter((n) => other.has(n) === (op === "&"));
+  // Operands are already free of duplicates.
+  const added = op === "^" ? operand.filter((n) => !list.present.has(n)) : [];
+  // Rebuilt rather than spliced: spreading up to a million names as call
+  // arguments would overflow the stack.
+  list.names = kept.concat(added);
+  list.present = new Set(list.names);
 }
 
 function expandItem(segments: Segment[], limit: number): Result<string[]> {
@@ -323,7 +333,7 @@ function expandGroup(
   const groupNames = expand(namePattern, undefined, undefined, [], limit);
   if (!groupNames.ok) return groupNames;
 
-  const names = new NameList();
+  const names = nameList();
   for (const name of groupNames.value) {
     const label = refSource === undefined
       ? `@${name}`
@@ -343,7 +353,7 @@ function expandGroup(
       limit,
     );
     if (!members.ok) return members;
-    names.apply(",", members.value);
+    applyOperator(names, ",", members.value);
     if (names.names.length > limit) return tooLarge(limit);
   }
   return ok(names.names);

@@ -272,7 +272,7 @@ async function proxy(
   // off never needs.
   let cancellation: Cancellation | undefined;
   const cancellable = () =>
-    cancellation ??= new Cancellation(log, inputs.parentGone);
+    cancellation ??= startCancellation(log, inputs.parentGone);
   // What starting ssh needs, prepared while etcd or the agent answers
   // (the process API ~2.5 ms, the signal listeners and sshd's watch ~1 ms
   // of the main thread, measured): a signal during that wait then ends the
@@ -589,77 +589,82 @@ const SIGNAL_NAMES: [Deno.Signal, string][] = [["SIGHUP", "hangup"], [
 ], ["SIGINT", "interrupt"]];
 
 /** Ends the session on SIGHUP/SIGTERM/SIGINT or when sshd (our parent) goes away. */
-class Cancellation {
-  ended = false;
-  #cleanups: (() => Promise<void>)[] = [];
-  #listeners: [Deno.Signal, () => void][] = [];
-  #stopWatching: () => void;
-  #controller = new AbortController();
-  #cancelled = new Promise<void>((resolve) =>
-    this.#controller.signal.addEventListener("abort", () => resolve(), {
+interface Cancellation {
+  /** Whether the session's end has begun. */
+  readonly ended: boolean;
+  /** Aborted when the session is cancelled (signal or parent death). */
+  readonly signal: AbortSignal;
+  onCleanup(cleanup: () => Promise<void>): void;
+  /** Waits for ssh, or terminates it (SIGTERM, then SIGKILL after 500 ms) when cancelled. */
+  run(ssh: SshProcess): Promise<ExitStatus>;
+  end(): Promise<void>;
+}
+
+// A closure rather than a class: V8 compiles class members lazily, at
+// every login (~0.4 ms here, measured), where functions are compiled with
+// their module into the install's code cache (scripts/eager_compile.ts).
+function startCancellation(
+  log: (level: Level, message: string) => void,
+  parentGone: () => boolean,
+): Cancellation {
+  const cleanups: (() => Promise<void>)[] = [];
+  const listeners: [Deno.Signal, () => void][] = [];
+  const controller = new AbortController();
+  const cancelled = new Promise<void>((resolve) =>
+    controller.signal.addEventListener("abort", () => resolve(), {
       once: true,
     })
   );
-
-  /** Aborted when the session is cancelled (signal or parent death). */
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  constructor(
-    private readonly log: (level: Level, message: string) => void,
-    parentGone: () => boolean,
-  ) {
-    for (const [signal, name] of SIGNAL_NAMES) {
-      const listener = () => {
-        log("INFO", `Got signal ${name}, exiting`);
-        this.#controller.abort();
-      };
-      Deno.addSignalListener(signal, listener);
-      this.#listeners.push([signal, listener]);
-    }
-    // The reference only notices a re-parenting to PID 1; any change of
-    // parent means sshd is gone (sub-reapers, containers), and so does
-    // the end of a launcher that waits to hand off (src/cli/proxy.ts).
-    const gone = () => {
-      if (!parentGone()) return false;
-      this.#stopWatching();
-      if (this.#controller.signal.aborted) return true;
-      log("WARNING", "SSH parent connection is dead");
-      this.#controller.abort();
-      return true;
+  for (const [signal, name] of SIGNAL_NAMES) {
+    const listener = () => {
+      log("INFO", `Got signal ${name}, exiting`);
+      controller.abort();
     };
-    this.#stopWatching = () => {};
-    // Gone already (while the session was routed): no need to wait.
-    if (gone()) return;
-    // Every second, as the reference: each look wakes an idle session
-    // (0.2 to 0.4 ms of CPU, measured), which 1,000 sessions pay together.
-    this.#stopWatching = every(1000, () => void gone());
+    Deno.addSignalListener(signal, listener);
+    listeners.push([signal, listener]);
   }
-
-  onCleanup(cleanup: () => Promise<void>): void {
-    this.#cleanups.push(cleanup);
-  }
-
-  /** Waits for ssh, or terminates it (SIGTERM, then SIGKILL after 500 ms) when cancelled. */
-  async run(ssh: SshProcess): Promise<ExitStatus> {
-    const outcome = await Promise.race([
-      ssh.status,
-      this.#cancelled.then(() => "cancelled" as const),
-    ]);
-    if (outcome !== "cancelled") return outcome;
-    return await ssh.terminate(500);
-  }
-
-  async end(): Promise<void> {
-    this.ended = true;
-    this.#stopWatching();
-    for (const [signal, listener] of this.#listeners) {
-      Deno.removeSignalListener(signal, listener);
-    }
-    await Promise.race([
-      Promise.all(this.#cleanups.map((cleanup) => cleanup())),
-      delay(1000),
-    ]);
-  }
+  let stopWatching = () => {};
+  // The reference only notices a re-parenting to PID 1; any change of
+  // parent means sshd is gone (sub-reapers, containers), and so does
+  // the end of a launcher that waits to hand off (src/cli/proxy.ts).
+  const gone = () => {
+    if (!parentGone()) return false;
+    stopWatching();
+    if (controller.signal.aborted) return true;
+    log("WARNING", "SSH parent connection is dead");
+    controller.abort();
+    return true;
+  };
+  // Gone already (while the session was routed): no need to wait.
+  // Else every second, as the reference: each look wakes an idle session
+  // (0.2 to 0.4 ms of CPU, measured), which 1,000 sessions pay together.
+  if (!gone()) stopWatching = every(1000, () => void gone());
+  const cancellation = {
+    ended: false,
+    signal: controller.signal,
+    onCleanup: (cleanup: () => Promise<void>) => {
+      cleanups.push(cleanup);
+    },
+    // Function expressions, not async arrows: V8 compiles those lazily.
+    run: async function (ssh: SshProcess): Promise<ExitStatus> {
+      const outcome = await Promise.race([
+        ssh.status,
+        cancelled.then(() => "cancelled" as const),
+      ]);
+      if (outcome !== "cancelled") return outcome;
+      return await ssh.terminate(500);
+    },
+    end: async function (): Promise<void> {
+      cancellation.ended = true;
+      stopWatching();
+      for (const [signal, listener] of listeners) {
+        Deno.removeSignalListener(signal, listener);
+      }
+      await Promise.race([
+        Promise.all(cleanups.map((cleanup) => cleanup())),
+        delay(1000),
+      ]);
+    },
+  };
+  return cancellation;
 }

@@ -72,7 +72,48 @@ function Maker() {
 }
 say("new.target", new Maker().made, Maker.name, typeof Maker.prototype);
 
-// Classes and object methods are left as they are.
+// Object methods: plain, async, generator, quoted names; one that uses
+// `super`, and one named __proto__, stay methods.
+const base = { greet: () => "base" };
+const methods = {
+  __proto__: base,
+  plain(x) {
+    return x + this.offset;
+  },
+  async later(x) {
+    return await Promise.resolve(x * 2);
+  },
+  *pairs(n) {
+    for (let i = 0; i < n; i++) yield [i, i * i];
+  },
+  "quoted-name"() {
+    return "quoted";
+  },
+  greet() {
+    return "child of " + super.greet();
+  },
+  offset: 1,
+};
+const odd = {
+  __proto__() {
+    return "own __proto__ method";
+  },
+};
+say(
+  "methods",
+  methods.plain(1),
+  await methods.later(3),
+  JSON.stringify([...methods.pairs(3)]),
+  methods["quoted-name"](),
+  methods.greet(),
+  methods.plain.name,
+  methods.later.name,
+  Object.getPrototypeOf(methods) === base,
+  Object.getPrototypeOf(odd) === Object.prototype,
+  odd.__proto__(),
+);
+
+// Classes are left as they are.
 class Counter {
   #count = 0;
   static created = (() => "static")();
