@@ -23,9 +23,13 @@
 //     parenthesized function expression (the same function, but that it
 //     could be called with `new`), unless it uses `super` or has a
 //     computed name.
+//   - an async arrow function that uses nothing an arrow takes from its
+//     scope (`this`, `arguments`, `super`, `new.target`) becomes a
+//     parenthesized async function expression (V8's heuristic does not
+//     see async arrows).
 // Left to V8's lazy compilation: class members and accessors (no syntax
-// puts them in parentheses), async arrow functions (V8's heuristic does
-// not see them), and declarations in a `switch` case or behind a label.
+// puts them in parentheses), the other async arrows, and declarations in
+// a `switch` case or behind a label.
 // (The login's own code avoids classes for that reason.)
 //
 // A declaration made a `var` is assigned when its module starts to run,
@@ -106,7 +110,34 @@ export function eagerModule(
         }
         return;
       case "ArrowFunctionExpression":
-        if (node.async || parent?.type === "ParenthesizedExpression") return;
+        if (node.async) {
+          // V8 does not see `(async () => ...)` as called at once, but
+          // does `(async function () {...})`: the same function when the
+          // arrow never uses what an arrow takes from its scope.
+          if (bindsLikeAFunction(node)) return;
+          // Plain names only: a default value or a pattern may hold code
+          // of its own, rewritten already.
+          if (node.params.some((param) => param.type !== "Identifier")) return;
+          const arrow = source.lastIndexOf("=>", node.body.start);
+          // `(a, b = 1)`, or one bare name.
+          const written = source.slice(node.start + "async".length, arrow)
+            .trim();
+          const list = written.startsWith("(") ? written : `(${written})`;
+          out.overwrite(
+            node.start,
+            node.body.start,
+            `(async function ${list} `,
+          );
+          if (node.body.type === "BlockStatement") {
+            out.appendLeft(node.end, ")");
+          } else {
+            out.prependRight(node.body.start, "{ return ");
+            out.appendLeft(node.end, "; })");
+          }
+          wrapped++;
+          return;
+        }
+        if (parent?.type === "ParenthesizedExpression") return;
         // Never the first token of a statement: a "(" there could join
         // the previous line's expression as a call.
         if (
@@ -158,6 +189,22 @@ export function eagerModule(
     }
   });
   return { code: out.toString(), wrapped, hoisted, imports };
+}
+
+/**
+ * Whether an arrow uses `this`, `arguments`, `super` or `new.target`
+ * anywhere in it (nested functions included: a conservative answer).
+ */
+function bindsLikeAFunction(node: Node): boolean {
+  let found = false;
+  walk.full(node, (inner: Node) => {
+    if (
+      inner.type === "ThisExpression" || inner.type === "Super" ||
+      inner.type === "MetaProperty" ||
+      (inner.type === "Identifier" && inner.name === "arguments")
+    ) found = true;
+  });
+  return found;
 }
 
 /** Whether `super` appears in `node` (in it or in its arrows). */

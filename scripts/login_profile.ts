@@ -1,15 +1,16 @@
-// Which of our functions a login runs: scripts/install.sh runs two
-// stateless sessions (a command, a shell) of the freshly built login face,
-// as the launcher starts it (a plan file offered for hand-off, sshd's pid)
-// and with a file written as sites write theirs, to a listener of its own
-// on loopback, with `true` as the ssh client and V8 logging its function
-// events, and writes, for each module of app/ the sessions loaded, where
-// the functions they compiled start. scripts/eager_compile.ts then
-// compiles those with their module (into the code cache) and leaves the
-// others to V8's lazy compilation: a function no login runs keeps no
-// bytecode in every idle session (by hand: 10.41 against 10.64 MiB private
-// dirty with every function compiled). A session that runs one of the
-// others (etcd, a rarer configuration key) compiles it when it runs.
+// Which of our functions a login runs: scripts/install.sh runs three
+// sessions of the freshly built login face (a command and a shell without
+// etcd, a command with an etcd of its own, in memory), as the launcher starts
+// it (a plan file offered for hand-off, sshd's pid) and with a file written
+// as sites write theirs, to listeners of its own on loopback, with `true`
+// as the ssh client and V8 logging its function events, and writes, for
+// each module of app/ the sessions loaded, where the functions they
+// compiled start. scripts/eager_compile.ts then compiles those with their
+// module (into the code cache) and leaves the others to V8's lazy
+// compilation: a function no login runs keeps no bytecode in every idle
+// session (by hand: 10.41 against 10.64 MiB private dirty with every
+// function compiled). A session that runs one of the others (a rarer
+// configuration key, an error) compiles it when it runs.
 //
 // The sessions are the product's own: if one fails or logs a warning, the
 // build is broken, and the install stops with its last words.
@@ -52,6 +53,110 @@ export function profileFromLog(log: string, dir: string): LoginProfile {
   );
 }
 
+/** The keys of a gateway's etcd: key -> value (UTF-8). */
+export type EtcdKeys = Map<string, string>;
+
+const latin1 = (base64: unknown) =>
+  typeof base64 === "string" ? atob(base64) : "";
+const encode = (text: string) =>
+  btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+
+/**
+ * A small etcd v3 JSON gateway over `keys` (the requests a login makes:
+ * ranges, puts, deletions, transactions of those, leases), so that the
+ * profile's etcd session reads and writes keys as on a busy gateway
+ * without an etcd at install. Keys compare as bytes (latin1 strings of
+ * the UTF-8 bytes), as etcd compares them.
+ */
+export function etcdGateway(
+  keys: EtcdKeys,
+): (request: Request) => Promise<Response> {
+  const bytes = new Map<string, string>(
+    [...keys].map(([key, value]) => [latin1(encode(key)), value]),
+  );
+  const header = { revision: "7" };
+  const inRange = (key: string, operation: Record<string, unknown>) => {
+    const start = latin1(operation.key);
+    const end = latin1(operation.range_end);
+    if (end === "") return key === start;
+    return key >= start && (end === "\0" || key < end);
+  };
+  const range = (operation: Record<string, unknown>) => {
+    const limit = Number(operation.limit ?? 0);
+    const matching = [...bytes.keys()].filter((key) => inRange(key, operation))
+      .sort();
+    const kept = limit > 0 ? matching.slice(0, limit) : matching;
+    return {
+      count: String(matching.length),
+      more: kept.length < matching.length,
+      kvs: kept.map((key) => ({
+        key: btoa(key),
+        ...(operation.keys_only ? {} : { value: encode(bytes.get(key)!) }),
+        create_revision: "5",
+        mod_revision: "6",
+        version: "1",
+        // Sessions and history live under leases; host states do not.
+        lease: key.startsWith("/sshproxy/hosts/") ? "0" : "7587",
+      })),
+    };
+  };
+  const put = (operation: Record<string, unknown>) => {
+    bytes.set(
+      latin1(operation.key),
+      new TextDecoder().decode(
+        Uint8Array.from(latin1(operation.value), (c) => c.charCodeAt(0)),
+      ),
+    );
+    return {};
+  };
+  const remove = (operation: Record<string, unknown>) => {
+    const gone = [...bytes.keys()].filter((key) => inRange(key, operation));
+    for (const key of gone) bytes.delete(key);
+    return { deleted: String(gone.length) };
+  };
+  return async (request) => {
+    const body = await request.json().catch(() => ({}));
+    const answer = (value: Record<string, unknown>) =>
+      Response.json({ header, ...value });
+    switch (new URL(request.url).pathname) {
+      case "/v3/kv/range":
+        return answer(range(body));
+      case "/v3/kv/put":
+        return answer(put(body));
+      case "/v3/kv/deleterange":
+        return answer(remove(body));
+      case "/v3/kv/txn": {
+        const operations: Record<string, Record<string, unknown>>[] =
+          Array.isArray(body.success) ? body.success : [];
+        return answer({
+          succeeded: true,
+          responses: operations.map((operation) =>
+            operation.request_range
+              ? { response_range: range(operation.request_range) }
+              : operation.request_put
+              ? { response_put: put(operation.request_put) }
+              : {
+                response_delete_range: remove(
+                  operation.request_delete_range ?? {},
+                ),
+              }
+          ),
+        });
+      }
+      case "/v3/lease/grant":
+        return answer({ ID: "7587", TTL: String(body.TTL ?? "5") });
+      case "/v3/lease/keepalive":
+        return Response.json({ result: { header, ID: "7587", TTL: "5" } });
+      case "/v3/lease/timetolive":
+        return answer({ ID: "7587", TTL: "5", grantedTTL: "5" });
+      case "/v3/lease/revoke":
+        return answer({});
+      default:
+        return Response.json({ error: "not found", code: 5 }, { status: 404 });
+    }
+  };
+}
+
 if (import.meta.main) {
   const [deno, lib, v8Flags, output] = Deno.args;
   if (output === undefined || Deno.args.length !== 4) {
@@ -63,15 +168,51 @@ if (import.meta.main) {
     Deno.exit(1);
   };
   const work = await Deno.makeTempDir({ prefix: "sshproxy-profile-" });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  // Two destinations: answer like an sshd, then hang up.
+  const listeners = [0, 1].map(() =>
+    Deno.listen({ hostname: "127.0.0.1", port: 0 })
+  );
+  const destinations = listeners.map((listener) =>
+    `127.0.0.1:${listener.addr.port}`
+  );
+  // As on a busy gateway: both hosts checked lately, sessions of others
+  // on them, the user's last destination remembered.
+  const now = new Date().toISOString().replace("Z", "123456Z");
+  // The install runs as root: the user the sessions run as.
+  const user = "root";
+  const etcd = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    etcdGateway(
+      new Map([
+        ...destinations.map((host): [string, string] => [
+          `/sshproxy/hosts/${host}`,
+          JSON.stringify({ State: "up", Ts: now }),
+        ]),
+        [
+          `/sshproxy/connections/someone@default/${
+            destinations[1]
+          }/127.0.0.1:22/${now}`,
+          '{"In":1024,"Out":2048}',
+        ],
+        [
+          `/sshproxy/connections/other@default/${
+            destinations[0]
+          }/127.0.0.1:22/${now}`,
+          '{"In":0,"Out":0}',
+        ],
+        [`/sshproxy/history/${user}@default/7587`, destinations[1]],
+      ]),
+    ),
+  );
   try {
-    // The destination: answers like an sshd, then hangs up.
-    (async () => {
-      for await (const connection of listener) {
-        connection.write(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n"))
-          .catch(() => {}).finally(() => connection.close());
-      }
-    })().catch(() => {});
+    for (const listener of listeners) {
+      (async () => {
+        for await (const connection of listener) {
+          connection.write(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n"))
+            .catch(() => {}).finally(() => connection.close());
+        }
+      })().catch(() => {});
+    }
     const truePath = ["/usr/bin/true", "/bin/true"].find((path) => {
       try {
         return Deno.statSync(path).isFile;
@@ -81,29 +222,49 @@ if (import.meta.main) {
     }) ?? fail("no /usr/bin/true or /bin/true to stand for ssh");
     // Written as sites write theirs: comments, plain and quoted scalars,
     // block and flow lists, a nested mapping.
+    const stateless = [
+      "# sshproxy.yaml",
+      "---",
+      `log: ${work}/session.log`,
+      "check_interval: 10m # how long a host check counts",
+      "ssh:",
+      `  exe: ${truePath}`,
+      "  args:",
+      '    - "-q"',
+      "    - -oBatchMode=yes",
+      "environment:",
+      "  SSHPROXY_PROFILE: 'yes'",
+    ];
+    const [first, second] = destinations.map((host) => `"${host}"`);
     await Deno.writeTextFile(
-      `${work}/sshproxy.yaml`,
+      `${work}/stateless.yaml`,
+      [...stateless, `dest: [${first}]`, ""].join("\n"),
+    );
+    await Deno.writeTextFile(
+      `${work}/etcd.yaml`,
       [
-        "# sshproxy.yaml",
-        "---",
-        `log: ${work}/session.log`,
-        "check_interval: 10m # how long a host check counts",
-        "ssh:",
-        `  exe: ${truePath}`,
-        "  args:",
-        '    - "-q"',
-        "    - -oBatchMode=yes",
-        "environment:",
-        "  SSHPROXY_PROFILE: 'yes'",
-        `dest: ["127.0.0.1:${listener.addr.port}"]`,
+        ...stateless,
+        `dest: [${first}, ${second}]`,
+        "mode: sticky",
+        "route_select: connections",
+        "etcd:",
+        `  endpoints: ["http://127.0.0.1:${etcd.addr.port}"]`,
+        "  keyttl: 5",
+        "etcd_keyttl: 3600",
         "",
       ].join("\n"),
     );
     const log = `${work}/v8.log`;
     let v8Log = "";
-    // A command, then an interactive shell, each as the launcher starts
-    // the proxy: with a plan file offered for hand-off, and sshd's pid.
-    for (const command of ["true", undefined]) {
+    // A command, an interactive shell, and a command with etcd, each as
+    // the launcher starts the proxy: with a plan file offered for
+    // hand-off, and sshd's pid.
+    const sessions: [string, string | undefined][] = [
+      ["stateless.yaml", "true"],
+      ["stateless.yaml", undefined],
+      ["etcd.yaml", "true"],
+    ];
+    for (const [config, command] of sessions) {
       const plan = `/tmp/sshproxy-plan.${crypto.randomUUID()}`;
       try {
         Deno.openSync(plan, { createNew: true, write: true, mode: 0o600 })
@@ -133,7 +294,7 @@ if (import.meta.main) {
           "--config",
           `${lib}/deno.json`,
           `${lib}/app/sshproxy.js`,
-          `${work}/sshproxy.yaml`,
+          `${work}/${config}`,
         ],
         clearEnv: true,
         env: {
@@ -160,14 +321,14 @@ if (import.meta.main) {
         const words = new TextDecoder().decode(session.stderr).trim() ||
           sessionLog.trim();
         fail(
-          `a stateless session of ${lib}/app/sshproxy.js failed (status ${session.code}): ${
+          `a session of ${lib}/app/sshproxy.js with ${config} failed (status ${session.code}): ${
             words.split("\n").at(-1) ?? ""
           }`,
         );
       }
       if (/WARNING|ERROR/.test(sessionLog)) {
         fail(
-          `a stateless session of ${lib}/app/sshproxy.js logged: ${
+          `a session of ${lib}/app/sshproxy.js with ${config} logged: ${
             sessionLog.split("\n").find((line) => /WARNING|ERROR/.test(line))
           }`,
         );
@@ -182,7 +343,8 @@ if (import.meta.main) {
     }
     await Deno.writeTextFile(output, JSON.stringify(profile) + "\n");
   } finally {
-    listener.close();
+    for (const listener of listeners) listener.close();
+    await etcd.shutdown();
     await Deno.remove(work, { recursive: true });
   }
 }

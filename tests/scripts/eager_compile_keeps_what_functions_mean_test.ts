@@ -37,7 +37,7 @@ Deno.test("a rewritten module prints what the module as written prints", async (
   }
 });
 
-Deno.test("declarations move to their scope's start, parenthesized and unnamed", () => {
+Deno.test("declarations move to their scope's start; expressions, arrows and async arrows get parentheses", () => {
   const { code } = eagerModule(
     [
       "use(f);",
@@ -45,6 +45,9 @@ Deno.test("declarations move to their scope's start, parenthesized and unnamed",
       "{ h(); function h() {} }",
       "const k = (x) => x;",
       "class C { m() { return () => 1; } }",
+      "const bare = async x => x;",
+      "const block = async (a, b) => { return a + b; };",
+      "const self = async () => this;",
       "",
     ].join("\n"),
   );
@@ -52,4 +55,10 @@ Deno.test("declarations move to their scope's start, parenthesized and unnamed",
   assert.match(code, /\{let h = \(function \(\) \{\}\);/);
   assert.match(code, /const k = \(\(x\) => x\);/);
   assert.match(code, /class C \{ m\(\) \{ return \(\(\) => 1\); \} \}/);
+  assert.match(code, /const bare = \(async function \(x\) \{ return x; \}\);/);
+  assert.match(
+    code,
+    /const block = \(async function \(a, b\) \{ return a \+ b; \}\);/,
+  );
+  assert.match(code, /const self = async \(\) => this;/);
 });

@@ -133,7 +133,32 @@ say("arrows", JSON.stringify(table), `${[1, 2].map((x) => x * 3)}`);
 const curried = (a) => (b) => (c) => a + b + c;
 say("curried", curried(1)(2)(3), curried.name);
 const asyncArrow = async (x) => x + 1;
-say("async arrow", await asyncArrow(1));
+const asyncBare = async (x) => ({ doubled: x * 2 });
+const asyncBlock = async (a, b) => {
+  const sum = await Promise.resolve(a + b);
+  return [1, 2].map(async (n) => n * sum);
+};
+const asyncPattern = async ({ value }) => value;
+const asyncThis = {
+  base: 40,
+  add(n) {
+    return (async () => this.base + n)();
+  },
+};
+function asyncArguments() {
+  return (async () => arguments.length)();
+}
+say(
+  "async arrows",
+  await asyncArrow(1),
+  JSON.stringify(await asyncBare(4)),
+  (await Promise.all(await asyncBlock(1, 2))).join(","),
+  await asyncPattern({ value: "pattern" }),
+  await asyncThis.add(2),
+  await asyncArguments(1, 2, 3),
+  asyncArrow.name,
+  asyncBlock.name,
+);
 // A switch case's declaration stays where it is.
 switch (lines.length) {
   default: {
