@@ -24,6 +24,24 @@ async function run(args: string[]) {
   };
 }
 
+/** scripts/login_profile.ts on the build in `lib`, as install.sh runs it. */
+function profileBuild(lib: string, output: string) {
+  return run([
+    "run",
+    "--no-config",
+    "--quiet",
+    "--allow-read",
+    "--allow-write",
+    "--allow-run",
+    "--allow-net",
+    "scripts/login_profile.ts",
+    deno,
+    lib,
+    "--minor-ms",
+    output,
+  ]);
+}
+
 Deno.test("the profile keeps the app's own modules and their functions only", () => {
   const log = [
     "script-details,40,file:///lib/app/sshproxy.js,0,0,",
@@ -76,20 +94,7 @@ Deno.test("a built login face's session names where its functions start", async 
     }).output();
     assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
     const profilePath = `${dir}/profile.json`;
-    const profiled = await run([
-      "run",
-      "--no-config",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      "--allow-net",
-      "scripts/login_profile.ts",
-      deno,
-      dir,
-      "--minor-ms",
-      profilePath,
-    ]);
+    const profiled = await profileBuild(dir, profilePath);
     assert.equal(profiled.code, 0, profiled.stderr);
     const profile: Record<string, number[]> = JSON.parse(
       await Deno.readTextFile(profilePath),
@@ -138,20 +143,7 @@ Deno.test("a build whose session fails is refused in one line", async () => {
       `${dir}/app/sshproxy.js`,
       'console.error("broken build"); Deno.exit(3);\n',
     );
-    const result = await run([
-      "run",
-      "--no-config",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      "--allow-net",
-      "scripts/login_profile.ts",
-      deno,
-      dir,
-      "--minor-ms",
-      `${dir}/profile.json`,
-    ]);
+    const result = await profileBuild(dir, `${dir}/profile.json`);
     assert.equal(result.code, 1);
     assert.equal(result.stderr.split("\n").length, 1, result.stderr);
     assert.match(
