@@ -1,5 +1,5 @@
 // scripts/login_profile.ts runs sessions of a freshly built login face
-// (stateless, and with an empty etcd of its own) and reports where the
+// (stateless, and with an in-memory etcd of its own) and reports where the
 // functions they compiled start, per module of app/;
 // scripts/eager_compile.ts then compiles only those with their module. A
 // build whose session fails stops the install, in one line.
@@ -112,7 +112,7 @@ Deno.test("a built login face's session names where its functions start", async 
         `${file}: ${matched} of ${starts.length} starts are functions the rewrite knows`,
       );
     }
-    // The etcd session (against the script's empty etcd) loaded the
+    // The etcd session (against the script's in-memory etcd) loaded the
     // state layer, loaded on demand; nothing else was.
     const onDemand = Object.keys(profile).filter((file) =>
       !["sshproxy.js", "sshproxy.linked.js"].includes(file)
