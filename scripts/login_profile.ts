@@ -157,54 +157,60 @@ export function etcdGateway(
   };
 }
 
-if (import.meta.main) {
-  const [deno, lib, v8Flags, output] = Deno.args;
-  if (output === undefined || Deno.args.length !== 4) {
-    console.error("usage: login_profile.ts DENO LIB V8_FLAGS PROFILE.json");
-    Deno.exit(2);
-  }
+/** Runs the profile's sessions of the build in `lib`; writes `output`. */
+async function profileLogin(
+  deno: string,
+  lib: string,
+  v8Flags: string,
+  output: string,
+): Promise<void> {
   const fail = (message: string): never => {
-    console.error(`login_profile: ${message}`);
-    Deno.exit(1);
+    throw new Error(message);
   };
   const work = await Deno.makeTempDir({ prefix: "sshproxy-profile-" });
-  // Two destinations: answer like an sshd, then hang up.
-  const listeners = [0, 1].map(() =>
-    Deno.listen({ hostname: "127.0.0.1", port: 0 })
-  );
-  const destinations = listeners.map((listener) =>
-    `127.0.0.1:${listener.addr.port}`
-  );
-  // As on a busy gateway: both hosts checked lately, sessions of others
-  // on them, the user's last destination remembered.
-  const now = new Date().toISOString().replace("Z", "123456Z");
-  // The install runs as root: the user the sessions run as.
-  const user = "root";
-  const etcd = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    etcdGateway(
-      new Map([
-        ...destinations.map((host): [string, string] => [
-          `/sshproxy/hosts/${host}`,
-          JSON.stringify({ State: "up", Ts: now }),
-        ]),
-        [
-          `/sshproxy/connections/someone@default/${
-            destinations[1]
-          }/127.0.0.1:22/${now}`,
-          '{"In":1024,"Out":2048}',
-        ],
-        [
-          `/sshproxy/connections/other@default/${
-            destinations[0]
-          }/127.0.0.1:22/${now}`,
-          '{"In":0,"Out":0}',
-        ],
-        [`/sshproxy/history/${user}@default/7587`, destinations[1]],
-      ]),
-    ),
-  );
+  const listeners: Deno.TcpListener[] = [];
+  let etcd: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
+    // Two destinations: answer like an sshd, then hang up.
+    try {
+      for (const _ of [0, 1]) {
+        listeners.push(Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+      }
+    } catch (error) {
+      fail(`cannot listen on 127.0.0.1: ${String(error)}`);
+    }
+    const destinations = listeners.map((listener) =>
+      `127.0.0.1:${listener.addr.port}`
+    );
+    // As on a busy gateway: both hosts checked lately, sessions of others
+    // on them, the user's last destination remembered.
+    const now = new Date().toISOString().replace("Z", "123456Z");
+    // The install runs as root: the user the sessions run as.
+    const user = "root";
+    etcd = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      etcdGateway(
+        new Map([
+          ...destinations.map((host): [string, string] => [
+            `/sshproxy/hosts/${host}`,
+            JSON.stringify({ State: "up", Ts: now }),
+          ]),
+          [
+            `/sshproxy/connections/someone@default/${
+              destinations[1]
+            }/127.0.0.1:22/${now}`,
+            '{"In":1024,"Out":2048}',
+          ],
+          [
+            `/sshproxy/connections/other@default/${
+              destinations[0]
+            }/127.0.0.1:22/${now}`,
+            '{"In":0,"Out":0}',
+          ],
+          [`/sshproxy/history/${user}@default/7587`, destinations[1]],
+        ]),
+      ),
+    );
     for (const listener of listeners) {
       (async () => {
         for await (const connection of listener) {
@@ -265,12 +271,14 @@ if (import.meta.main) {
       ["etcd.yaml", "true"],
     ];
     for (const [config, command] of sessions) {
-      const plan = `/tmp/sshproxy-plan.${crypto.randomUUID()}`;
+      // As the launcher: no plan when /tmp cannot take one.
+      let plan: string | undefined =
+        `/tmp/sshproxy-plan.${crypto.randomUUID()}`;
       try {
         Deno.openSync(plan, { createNew: true, write: true, mode: 0o600 })
           .close();
-      } catch (error) {
-        fail(`cannot create ${plan}: ${String(error)}`);
+      } catch {
+        plan = undefined;
       }
       const session = await new Deno.Command(deno, {
         args: [
@@ -305,7 +313,7 @@ if (import.meta.main) {
           NO_COLOR: "1",
           SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22",
           SSHPROXY_ARGV0: "sshproxy",
-          SSHPROXY_HANDOFF: plan,
+          ...(plan === undefined ? {} : { SSHPROXY_HANDOFF: plan }),
           SSHPROXY_SSHD: String(Deno.pid),
           ...(command === undefined ? {} : { SSH_ORIGINAL_COMMAND: command }),
         },
@@ -314,7 +322,7 @@ if (import.meta.main) {
         stdout: "null",
         stderr: "piped",
       }).output();
-      await Deno.remove(plan).catch(() => {});
+      if (plan !== undefined) await Deno.remove(plan).catch(() => {});
       const sessionLog = await Deno.readTextFile(`${work}/session.log`)
         .catch(() => "");
       if (!session.success || !/ proxied to /.test(sessionLog)) {
@@ -344,7 +352,25 @@ if (import.meta.main) {
     await Deno.writeTextFile(output, JSON.stringify(profile) + "\n");
   } finally {
     for (const listener of listeners) listener.close();
-    await etcd.shutdown();
+    await etcd?.shutdown();
     await Deno.remove(work, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const [deno, lib, v8Flags, output] = Deno.args;
+  if (output === undefined || Deno.args.length !== 4) {
+    console.error("usage: login_profile.ts DENO LIB V8_FLAGS PROFILE.json");
+    Deno.exit(2);
+  }
+  try {
+    await profileLogin(deno, lib, v8Flags, output);
+  } catch (error) {
+    console.error(
+      `login_profile: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    );
+    Deno.exit(1);
   }
 }

@@ -10,11 +10,11 @@ import { eagerModule } from "../../scripts/eager_compile.ts";
 const root = new URL("../../", import.meta.url).pathname;
 const deno = Deno.execPath();
 
-async function run(args: string[]) {
+async function run(args: string[], env: Record<string, string> = {}) {
   const output = await new Deno.Command(deno, {
     args,
     cwd: root,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -25,7 +25,11 @@ async function run(args: string[]) {
 }
 
 /** scripts/login_profile.ts on the build in `lib`, as install.sh runs it. */
-function profileBuild(lib: string, output: string) {
+function profileBuild(
+  lib: string,
+  output: string,
+  env: Record<string, string> = {},
+) {
   return run([
     "run",
     "--no-config",
@@ -39,7 +43,7 @@ function profileBuild(lib: string, output: string) {
     lib,
     "--minor-ms",
     output,
-  ]);
+  ], env);
 }
 
 Deno.test("the profile keeps the app's own modules and their functions only", () => {
@@ -134,7 +138,7 @@ Deno.test("a built login face's session names where its functions start", async 
   }
 });
 
-Deno.test("a build whose session fails is refused in one line", async () => {
+Deno.test("a build whose session fails is refused in one line, leaving nothing behind", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/app`);
@@ -143,12 +147,21 @@ Deno.test("a build whose session fails is refused in one line", async () => {
       `${dir}/app/sshproxy.js`,
       'console.error("broken build"); Deno.exit(3);\n',
     );
-    const result = await profileBuild(dir, `${dir}/profile.json`);
+    await Deno.mkdir(`${dir}/tmp`);
+    const result = await profileBuild(dir, `${dir}/profile.json`, {
+      TMPDIR: `${dir}/tmp`,
+    });
     assert.equal(result.code, 1);
     assert.equal(result.stderr.split("\n").length, 1, result.stderr);
     assert.match(
       result.stderr,
       /^login_profile: a session of .*app\/sshproxy\.js with stateless\.yaml failed \(status 3\): broken build$/,
+    );
+    // Its working directory is gone, and no profile was written.
+    assert.deepEqual([...Deno.readDirSync(`${dir}/tmp`)], []);
+    assert.equal(
+      await Deno.stat(`${dir}/profile.json`).catch(() => null),
+      null,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
