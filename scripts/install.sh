@@ -308,7 +308,7 @@ else
   # (scripts/eager_compile.ts).
   profile=$(mktemp) || die "cannot create a temporary file"
   "$deno" run --no-config --quiet --allow-read --allow-write --allow-run --allow-net \
-    "$root/scripts/login_profile.ts" "$deno" "$stage" "$session_v8_flags" "$profile" \
+    "$root/scripts/login_profile.ts" "$deno" "$stage" "$session_v8_flags" "$permission_flags" "$profile" \
     || { rm -f "$profile"; exit 1; } # it said why, in one line
   "$deno" run --quiet --config "$root/deno.json" --allow-read --allow-write="$stage/app" \
     "$root/scripts/eager_compile.ts" --profile "$profile" "$stage/app" \

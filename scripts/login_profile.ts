@@ -16,10 +16,11 @@
 // build is broken, and the install stops with its last words.
 //
 //   deno run --allow-read --allow-write --allow-run --allow-net \
-//     scripts/login_profile.ts DENO LIB V8_FLAGS PROFILE.json
+//     scripts/login_profile.ts DENO LIB V8_FLAGS PERMISSIONS PROFILE.json
 //
-// LIB holds deno.json and app/ (scripts/bundle.sh's output); V8_FLAGS are
-// the login face's (scripts/runtime_flags.sh).
+// LIB holds deno.json and app/ (scripts/bundle.sh's output); V8_FLAGS and
+// PERMISSIONS (one argument, flags separated by spaces) are the login
+// face's, as the launcher passes them (scripts/runtime_flags.sh).
 
 /** Start positions (V8's: a function's parameter list) of compiled functions, per module file name. */
 export type LoginProfile = Record<string, number[]>;
@@ -162,6 +163,7 @@ async function profileLogin(
   deno: string,
   lib: string,
   v8Flags: string,
+  permissions: string[],
   output: string,
 ): Promise<void> {
   const fail = (message: string): never => {
@@ -293,12 +295,7 @@ async function profileLogin(
               "--no-logfile-per-isolate",
             ].filter((flag) => flag !== "").join(",")
           }`,
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--allow-run",
-          "--allow-net",
-          "--allow-sys",
+          ...permissions,
           "--config",
           `${lib}/deno.json`,
           `${lib}/app/sshproxy.js`,
@@ -358,13 +355,21 @@ async function profileLogin(
 }
 
 if (import.meta.main) {
-  const [deno, lib, v8Flags, output] = Deno.args;
-  if (output === undefined || Deno.args.length !== 4) {
-    console.error("usage: login_profile.ts DENO LIB V8_FLAGS PROFILE.json");
+  const [deno, lib, v8Flags, permissions, output] = Deno.args;
+  if (output === undefined || Deno.args.length !== 5) {
+    console.error(
+      "usage: login_profile.ts DENO LIB V8_FLAGS PERMISSIONS PROFILE.json",
+    );
     Deno.exit(2);
   }
   try {
-    await profileLogin(deno, lib, v8Flags, output);
+    await profileLogin(
+      deno,
+      lib,
+      v8Flags,
+      permissions.split(" ").filter((flag) => flag !== ""),
+      output,
+    );
   } catch (error) {
     console.error(
       `login_profile: ${

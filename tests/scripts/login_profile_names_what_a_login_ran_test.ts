@@ -24,6 +24,11 @@ async function run(args: string[], env: Record<string, string> = {}) {
   };
 }
 
+// The launcher's permissions, as install.sh passes them.
+const launcherPermissions = /^permission_flags="([^"]*)"$/m.exec(
+  Deno.readTextFileSync(`${root}/scripts/runtime_flags.sh`),
+)?.[1] ?? "";
+
 /** scripts/login_profile.ts on the build in `lib`, as install.sh runs it. */
 function profileBuild(
   lib: string,
@@ -42,9 +47,14 @@ function profileBuild(
     deno,
     lib,
     "--minor-ms",
+    launcherPermissions,
     output,
   ], env);
 }
+
+Deno.test("the launcher's permissions are read from scripts/runtime_flags.sh", () => {
+  assert.match(launcherPermissions, /^--allow-read( --allow-\w+)+$/);
+});
 
 Deno.test("the profile keeps the app's own modules and their functions only", () => {
   const log = [
