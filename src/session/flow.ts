@@ -273,8 +273,8 @@ async function proxy(
   let cancellation: Cancellation | undefined;
   const cancellable = () =>
     cancellation ??= startCancellation(log, inputs.parentGone);
-  // What starting ssh needs, prepared while etcd or the agent answers
-  // (the process API ~2.5 ms, the signal listeners and sshd's watch ~1 ms
+  // What starting ssh needs, prepared while etcd, the agent or a live
+  // check answers (the process API ~2.7 ms, the signal listeners ~0.5 ms
   // of the main thread, measured): a signal during that wait then ends the
   // session cleanly after routing, withdrawing what it registered.
   const prepareToRun = () => {
@@ -344,10 +344,9 @@ async function proxy(
   let handedOff = false;
   try {
     if (blockingArgv.length > 0) {
-      const status = await runBlockingCommand(
-        blockingArgv,
-        cancellable().signal,
-      );
+      const blocking = cancellable();
+      blocking.watchParent();
+      const status = await runBlockingCommand(blockingArgv, blocking.signal);
       if ("error" in status) {
         log("ERROR", `error running blocking command: ${status.error}`);
         inputs.writeStderr(
@@ -595,6 +594,8 @@ interface Cancellation {
   /** Aborted when the session is cancelled (signal or parent death). */
   readonly signal: AbortSignal;
   onCleanup(cleanup: () => Promise<void>): void;
+  /** Starts watching sshd (once): run() does, and so must what runs before ssh. */
+  watchParent(): void;
   /** Waits for ssh, or terminates it (SIGTERM, then SIGKILL after 500 ms) when cancelled. */
   run(ssh: SshProcess): Promise<ExitStatus>;
   end(): Promise<void>;
@@ -623,6 +624,7 @@ function startCancellation(
     Deno.addSignalListener(signal, listener);
     listeners.push([signal, listener]);
   }
+  let watching = false;
   let stopWatching = () => {};
   // The reference only notices a re-parenting to PID 1; any change of
   // parent means sshd is gone (sub-reapers, containers), and so does
@@ -635,18 +637,26 @@ function startCancellation(
     controller.abort();
     return true;
   };
-  // Gone already (while the session was routed): no need to wait.
-  // Else every second, as the reference: each look wakes an idle session
-  // (0.2 to 0.4 ms of CPU, measured), which 1,000 sessions pay together.
-  if (!gone()) stopWatching = every(1000, () => void gone());
   const cancellation = {
     ended: false,
     signal: controller.signal,
     onCleanup: (cleanup: () => Promise<void>) => {
       cleanups.push(cleanup);
     },
+    // Not at creation: the first look and the timer (0.4 to 1 ms of the
+    // main thread, measured) would come before ssh starts, on every
+    // login's path; once ssh runs, they overlap ssh's own start. Gone
+    // already (while the session was routed): cancelled at once. Else
+    // every second, as the reference: each look wakes an idle session
+    // (0.2 to 0.4 ms of CPU, measured), which 1,000 sessions pay together.
+    watchParent: () => {
+      if (watching || cancellation.ended) return;
+      watching = true;
+      if (!gone()) stopWatching = every(1000, () => void gone());
+    },
     // Function expressions, not async arrows: V8 compiles those lazily.
     run: async function (ssh: SshProcess): Promise<ExitStatus> {
+      cancellation.watchParent();
       const outcome = await Promise.race([
         ssh.status,
         cancelled.then(() => "cancelled" as const),

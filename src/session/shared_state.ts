@@ -267,34 +267,38 @@ export function chooseSessionDestination(
 ): Promise<Result<string | undefined>> {
   // The session's ssh starts right after the choice: what it needs
   // (Deno's process API, src/system/process_api.ts) is prepared here at the
-  // latest, when a read already sent may still be on its way (an etcd
-  // session has usually prepared it while etcd answered its first request;
-  // a probe's new connection makes no progress meanwhile, so for a
-  // stateless session this only moves it).
+  // latest, once a request is on its way: an etcd read (an etcd session
+  // has usually prepared it while etcd answered its first request) or,
+  // without etcd, the live check's connection, sent first. A LAN's round
+  // trip is then spent preparing; on loopback the handshake is over when
+  // the connect call returns, and the order changes nothing.
   const prepare = system.whileWaiting ?? preloadProcessApi;
   const reads: ChoiceReads = {};
-  const whileWaiting = <T>(answer: Promise<T>): Promise<T> => {
+  const whileWaiting = <T>(
+    answer: Promise<T> | undefined,
+  ): Promise<T | undefined> => {
+    if (answer === undefined) return Promise.resolve(undefined);
     prepare();
     return answer;
   };
   const check = hostChecker({
-    stored: (destination) =>
-      whileWaiting(
-        shared?.storedHost(destination) ?? Promise.resolve(undefined),
-      ),
+    stored: (destination) => whileWaiting(shared?.storedHost(destination)),
     record: (destination, state, startedNs) =>
       shared?.recordHost(destination, state, startedNs) ?? Promise.resolve(),
-    live: system.live ?? ((destination) => {
-      const split = splitHostPort(destination, loadServices());
-      if (!split.ok) return Promise.resolve(fail(split.error));
-      return whileWaiting(
-        liveCheck(config.healthCheck, split.value.host, split.value.port),
-      );
-    }),
+    live: (destination) => {
+      const probe = (system.live ?? probeDestination)(destination);
+      prepare();
+      return probe;
+    },
     checkIntervalNs: config.checkInterval,
     now: system.now ?? nowNanoseconds,
     log,
   });
+  function probeDestination(destination: string): Promise<Result<void>> {
+    const split = splitHostPort(destination, loadServices());
+    if (!split.ok) return Promise.resolve(fail(split.error));
+    return liveCheck(config.healthCheck, split.value.host, split.value.port);
+  }
   return chooseWithState(
     {
       user,
@@ -305,10 +309,8 @@ export function chooseSessionDestination(
     },
     {
       check,
-      sticky: () =>
-        whileWaiting(shared?.sticky(reads) ?? Promise.resolve(undefined)),
-      loads: () =>
-        whileWaiting(shared?.loads(reads) ?? Promise.resolve(undefined)),
+      sticky: () => whileWaiting(shared?.sticky(reads)),
+      loads: () => whileWaiting(shared?.loads(reads)),
       random: system.random ?? Math.random,
       log,
     },

@@ -637,3 +637,55 @@ Deno.test("publishStats: first after the delay, then every interval, never doubl
   await new Promise((r) => setTimeout(r, 120));
   assert.equal(published.length, after);
 });
+
+Deno.test("without etcd, the live check's connection is sent before the session prepares to start ssh", async () => {
+  // Sticky and balanced: neither read has anything to wait for without
+  // etcd, so neither may run the preparation ahead of the probe.
+  for (const mode of ["sticky", "balanced"]) {
+    const { config, log } = await setUp(
+      "alice",
+      `dest: [a:22, b:22]\nroute_select: connections\nmode: ${mode}\n`,
+      undefined,
+    );
+    const events: string[] = [];
+    const chosen = await chooseSessionDestination(
+      config,
+      "alice",
+      undefined,
+      log,
+      {
+        live: (destination) => {
+          events.push(`probe ${destination} sent`);
+          return Promise.resolve(
+            destination === "a:22" ? fail("connection refused") : ok(undefined),
+          );
+        },
+        whileWaiting: () => events.push("prepare"),
+        random: () => 0,
+      },
+    );
+    assert.ok(chosen.ok);
+    assert.equal(events[0]?.endsWith(" sent"), true, `${mode}: ${events}`);
+    assert.equal(events[1], "prepare", `${mode}: ${events}`);
+  }
+});
+
+Deno.test("with etcd, the session prepares to start ssh while the first read travels", async () => {
+  const { config, log, shared } = await setUp(
+    "alice",
+    "dest: [a:22]\nroute_select: ordered\nmode: sticky\n",
+    new MemoryEtcd(),
+  );
+  const events: string[] = [];
+  const chosen = await chooseSessionDestination(config, "alice", shared, log, {
+    live: () => {
+      events.push("probe sent");
+      return Promise.resolve(ok(undefined));
+    },
+    whileWaiting: () => events.push("prepare"),
+  });
+  assert.deepEqual(chosen, { ok: true, value: "a:22" });
+  assert.equal(events[0], "prepare", String(events));
+  assert.ok(events.includes("probe sent"), String(events));
+  await shared!.settled();
+});
