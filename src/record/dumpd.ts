@@ -84,16 +84,16 @@ export function userNameProblem(user: Uint8Array): string | undefined {
 }
 
 /** The dump's path under `output` (the user name must have passed userNameProblem). */
-export async function dumpPath(
+export function dumpPath(
   output: string,
   header: DumpHeader,
-): Promise<{ dir: string; path: string }> {
+): { dir: string; path: string } {
   const user = new TextDecoder().decode(header.user);
   const start = formatRfc3339Nano(
     header.startNs,
     localOffsetMinutes(header.startNs),
   );
-  const sid = await sessionId(user, clientAddress(header), header.startNs);
+  const sid = sessionId(user, clientAddress(header), header.startNs);
   const dir = `${output.replace(/\/+$/, "") || "/"}/${user}`.replace(
     /^\/\//,
     "/",
@@ -348,7 +348,7 @@ async function openDump(
     log(`error: reading reader: refusing user name ${shown}: ${problem}`);
     return undefined;
   }
-  const { dir, path } = await dumpPath(output, header);
+  const { dir, path } = dumpPath(output, header);
   try {
     await mkdirAll(dir, 0o700);
   } catch (error) {

@@ -130,11 +130,12 @@ async function prepare(
     );
   }
   const user = fromFiles ?? identity?.user ?? "";
-  // The digest runs off the main thread while the file is parsed.
-  const [sessionId, parsed] = await Promise.all([
-    computeSessionId(user, connection.value.clientAddress, startNs),
-    reading,
-  ]);
+  const sessionId = computeSessionId(
+    user,
+    connection.value.clientAddress,
+    startNs,
+  );
+  const parsed = await reading;
   if (!parsed.ok) return new Refusal(parsed.error);
   if (identity === undefined && matchesGroups(parsed.value)) {
     const looked = await lookupIdentity();

@@ -82,12 +82,9 @@ async function waitForLog(
 
 const count = (log: string, text: string) => log.split(text).length - 1;
 
-async function expectedPath(
-  output: string,
-  header: DumpHeader,
-): Promise<string> {
+function expectedPath(output: string, header: DumpHeader): string {
   const user = new TextDecoder().decode(header.user);
-  const sid = await sessionId(user, clientAddress(header), header.startNs);
+  const sid = sessionId(user, clientAddress(header), header.startNs);
   return `${output}/${user}/${
     formatRfc3339Nano(header.startNs, PARIS_SUMMER)
   }-${sid}.dump`;
@@ -155,7 +152,7 @@ Deno.test({
         /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[127\.0\.0\.1:\d+\] connected$/m,
       );
       for (const { header, records } of sessions) {
-        const path = await expectedPath(output, header);
+        const path = expectedPath(output, header);
         const file = await Deno.readFile(path);
         assert.deepEqual(file, encodeDump(header, records), path);
         assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
@@ -233,13 +230,13 @@ Deno.test({
       // Nothing escaped the output directory; the absurd session kept its complete records.
       const parent = output.slice(0, output.lastIndexOf("/"));
       await assert.rejects(() => Deno.stat(`${parent}/escape`));
-      const kept = await Deno.readFile(await expectedPath(output, other));
+      const kept = await Deno.readFile(expectedPath(output, other));
       assert.deepEqual(kept, encodeDump(other, good.records.slice(0, 3)));
       // Still up: a normal session afterwards is received.
       await send(port, [encodeDump(good.header, good.records)]);
       await waitForLog(service, (l) => count(l, "] disconnected") === 12);
       assert.deepEqual(
-        await Deno.readFile(await expectedPath(output, good.header)),
+        await Deno.readFile(expectedPath(output, good.header)),
         encodeDump(good.header, good.records),
       );
       assert.ok(service.alive());
@@ -275,7 +272,7 @@ Deno.test({
         ),
       );
       assert.deepEqual(
-        await Deno.readFile(await expectedPath(output, cut.header)),
+        await Deno.readFile(expectedPath(output, cut.header)),
         whole.subarray(0, end),
       );
 
@@ -294,7 +291,7 @@ Deno.test({
       assert.match(log, /stopped\n$/);
       assert.equal(count(log, "] disconnected"), 3);
       assert.deepEqual(
-        await Deno.readFile(await expectedPath(output, open.header)),
+        await Deno.readFile(expectedPath(output, open.header)),
         encodeDump(open.header, open.records.slice(0, 4)),
       );
     } finally {
