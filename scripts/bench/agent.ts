@@ -10,6 +10,7 @@ import { CONNECTIONS_PREFIX } from "./burst.ts";
 import { etcdKeyLeases } from "./etcd_observe.ts";
 import type { Target } from "./measure.ts";
 import type { Outcome } from "./results.ts";
+import { type AgentWeight, cpuCgroups, weighAgent } from "./agent_weight.ts";
 
 /**
  * The top-level configuration key that opts in to hand-off, and its value.
@@ -43,6 +44,8 @@ interface AgentEnvModule {
 
 /** A running agent serving one configuration file. */
 export interface BenchAgent {
+  /** How it was given its unit's CPU weight, in words. */
+  cpuWeight: string;
   /** The configuration it serves (the gateway's sessions must read this file). */
   configPath: string;
   /** That file's text. */
@@ -88,7 +91,7 @@ export async function agentFace(prefix: string): Promise<Outcome<string>> {
  * Throws with the reason when the harness has no starter or the agent
  * does not start.
  */
-/** Niceness of the bench's agents (see startAgent). */
+/** Niceness of the bench's agents where no cgroup can weigh them (scripts/bench/agent_weight.ts). */
 const AGENT_NICE = -5;
 
 export async function startAgent(
@@ -116,20 +119,31 @@ export async function startAgent(
   }));
   await Deno.writeTextFile(configPath, text);
   await Deno.chmod(configPath, 0o644);
+  let weight: AgentWeight | undefined;
   const dispose = async () => {
     await agent.stop().catch(() => {});
+    await weight?.release();
     await agent[Symbol.asyncDispose]?.().catch(() => {});
   };
   try {
-    // The niceness standing for the CPU weight the shipped unit gives the
-    // agent (config/sshproxy-agent.service): here every process shares
-    // one cgroup, where systemd would weigh the agent's against the users'.
-    await agent.start(configPath, { nice: AGENT_NICE });
+    // The CPU weight the shipped unit gives the agent
+    // (config/sshproxy-agent.service), as a cgroup of its own where the
+    // machine allows one, else as a niceness.
+    const cgroups = await cpuCgroups();
+    await agent.start(
+      configPath,
+      cgroups === undefined ? { nice: AGENT_NICE } : {},
+    );
+    const pid = agent.pid();
+    if (cgroups !== undefined && pid !== undefined) {
+      weight = await weighAgent(cgroups, pid);
+    }
   } catch (error) {
     await dispose();
     throw error;
   }
   return {
+    cpuWeight: weight?.how ?? `niceness ${AGENT_NICE}`,
     configPath,
     config: text,
     pid: () => agent.pid(),

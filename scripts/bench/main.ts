@@ -195,6 +195,7 @@ async function features(
   if (found.agent.status === "measured") {
     try {
       agents.g = await addAgentPath(t, "g", "", cleanups);
+      say(`agent of (g): CPU weight by ${agents.g.cpuWeight}`);
       found.agent = await detectAgentRouting(
         USER,
         t.targets.g!,
@@ -212,6 +213,7 @@ async function features(
   if (found.agent.status === "measured") {
     try {
       agents.h = await addAgentPath(t, "h", `${HANDOFF_YAML}\n`, cleanups);
+      say(`agent of (h): CPU weight by ${agents.h.cpuWeight}`);
       found.handoff = await detectHandoff(USER, t.targets.h!);
     } catch (error) {
       if (error instanceof SetupError) throw error;
@@ -276,7 +278,7 @@ const PATH_SETUP: Record<PathId, string> = {
   c: "the gateway sshd whose ForceCommand is the installed `sshproxy`, config: per-user log file, one destination",
   d: "as (c) with an `etcd` section (loopback etcd, keyttl 5), `mode: sticky`, `route_select: connections`, three destinations",
   e: "as (c) with `dump: DIR/{user}-{sid}.dump`",
-  g: "a gateway sshd of its own whose sshproxy reads (d)'s configuration plus an `agent` section (socket, metrics on loopback, the default bounds: 200ms for its greeting, 2s for its decision), served by an agent running as its own account",
+  g: "a gateway sshd of its own whose sshproxy reads (d)'s configuration plus an `agent` section (socket, metrics on loopback, the default bounds: 200ms for its greeting, 2s for its decision), served by an agent running as its own account, with the CPU weight of its shipped unit (ten times the default: a cpu cgroup of its own where the bench can make one, else niceness -5)",
   h: `as (g), with a gateway, a file and an agent of its own, and \`${HANDOFF_YAML}\``,
 };
 
