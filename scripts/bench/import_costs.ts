@@ -50,7 +50,7 @@ export function importCases(
     idle: true,
   }, {
     // The floor of any proxy that starts a child, ours included: the
-    // runtime's process API, compiled from source at each start.
+    // runtime's process API, loaded and evaluated at each start.
     what:
       "Deno's process API: `Deno.Command` starting a child and waiting for it (as the session starts ssh)",
     source:

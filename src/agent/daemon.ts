@@ -18,6 +18,7 @@ import {
 } from "./agent_store.ts";
 import { HealthMonitor, healthTargets } from "./health.ts";
 import { IdentityCache } from "./identity_cache.ts";
+import { filesUserNames } from "./user_names.ts";
 import { type MirrorEvent, MirrorKeeper } from "./mirror_keeper.ts";
 import type { MirrorView } from "./state_mirror.ts";
 import {
@@ -601,8 +602,16 @@ export async function startAgent(
     limited.log(level, message, Date.now(), sessionId);
   };
   const services = loadServices();
-  // One `id` per uid every few seconds, not one per login.
+  // One `id` per uid every few seconds, not one per login; and none for a
+  // name /etc/passwd gives when NSS reads it first (src/agent/user_names.ts).
   const identities = new IdentityCache((uid) => helper.identity(uid));
+  const namesFromFiles = filesUserNames();
+  const userName = async (uid: number): Promise<Result<string>> => {
+    const name = namesFromFiles(uid);
+    if (name !== undefined) return ok(name);
+    const identity = await identities.get(uid);
+    return identity.ok ? ok(identity.value.user) : identity;
+  };
   const onUpdate = (session: LiveSession) => (update: SessionUpdate) => {
     if (update.kind === "started") {
       metrics.logins.inc({ outcome: "proxied" });
@@ -647,6 +656,7 @@ export async function startAgent(
           const reads: DecisionReads = {};
           const decision = await decideRoute(request, {
             config: source,
+            userName,
             identity: (uid) => identities.get(uid),
             proc,
             services,
@@ -738,16 +748,14 @@ export async function startAgent(
         async report(request) {
           // The uid is proven, the name is the client's word: a report
           // names the user only once NSS agrees.
-          const identity = await identities.get(request.uid);
-          if (!identity.ok || identity.value.user !== request.user) {
+          const name = await userName(request.uid);
+          if (!name.ok || name.value !== request.user) {
             metrics.rejected.inc({ reason: "request" });
             clientLog(
               request.uid,
               "WARNING",
               `turned a report away: uid ${request.uid} claims to be ${request.user}${
-                identity.ok
-                  ? `, NSS says ${identity.value.user}`
-                  : ` (${identity.error})`
+                name.ok ? `, NSS says ${name.value}` : ` (${name.error})`
               }`,
             );
             return;

@@ -1,5 +1,6 @@
-// Who a uid is, for the agent's decisions, without a fork of `id` at every
-// login: the helper's answer (src/agent/helper.ts: the name service, as a
+// Who a uid is, for the agent's decisions that need its groups (or a name
+// /etc/passwd does not give: src/agent/user_names.ts), without a fork of
+// `id` at every login: the helper's answer (src/agent/helper.ts: the name service, as a
 // session's own `id` asks it) is reused for IDENTITY_CACHE_MS, and logins
 // of one uid that arrive while it is being looked up share that lookup (a
 // burst of one user's logins costs one `id`). Failures are not kept: the

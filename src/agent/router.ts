@@ -1,6 +1,7 @@
 // One routing decision for a session that asked the agent: the session's
 // own configuration (the same file, resolved for the user, the groups NSS
-// gives the agent for the proven uid, and sshd's address), then the same
+// gives the agent for the proven uid when the file matches on groups, and
+// sshd's address), then the same
 // code a session runs without agent (src/session/shared_state.ts's
 // routeSession: connection limit, sticky and route_select choice, host
 // checks, error banner), fed with the agent's etcd connection. What that
@@ -12,7 +13,7 @@
 // not match, a process that is not the session's) is a `fallback`: the
 // session then routes itself, as without agent.
 import { type PortLookup, splitHostPort } from "../config/host_port.ts";
-import { resolveForSession } from "../config/load.ts";
+import { matchesGroups, resolveForSession } from "../config/load.ts";
 import type { Config, EtcdSettings } from "../config/types.ts";
 import { formatRfc3339Nano, localOffsetMinutes } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
@@ -31,6 +32,9 @@ import type { LogLine, Outcome, RouteReply, RouteRequest } from "./protocol.ts";
 /** What a decision needs from the agent. */
 export interface RouterDependencies {
   config: ConfigSource;
+  /** A uid's name, as NSS gives it. */
+  userName(uid: number): Promise<Result<string>>;
+  /** A uid's name and groups, for a configuration that matches on groups. */
   identity(uid: number): Promise<Result<UserIdentity>>;
   proc: ProcSource;
   services: PortLookup;
@@ -105,16 +109,20 @@ export async function decideRoute(
   request: RouteRequest,
   dependencies: RouterDependencies,
 ): Promise<Decision> {
-  // The session's processes and the user's identity are asked of the
-  // agent's helper (round trips to its shells) while the configuration is
-  // checked: nothing is written or answered before all are known.
+  // The session's processes and the user's name (and groups, when the
+  // file matches on them: `id` in the agent's helper) are asked while the
+  // configuration is checked: nothing is written or answered before all
+  // are known.
   const checkingProcess = sessionProcess(
     request.uid,
     request.pid,
     request.sessionPid,
     dependencies.proc,
   );
-  const lookingUp = dependencies.identity(request.uid);
+  const naming = dependencies.userName(request.uid);
+  const lookingUp = matchesGroups(dependencies.config.current.parsed)
+    ? dependencies.identity(request.uid)
+    : undefined;
   await dependencies.config.refresh();
   const loaded = dependencies.config.current;
   if (!(await sameFile(request.config, loaded.realPath))) {
@@ -127,19 +135,27 @@ export async function decideRoute(
   if (dependencies.routed(process.value)) {
     return fallback(`process ${request.sessionPid} already has a route`);
   }
-  const identity = await lookingUp;
-  if (!identity.ok) return fallback(identity.error);
-  if (identity.value.user !== request.user) {
+  let identity: { user: string; groups: string[] };
+  if (matchesGroups(loaded.parsed)) {
+    const found = await (lookingUp ?? dependencies.identity(request.uid));
+    if (!found.ok) return fallback(found.error);
+    identity = found.value;
+  } else {
+    const named = await naming;
+    if (!named.ok) return fallback(named.error);
+    identity = { user: named.value, groups: [] };
+  }
+  if (identity.user !== request.user) {
     return fallback(
-      `uid ${request.uid} is ${identity.value.user} for the agent, ${request.user} for the session`,
+      `uid ${request.uid} is ${identity.user} for the agent, ${request.user} for the session`,
     );
   }
   const sshd = splitHostPort(request.sshd, dependencies.services);
   if (!sshd.ok) return fallback(`sshd address ${request.sshd}: ${sshd.error}`);
   const startNs = dependencies.now();
   const resolved = await resolveForSession(loaded.parsed, {
-    user: identity.value.user,
-    groups: new Set(identity.value.groups),
+    user: identity.user,
+    groups: new Set(identity.groups),
     sshd: sshd.value,
     sessionId: request.sessionId,
     startTime: formatRfc3339Nano(startNs, localOffsetMinutes(startNs)),
@@ -164,7 +180,7 @@ export async function decideRoute(
   };
   const routed = await routeSession({
     config,
-    user: identity.value.user,
+    user: identity.user,
     log: (level: Level, message: string) => sink(level, message),
     writeStdout: (text) => stdout += text,
     writeStderr: (text) => stderr += text,
@@ -192,7 +208,7 @@ export async function decideRoute(
     },
     routed: {
       config,
-      user: identity.value.user,
+      user: identity.user,
       process: process.value,
       destination: routed.destination,
       shared: routed.shared,

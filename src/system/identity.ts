@@ -81,15 +81,45 @@ export function nssSources(
 /** The name of the first /etc/passwd entry with `uid` (what NSS's files source answers), if any. */
 export function passwdName(passwd: string, uid: number): string | undefined {
   for (const line of passwd.split("\n")) {
-    // NIS compat entries (+name, -name) are not the files source's.
-    if (line.startsWith("+") || line.startsWith("-")) continue;
-    const fields = line.split(":");
-    if (fields.length >= 7 && fields[2] === String(uid) && fields[0] !== "") {
-      return fields[0];
-    }
+    const entry = passwdEntry(line);
+    if (entry !== undefined && entry[1] === String(uid)) return entry[0];
   }
   return undefined;
 }
+
+/** Every uid's name in /etc/passwd text: its first entry's, as passwdName answers. */
+export function passwdNames(passwd: string): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const line of passwd.split("\n")) {
+    const entry = passwdEntry(line);
+    if (entry !== undefined && !names.has(entry[1])) {
+      names.set(entry[1], entry[0]);
+    }
+  }
+  return names;
+}
+
+// [name, uid] of a line the files source answers with; undefined for the
+// rest. NIS compat entries (+name, -name) are not the files source's.
+function passwdEntry(line: string): [string, string] | undefined {
+  if (line.startsWith("+") || line.startsWith("-")) return undefined;
+  const fields = line.split(":");
+  return fields.length >= 7 && fields[0] !== ""
+    ? [fields[0], fields[2]]
+    : undefined;
+}
+
+/** Where the files source of NSS reads. */
+export interface NameFiles {
+  nsswitch: string;
+  passwd: string;
+}
+
+/** The system's nsswitch.conf and passwd file. */
+export const SYSTEM_NAME_FILES: NameFiles = {
+  nsswitch: "/etc/nsswitch.conf",
+  passwd: "/etc/passwd",
+};
 
 /**
  * The current user's name without running a process: read from /etc/passwd
@@ -99,15 +129,21 @@ export function passwdName(passwd: string, uid: number): string | undefined {
  * ask `lookupIdentity()` then.
  */
 export function currentUserFromFiles(
-  paths = { nsswitch: "/etc/nsswitch.conf", passwd: "/etc/passwd" },
+  paths: NameFiles = SYSTEM_NAME_FILES,
 ): string | undefined {
   try {
-    const sources = nssSources(Deno.readTextFileSync(paths.nsswitch), "passwd");
-    if (sources?.[0] !== "files") return undefined;
+    if (!filesComeFirst(Deno.readTextFileSync(paths.nsswitch))) {
+      return undefined;
+    }
     return passwdName(Deno.readTextFileSync(paths.passwd), Deno.uid() ?? -1);
   } catch {
     return undefined;
   }
+}
+
+/** Whether NSS asks /etc/passwd first for users, given nsswitch.conf's text. */
+export function filesComeFirst(nsswitch: string): boolean {
+  return nssSources(nsswitch, "passwd")?.[0] === "files";
 }
 
 /** The identity of this process's user (`id` without argument). */

@@ -1,7 +1,9 @@
 // A session is registered in etcd exactly once (sshproxy-agent(8),
 // PROTOCOL). The agent is made to decide late, deterministically: its
 // identity helper shell (the `id` lookup it makes after it has read and
-// proven a request) is stopped with SIGSTOP before the login and continued
+// proven a request, for a file that matches on groups: the file here has
+// such an override, for a group nobody is in) is stopped with SIGSTOP
+// before the login and continued
 // only once the session gave up on the agent (`agent.decision_timeout`) and routed
 // and registered itself. The agent then decides and registers too; the
 // session never takes that route, so the agent must withdraw it: one
@@ -26,6 +28,8 @@ async function configure(
   await env.configure({
     keyttl: 5,
     extra: agent.agentYaml({ timeout }),
+    overrides:
+      "  - match:\n      - groups: [nobody-is-in-this-group]\n    debug: true\n",
   });
 }
 
