@@ -75,6 +75,21 @@ for name in sshproxy sshproxyctl sshproxy-dumpd sshproxy-replay sshproxy-agent m
   }
 done
 
+# Every module minified (the others it imports left as they are): a
+# session holds its modules' source as long as it lives (V8 compiles from
+# it what it compiles lazily), at ~1.8 bytes of private memory per byte of
+# source (measured: a module of 180 KB of comments idles 0.32 MiB above an
+# empty one). Without --keep-names, which would rename every function
+# again at every start (one Object.defineProperty each): nothing of ours
+# reads a function's or class's `.name`, and no stack trace reaches a user.
+modules=("$out"/app/*.js)
+minify=(--minify)
+for module in "${modules[@]}"; do minify+=(--external "./${module##*/}"); done
+for module in "${modules[@]}"; do
+  bundle "$module (minified)" "${minify[@]}" -o "$module.min" "$module"
+  mv "$module.min" "$module" || exit 1
+done
+
 # deno.json's import map (it pins the external packages' versions).
 "$deno" eval --no-config --quiet '
   const [source, target, ...names] = Deno.args;
