@@ -9,6 +9,7 @@ import {
   lookupIdentity,
   nssSources,
   passwdName,
+  passwdNameInFile,
 } from "../../src/system/identity.ts";
 
 Deno.test("nsswitch.conf sources are read in order, without comments or actions", () => {
@@ -91,5 +92,60 @@ Deno.test("on this machine, the name from files is the one `id` gets through NSS
   );
   if (nssSources(nsswitch, "passwd")?.[0] === "files") {
     assert.equal(fromFiles, fromNss.value.user);
+  }
+});
+
+// A small deterministic generator (xorshift), so that a failure replays.
+function generator(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+// passwd text as sites write it and as they break it: compat entries,
+// short lines, empty names, shared uids, non-ASCII names, CRLF, lines
+// longer than the reader's 64 KiB piece, and no final newline.
+function passwdText(random: () => number, lines: number): string {
+  const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    const uid = String(1000 + Math.floor(random() * 40));
+    const name = pick(["alice", "bob", "zoë", "user" + i, "", "+nis", "-gone"]);
+    const gecos = random() < 0.02 ? "x".repeat(70_000) : "Some One,,,";
+    const shape = random();
+    if (shape < 0.05) out.push(`${name}:x:${uid}`);
+    else if (shape < 0.08) out.push("");
+    else if (shape < 0.1) {
+      out.push(`${name}:x:${uid}:${uid}:${gecos}:/h:/bin/sh\r`);
+    } else out.push(`${name}:x:${uid}:${uid}:${gecos}:/home/${name}:/bin/sh`);
+  }
+  return out.join("\n") + (random() < 0.5 ? "\n" : "");
+}
+
+Deno.test("a passwd file read a piece at a time names each uid as its whole text does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const random = generator(20261207);
+    for (let round = 0; round < 12; round++) {
+      const text = passwdText(random, 50 + Math.floor(random() * 400));
+      const path = `${dir}/passwd${round}`;
+      await Deno.writeTextFile(path, text);
+      for (let uid = 995; uid < 1045; uid++) {
+        assert.equal(
+          passwdNameInFile(path, uid),
+          passwdName(text, uid),
+          `round ${round}, uid ${uid}`,
+        );
+      }
+    }
+    await Deno.writeTextFile(`${dir}/empty`, "");
+    assert.equal(passwdNameInFile(`${dir}/empty`, 0), undefined);
+    assert.throws(() => passwdNameInFile(`${dir}/missing`, 0));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
