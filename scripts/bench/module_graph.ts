@@ -99,9 +99,10 @@ export async function moduleGraph(
 }
 
 // The login face imports its parts on demand with computed specifiers
-// (scripts/link_chunks.ts), which `deno info` does not follow.
+// (scripts/link_chunks.ts), which `deno info` does not follow; minified
+// (scripts/bundle.sh), without the spaces.
 const COMPUTED_IMPORT =
-  /\bimport\(new URL\("(\.\/[^"\/]+\.js)", import\.meta\.url\)\.href\)/g;
+  /\bimport\(\s*new URL\(\s*"(\.\/[^"\/]+\.js)"\s*,\s*import\.meta\.url\s*\)\.href\s*\)/g;
 
 /** The relative specifiers a module imports with `import(new URL("./x.js", import.meta.url).href)` (pure). */
 export function computedImports(source: string): string[] {

@@ -96,11 +96,14 @@ Deno.test("the login face's computed imports of its parts are found in its sourc
     'const a = await import(new URL("./sshproxy.agent_client-X1.js", import.meta.url).href);',
     'const b = await import(new URL("./sshproxy.agent_client-X1.js", import.meta.url).href);',
     'const c = await import(new URL("./sshproxy.yaml_tree-Y2.js", import.meta.url).href);',
+    // Minified, as scripts/bundle.sh writes the modules.
+    'const f=await import(new URL("./sshproxy.listing-Z3.js",import.meta.url).href);',
     'const d = await import("ssh2");',
     'const e = new URL("./not-an-import.js", import.meta.url);',
   ].join("\n");
   assert.deepEqual(computedImports(source), [
     "./sshproxy.agent_client-X1.js",
     "./sshproxy.yaml_tree-Y2.js",
+    "./sshproxy.listing-Z3.js",
   ]);
 });
