@@ -47,11 +47,16 @@ const PASSWD = [
   "",
 ].join("\n");
 
-Deno.test("a uid is named by its first passwd entry when files come first", () => {
-  const fs = fakeFiles({
-    [PATHS.nsswitch]: "passwd: files systemd\n",
+/** The two files, with `sources` as nsswitch.conf's passwd line. */
+function withSources(sources: string) {
+  return fakeFiles({
+    [PATHS.nsswitch]: `passwd: ${sources}\n`,
     [PATHS.passwd]: PASSWD,
   });
+}
+
+Deno.test("a uid is named by its first passwd entry when files come first", () => {
+  const fs = withSources("files systemd");
   const nameOf = filesUserNames(PATHS, fs.files);
   assert.equal(nameOf(1000), "alice");
   assert.equal(nameOf(0), "root");
@@ -60,18 +65,12 @@ Deno.test("a uid is named by its first passwd entry when files come first", () =
 });
 
 Deno.test("no name from the files when NSS asks another source first", () => {
-  const fs = fakeFiles({
-    [PATHS.nsswitch]: "passwd: sss files\n",
-    [PATHS.passwd]: PASSWD,
-  });
+  const fs = withSources("sss files");
   assert.equal(filesUserNames(PATHS, fs.files)(1000), undefined);
 });
 
 Deno.test("the files are read again only when one of them changes", () => {
-  const fs = fakeFiles({
-    [PATHS.nsswitch]: "passwd: files\n",
-    [PATHS.passwd]: PASSWD,
-  });
+  const fs = withSources("files");
   const nameOf = filesUserNames(PATHS, fs.files);
   assert.equal(nameOf(1000), "alice");
   const reads = fs.reads;
@@ -85,10 +84,7 @@ Deno.test("the files are read again only when one of them changes", () => {
 });
 
 Deno.test("an unreadable file names nobody, and is read again once it is back", () => {
-  const fs = fakeFiles({
-    [PATHS.nsswitch]: "passwd: files\n",
-    [PATHS.passwd]: PASSWD,
-  });
+  const fs = withSources("files");
   const nameOf = filesUserNames(PATHS, fs.files);
   fs.remove(PATHS.passwd);
   assert.equal(nameOf(1000), undefined);
