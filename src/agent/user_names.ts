@@ -47,8 +47,6 @@ export function filesUserNames(
         files.signature(paths.passwd)
       }`;
       if (signature !== seen) {
-        names = undefined;
-        seen = undefined;
         names = filesComeFirst(files.read(paths.nsswitch))
           ? passwdNames(files.read(paths.passwd))
           : new Map();

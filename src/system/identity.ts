@@ -191,9 +191,9 @@ export function currentUserFromFiles(
   }
 }
 
-/** Whether NSS asks /etc/passwd first for users, given nsswitch.conf's text. */
-export function filesComeFirst(nsswitch: string): boolean {
-  return nssSources(nsswitch, "passwd")?.[0] === "files";
+/** Whether NSS asks its files first for `database` (users: passwd), given nsswitch.conf's text. */
+export function filesComeFirst(nsswitch: string, database = "passwd"): boolean {
+  return nssSources(nsswitch, database)?.[0] === "files";
 }
 
 /** The identity of this process's user (`id` without argument). */

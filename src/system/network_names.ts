@@ -7,7 +7,7 @@ import {
   type PortLookup,
 } from "../config/host_port.ts";
 import { fail, ok, type Result } from "../result.ts";
-import { nssSources } from "./identity.ts";
+import { filesComeFirst } from "./identity.ts";
 
 // Go's net package falls back to these when /etc/services is missing.
 const BUILT_IN_SERVICES =
@@ -86,7 +86,7 @@ const SYSTEM_HOST_FILES: HostFiles = {
  * The addresses /etc/hosts lists for `host`, when nsswitch.conf consults
  * `files` first for hosts: every line naming it, compared without case, as
  * Go's resolver (the reference's) and glibc's (`multi on`) answer. The
- * system resolver, reached through Node's dns module, costs a login ~17 ms
+ * system resolver, reached through Node's dns module, costs a login 17-24 ms
  * (measured: a `sources` entry naming localhost, against its address),
  * most of it Deno's Node-compatibility layer starting; a gateway's own
  * names are usually in this file. Undefined when NSS asks another source
@@ -99,7 +99,7 @@ export function hostsFileAddresses(
   let text: string;
   try {
     const nsswitch = Deno.readTextFileSync(paths.nsswitch);
-    if (nssSources(nsswitch, "hosts")?.[0] !== "files") return undefined;
+    if (!filesComeFirst(nsswitch, "hosts")) return undefined;
     text = Deno.readTextFileSync(paths.hosts);
   } catch {
     return undefined;
