@@ -15,7 +15,7 @@
 // deleted. So the mirror is then at least as fresh as a read made at H.
 import type { KeyValue } from "../state/etcd_client.ts";
 import type { PrefixSummary, WatchEvent } from "../state/etcd_watch.ts";
-import type { RangeItem } from "../state/etcd_wire.ts";
+import { byteStringOf, type RangeItem } from "../state/etcd_wire.ts";
 
 /** What a decision reads from the mirror. */
 export interface MirrorView {
@@ -27,18 +27,9 @@ export interface MirrorView {
   list(prefix: string, options?: { keysOnly?: boolean }): KeyValue[];
 }
 
-// Keys as "byte strings" (one UTF-16 unit per byte): JavaScript orders them
-// as etcd orders the bytes, and two keys that decode to the same text (not
-// UTF-8) stay two keys.
-function byteString(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
-  return text;
-}
-
-const encoder = new TextEncoder();
+// Keys as "byte strings" (one UTF-16 unit per byte, as decoded answers
+// carry them): JavaScript orders them as etcd orders the bytes, and two
+// keys that decode to the same text (not UTF-8) stay two keys.
 
 /** A prefix of etcd, in memory. */
 export class PrefixMirror implements MirrorView {
@@ -60,7 +51,7 @@ export class PrefixMirror implements MirrorView {
   load(items: readonly RangeItem[], revision: bigint): void {
     this.#entries = new Map();
     for (const item of items) {
-      this.#entries.set(byteString(item.keyBytes), item.kv);
+      this.#entries.set(item.rawKey, item.kv);
     }
     this.#order = [...this.#entries.keys()].sort();
     this.#revision = revision;
@@ -69,7 +60,7 @@ export class PrefixMirror implements MirrorView {
   /** Applies the events of one watch message (whole revisions, in order). */
   apply(events: readonly WatchEvent[]): void {
     for (const event of events) {
-      const name = byteString(event.keyBytes);
+      const name = event.rawKey;
       const at = this.#find(name);
       const present = this.#order[at] === name;
       if (event.type === "put") {
@@ -101,12 +92,12 @@ export class PrefixMirror implements MirrorView {
   }
 
   get(key: string): KeyValue | undefined {
-    const kv = this.#entries.get(byteString(encoder.encode(key)));
+    const kv = this.#entries.get(byteStringOf(key));
     return kv && { ...kv };
   }
 
   list(prefix: string, options: { keysOnly?: boolean } = {}): KeyValue[] {
-    const start = byteString(encoder.encode(prefix));
+    const start = byteStringOf(prefix);
     const found: KeyValue[] = [];
     for (let i = this.#find(start); i < this.#order.length; i++) {
       const name = this.#order[i];

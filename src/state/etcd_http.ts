@@ -486,7 +486,7 @@ class HttpEtcd implements WatchableEtcd {
         items: answer.items.map((item) => item.kv),
         // More than a page: list() reads the rest at the same revision.
         rest: answer.more && last !== undefined
-          ? { from: keyAfter(last.keyBytes), revision: answer.revision }
+          ? { from: keyAfter(last.rawKey), revision: answer.revision }
           : undefined,
       });
     }
@@ -776,7 +776,7 @@ class HttpEtcd implements WatchableEtcd {
       if (revision === undefined && page.value.revision !== "0") {
         revision = page.value.revision;
       }
-      from = keyAfter(last.keyBytes);
+      from = keyAfter(last.rawKey);
     }
   }
 
@@ -873,7 +873,7 @@ class HttpEtcd implements WatchableEtcd {
       if (!page.value.more || last === undefined) {
         return ok({ items, revision: BigInt(revision) });
       }
-      from = keyAfter(last.keyBytes);
+      from = keyAfter(last.rawKey);
     }
   }
 

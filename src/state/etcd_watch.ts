@@ -9,9 +9,9 @@
 // event without `type` is a PUT).
 import type { EtcdBackend, KeyValue } from "./etcd_client.ts";
 import {
+  byteStringFromBase64,
   decodeRange,
   type EtcdRefusal,
-  fromBase64,
   prefixEnd,
   type RangeItem,
   toBase64,
@@ -21,8 +21,8 @@ import { fail, ok, type Result } from "../result.ts";
 
 /** One change under a watched prefix, at `revision`. */
 export type WatchEvent =
-  | { type: "put"; keyBytes: Uint8Array; kv: KeyValue; revision: bigint }
-  | { type: "delete"; keyBytes: Uint8Array; revision: bigint };
+  | { type: "put"; rawKey: string; kv: KeyValue; revision: bigint }
+  | { type: "delete"; rawKey: string; revision: bigint };
 
 /** One message of a watch stream. */
 export type WatchMessage =
@@ -167,15 +167,15 @@ function decodeEvent(raw: unknown): Result<WatchEvent> {
   if (modRevision === undefined || modRevision === 0n) {
     return bad("watch event (no revision)");
   }
-  let keyBytes: Uint8Array;
+  let rawKey: string;
   try {
-    keyBytes = fromBase64(kv.key);
+    rawKey = byteStringFromBase64(kv.key);
   } catch {
     return bad("watch event (key not base64)");
   }
   const type = raw.type ?? "PUT";
   if (type === "DELETE") {
-    return ok({ type: "delete", keyBytes, revision: modRevision });
+    return ok({ type: "delete", rawKey, revision: modRevision });
   }
   if (type !== "PUT") return bad(`watch event (type ${String(type)})`);
   // A put's kv is a whole KeyValue: decodeRange checks it the same way.
@@ -183,7 +183,7 @@ function decodeEvent(raw: unknown): Result<WatchEvent> {
   if (!decoded.ok) return decoded;
   return ok({
     type: "put",
-    keyBytes,
+    rawKey,
     kv: decoded.value.items[0].kv,
     revision: modRevision,
   });

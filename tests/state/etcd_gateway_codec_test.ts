@@ -4,12 +4,14 @@
 // endpoint) with a reason that is never empty or "undefined".
 import assert from "node:assert/strict";
 import {
+  bytesOf,
+  byteStringFromBase64,
+  byteStringOf,
   decodeGrant,
   decodeKeepAlive,
   decodeRange,
   decodeTimeToLive,
   deleteRequest,
-  fromBase64,
   keyAfter,
   parseAnswer,
   prefixEnd,
@@ -17,6 +19,7 @@ import {
   rangeRequest,
   refusalOf,
   streamMessage,
+  textOf,
   toBase64,
   transportReason,
   txnRequest,
@@ -26,11 +29,41 @@ import {
 const b64 = (text: string) => toBase64(utf8(text));
 
 Deno.test("keys and values travel as base64 of their UTF-8 bytes, both ways", () => {
-  for (const text of ["", "/sshproxy/a", "héllo ✓", "a/b@c d"]) {
-    assert.equal(new TextDecoder().decode(fromBase64(b64(text))), text);
+  for (const text of ["", "/sshproxy/a", "héllo ✓", "a/b@c d", "\u{1F600}"]) {
+    const raw = byteStringFromBase64(b64(text));
+    assert.equal(textOf(raw), text);
+    assert.deepEqual(bytesOf(raw), utf8(text));
+    assert.equal(byteStringOf(text), raw);
   }
   assert.equal(b64("/sshproxy/"), "L3NzaHByb3h5Lw==");
-  assert.deepEqual(fromBase64(undefined), new Uint8Array());
+  assert.equal(byteStringFromBase64(undefined), "");
+  assert.throws(() => byteStringFromBase64("not base64!"));
+});
+
+Deno.test("any bytes read as TextDecoder reads them, and keep their bytes", () => {
+  // Keys need not be UTF-8: invalid sequences read as U+FFFD, as before
+  // the byte strings, and the raw bytes stay exact for the next page.
+  const decoder = new TextDecoder();
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor(seed / 2 ** 15) % 256;
+  };
+  const samples = [
+    new Uint8Array([0xff, 0x61]),
+    new Uint8Array([0xc3]),
+    new Uint8Array([0xe2, 0x82]),
+    new Uint8Array([0x61, 0xc3, 0xa9, 0x80]),
+  ];
+  for (let i = 0; i < 500; i++) {
+    samples.push(Uint8Array.from({ length: i % 13 }, random));
+  }
+  for (const bytes of samples) {
+    const raw = byteStringFromBase64(toBase64(bytes));
+    assert.equal(textOf(raw), decoder.decode(bytes));
+    assert.deepEqual(bytesOf(raw), bytes);
+    assert.deepEqual(keyAfter(raw), new Uint8Array([...bytes, 0]));
+  }
   assert.deepEqual(putRequest("/k", "v", "0"), {
     key: b64("/k"),
     value: b64("v"),
@@ -53,7 +86,7 @@ Deno.test("prefix ranges end after the last key of the prefix; pages start after
   const input = utf8("/a/");
   prefixEnd(input);
   assert.deepEqual(input, utf8("/a/"), "the caller's bytes are not changed");
-  assert.deepEqual(keyAfter(utf8("ab")), new Uint8Array([0x61, 0x62, 0]));
+  assert.deepEqual(keyAfter("ab"), new Uint8Array([0x61, 0x62, 0]));
   assert.deepEqual(deleteRequest("/a/", true), {
     key: b64("/a/"),
     range_end: b64("/a0"),
@@ -140,7 +173,7 @@ Deno.test("range answers decode as etcd 3.4 writes them, left-out fields meaning
       modRevision: "6",
     },
   ]);
-  assert.deepEqual(range.value.items[1].keyBytes, utf8("/sshproxy/b"));
+  assert.equal(range.value.items[1].rawKey, "/sshproxy/b");
   const empty = decodeRange({ header: { revision: "1" } });
   assert.ok(empty.ok);
   assert.deepEqual(empty.value, { items: [], more: false, revision: "1" });

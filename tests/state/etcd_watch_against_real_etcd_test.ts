@@ -72,12 +72,10 @@ function collector() {
   };
 }
 
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-
 function described(event: WatchEvent): string {
   return event.type === "put"
     ? `put ${event.kv.key}=${event.kv.value} @${event.revision}`
-    : `delete ${text(event.keyBytes)} @${event.revision}`;
+    : `delete ${event.rawKey} @${event.revision}`;
 }
 
 async function withEtcd(
