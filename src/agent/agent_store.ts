@@ -245,8 +245,11 @@ class AgentRegistration extends Registration {
   readonly #keys: AgentKeys;
   readonly #options: RegistrationOptions & { key: string };
   readonly #alongside: readonly TxnOp[];
+  readonly #gate: Promise<boolean>;
   #landed = false;
   #closed = false;
+  // The gate said no: nothing was, or will be, written.
+  #barred = false;
   #started: Promise<void> | undefined;
 
   constructor(
@@ -255,11 +258,14 @@ class AgentRegistration extends Registration {
     keys: AgentKeys,
     /** Host states written in the same transaction as the key. */
     alongside: readonly TxnOp[] = [],
+    /** Whether the key may be written (see AgentStateStore). */
+    gate: Promise<boolean> = Promise.resolve(true),
   ) {
     super(backend, options);
     this.#keys = keys;
     this.#options = options;
     this.#alongside = alongside;
+    this.#gate = gate;
   }
 
   override get lease(): string | undefined {
@@ -288,6 +294,12 @@ class AgentRegistration extends Registration {
   }
 
   async #start(): Promise<void> {
+    if (!(await this.#gate)) {
+      // The host states it took go too: probes made for a request that
+      // turned out not to be a session's.
+      this.#barred = true;
+      return;
+    }
     const { user, service, dest, historyTtl } = this.#options;
     const added = await this.#keys.add(
       this.key,
@@ -322,13 +334,14 @@ class AgentRegistration extends Registration {
     if (this.#closed) return false;
     await this.#started;
     if (this.#landed) return true;
+    if (this.#barred) return false;
     const written = await this.#keys.whenWritten(this.key, timeoutMs);
     if (written) this.#landed = true;
     return written;
   }
 
   override async updateStats(stats: ConnectionStats): Promise<Result<void>> {
-    if (this.#closed) return fail("registration closed");
+    if (this.#closed || this.#barred) return fail("registration closed");
     return await this.#keys.update(this.key, encodeConnectionValue(stats));
   }
 
@@ -336,6 +349,7 @@ class AgentRegistration extends Registration {
     if (this.#closed) return ok(undefined);
     this.#closed = true;
     await this.#started;
+    if (this.#barred) return ok(undefined);
     return await this.#keys.remove(this.key);
   }
 }
@@ -344,16 +358,24 @@ class AgentRegistration extends Registration {
 export class AgentStateStore extends StateStore {
   readonly #keys: AgentKeys;
   readonly #decision: DecisionBackend | undefined;
+  readonly #gate: Promise<boolean> | undefined;
 
-  /** `decision`: the decision's backend, when the store serves one. */
+  /**
+   * `decision`: the decision's backend, when the store serves one;
+   * `gate`: what a registration waits for before it writes its key, and
+   * whether it may (a decision routes while the session's process is being
+   * checked, and writes nothing unless it passes).
+   */
   constructor(
     backend: EtcdBackend,
     keys: AgentKeys,
     decision?: DecisionBackend,
+    gate?: Promise<boolean>,
   ) {
     super(backend);
     this.#keys = keys;
     this.#decision = decision;
+    this.#gate = gate;
   }
 
   override newRegistration(
@@ -368,6 +390,7 @@ export class AgentStateStore extends StateStore {
         { ...options, key: created.value.key },
         this.#keys,
         this.#decision?.takeHostStates() ?? [],
+        this.#gate,
       ),
     );
   }

@@ -458,10 +458,12 @@ export async function startAgent(
   // Host states written after decisions: one failing etcd is a few lines.
   const hostWriteErrors = new RateLimitedLog(log, 5, 60_000);
   // This decision's store: reads from the mirror when `view` (asked for
-  // when the request arrived) says it is fresh, until the registration.
+  // when the request arrived) says it is fresh, until the registration,
+  // which writes only once `gate` says so.
   const decisionStore = async (
     view: Promise<MirrorView | undefined>,
     reads: DecisionReads,
+    gate: Promise<boolean>,
   ): Promise<Result<AgentStateStore>> => {
     const base = etcdStore();
     if (!base.ok || etcd?.backend === undefined || etcd.keys === undefined) {
@@ -479,7 +481,7 @@ export async function startAgent(
     );
     reads.backend = backend;
     return ok(
-      new AgentStateStore(backend, etcd.keys, backend),
+      new AgentStateStore(backend, etcd.keys, backend, gate),
     );
   };
   function mirrorEvent(event: MirrorEvent): void {
@@ -661,7 +663,7 @@ export async function startAgent(
             proc,
             services,
             etcd: () => etcd?.settings,
-            store: () => decisionStore(view, reads),
+            store: (gate) => decisionStore(view, reads, gate),
             routed: (process) => registry.byProcess(process) !== undefined,
             now: nowNanoseconds,
           });

@@ -17,7 +17,7 @@ import { matchesGroups, resolveForSession } from "../config/load.ts";
 import type { Config, EtcdSettings } from "../config/types.ts";
 import { formatRfc3339Nano, localOffsetMinutes } from "../format/time.ts";
 import type { Level } from "../log/format.ts";
-import type { Result } from "../result.ts";
+import { fail, type Result } from "../result.ts";
 import { routeSession, type SharedState } from "../session/shared_state.ts";
 import type { StateStore } from "../state/store.ts";
 import type { UserIdentity } from "../system/identity.ts";
@@ -40,8 +40,12 @@ export interface RouterDependencies {
   services: PortLookup;
   /** The agent's etcd settings (undefined: the agent has no etcd). */
   etcd(): EtcdSettings | undefined;
-  /** The agent's etcd connection as this decision's store, or why it is not usable now. */
-  store(): Promise<Result<StateStore>>;
+  /**
+   * The agent's etcd connection as this decision's store, or why it is not
+   * usable now; its registration writes nothing before `gate` resolves,
+   * and nothing at all if it resolves false.
+   */
+  store(gate: Promise<boolean>): Promise<Result<StateStore>>;
   /** Whether a process already has a route from the agent. */
   routed(process: WatchedProcess): boolean;
   now(): bigint;
@@ -109,16 +113,29 @@ export async function decideRoute(
   request: RouteRequest,
   dependencies: RouterDependencies,
 ): Promise<Decision> {
-  // The session's processes and the user's name (and groups, when the
-  // file matches on them: `id` in the agent's helper) are asked while the
-  // configuration is checked: nothing is written or answered before all
-  // are known.
+  // The session's processes (a question to the agent's helper) and the
+  // user's name (and groups, when the file matches on them: `id` in the
+  // helper) are asked while the configuration is checked; the route is
+  // then chosen while the processes are read, but nothing is written
+  // (the registration waits for them) or answered before all are known.
   const checkingProcess = sessionProcess(
     request.uid,
     request.pid,
     request.sessionPid,
     dependencies.proc,
   );
+  // The process to watch, or why it bars a route.
+  const processChecked = checkingProcess.then((checked) =>
+    checked.ok && dependencies.routed(checked.value)
+      ? fail(`process ${request.sessionPid} already has a route`)
+      : checked
+  );
+  // A refusal found while the processes are read still names them first,
+  // as when they were read before anything else.
+  const fallbackAfter = async (reason: string) => {
+    const checked = await processChecked;
+    return fallback(checked.ok ? reason : checked.error);
+  };
   const naming = dependencies.userName(request.uid);
   const lookingUp = matchesGroups(dependencies.config.current.parsed)
     ? dependencies.identity(request.uid)
@@ -130,28 +147,25 @@ export async function decideRoute(
       `the session reads ${request.config}, the agent ${loaded.realPath}`,
     );
   }
-  const process = await checkingProcess;
-  if (!process.ok) return fallback(process.error);
-  if (dependencies.routed(process.value)) {
-    return fallback(`process ${request.sessionPid} already has a route`);
-  }
   let identity: { user: string; groups: string[] };
   if (matchesGroups(loaded.parsed)) {
     const found = await (lookingUp ?? dependencies.identity(request.uid));
-    if (!found.ok) return fallback(found.error);
+    if (!found.ok) return await fallbackAfter(found.error);
     identity = found.value;
   } else {
     const named = await naming;
-    if (!named.ok) return fallback(named.error);
+    if (!named.ok) return await fallbackAfter(named.error);
     identity = { user: named.value, groups: [] };
   }
   if (identity.user !== request.user) {
-    return fallback(
+    return await fallbackAfter(
       `uid ${request.uid} is ${identity.user} for the agent, ${request.user} for the session`,
     );
   }
   const sshd = splitHostPort(request.sshd, dependencies.services);
-  if (!sshd.ok) return fallback(`sshd address ${request.sshd}: ${sshd.error}`);
+  if (!sshd.ok) {
+    return await fallbackAfter(`sshd address ${request.sshd}: ${sshd.error}`);
+  }
   const startNs = dependencies.now();
   const resolved = await resolveForSession(loaded.parsed, {
     user: identity.user,
@@ -160,12 +174,12 @@ export async function decideRoute(
     sessionId: request.sessionId,
     startTime: formatRfc3339Nano(startNs, localOffsetMinutes(startNs)),
   });
-  if (!resolved.ok) return fallback(resolved.error);
+  if (!resolved.ok) return await fallbackAfter(resolved.error);
   const config = resolved.value.config;
   const agentEtcd = dependencies.etcd();
   if (config.etcd.endpoints.length > 0) {
     if (agentEtcd === undefined || !sameEtcd(config.etcd, agentEtcd)) {
-      return fallback(
+      return await fallbackAfter(
         "the session's etcd settings are not the agent's (top level)",
       );
     }
@@ -185,8 +199,16 @@ export async function decideRoute(
     writeStdout: (text) => stdout += text,
     writeStderr: (text) => stderr += text,
     sshd: request.sshd,
-    openStore: () => dependencies.store(),
+    openStore: () =>
+      dependencies.store(processChecked.then((checked) => checked.ok)),
   });
+  const process = await processChecked;
+  if (!process.ok) {
+    // Its registration wrote nothing (its gate said no): closing it only
+    // lets the shared state go.
+    if (!("status" in routed)) await routed.shared?.close();
+    return fallback(process.error);
+  }
   if ("status" in routed) {
     return {
       reply: {
