@@ -137,7 +137,7 @@ try {
   console.log("## Login latency (ms, `ssh gateway true`, whole login)\n");
   console.log("| path | p50 | p90 | logins |");
   console.log("| --- | --- | --- | --- |");
-  for (const [id, values] of samples) {
+  for (const [id, { totalMs: values }] of samples) {
     console.log(
       `| ${id} | ${Math.round(median(values))} | ${
         Math.round(percentile(values, 90))

@@ -9,6 +9,12 @@ import {
   type TestUser,
 } from "../../tests/harness/mod.ts";
 import { median, round, summarize, type Summary } from "./stats.ts";
+import {
+  clearStamps,
+  type LoginStamps,
+  readStamps,
+  type StampFiles,
+} from "./stamps.ts";
 import { type SessionProcesses, summedMemory, threadsOf } from "./processes.ts";
 import {
   anonymousPrivateDirty,
@@ -88,23 +94,53 @@ export async function login(
   return ms;
 }
 
+/** One path's logins: whole, and (when stamped) inside the gateway. */
+export interface LatencySamples {
+  /** Each login's whole time at the client (ms). */
+  totalMs: number[];
+  /** Each login's stamps (scripts/bench/stamps.ts), when the path has them. */
+  stamps: LoginStamps[];
+}
+
 /**
  * `logins` sequential logins per path, interleaved one login at a time
  * (each round logs in once through every path, the round's first path
  * rotating) so that a slow minute of the machine, or the work a path's
  * previous login leaves behind, falls on every path alike; two unrecorded
- * warm-up logins per path first.
+ * warm-up logins per path first. With `stamps`, each login through a
+ * gateway runs the stamping destination command and its stamps are read
+ * (a target whose ForceCommand stamps: startLatencyGateway).
  */
 export async function latency(
   user: TestUser,
   targets: Target[],
   logins: number,
   say: (text: string) => void,
-): Promise<Map<string, number[]>> {
-  const samples = new Map<string, number[]>(targets.map((t) => [t.id, []]));
+  stamps?: StampFiles,
+): Promise<Map<string, LatencySamples>> {
+  const samples = new Map<string, LatencySamples>(
+    targets.map((t) => [t.id, { totalMs: [], stamps: [] }]),
+  );
+  const stamped = (target: Target) =>
+    stamps !== undefined && target.forceCommand !== undefined;
+  const once = async (target: Target, record: boolean) => {
+    if (!stamped(target)) {
+      const ms = await login(user, target);
+      if (record) samples.get(target.id)!.totalMs.push(ms);
+      return;
+    }
+    await clearStamps(stamps!, target.id);
+    const ms = await login(user, target, stamps!.destinationCommand);
+    const read = await readStamps(stamps!, target.id);
+    if (typeof read === "string") throw new MeasureError(`latency: ${read}`);
+    if (record) {
+      samples.get(target.id)!.totalMs.push(ms);
+      samples.get(target.id)!.stamps.push(read);
+    }
+  };
   for (const target of targets) {
     await target.prepare?.();
-    for (let i = 0; i < 2; i++) await login(user, target);
+    for (let i = 0; i < 2; i++) await once(target, false);
   }
   const deadline = Date.now() + 20 * 60_000;
   const reportEvery = Math.max(1, Math.ceil(logins / 5));
@@ -116,13 +152,13 @@ export async function latency(
         throw new MeasureError("latency: over 20 minutes, stopped");
       }
       await target.prepare?.();
-      samples.get(target.id)!.push(await login(user, target));
+      await once(target, true);
     }
     if ((round + 1) % reportEvery === 0 || round + 1 === logins) {
       say(
         `latency: ${round + 1}/${logins} logins per path: ${
           targets.map((t) =>
-            `${t.id} ${Math.round(median(samples.get(t.id)!))} ms`
+            `${t.id} ${Math.round(median(samples.get(t.id)!.totalMs))} ms`
           )
             .join(", ")
         }`,

@@ -159,9 +159,16 @@ export async function latencyPhase(p: Phase): Promise<Results["latency"]> {
     try {
       const targets = await startLatencyGateway(
         ids.map((id) => p.t.targets[id]!),
+        p.t.stamps,
         gateway,
       );
-      return await latency(p.user, targets, p.plan.logins, p.say);
+      return await latency(
+        p.user,
+        targets,
+        p.plan.logins,
+        p.say,
+        p.t.stamps,
+      );
     } finally {
       await gateway.run();
     }
@@ -174,12 +181,21 @@ export async function latencyPhase(p: Phase): Promise<Results["latency"]> {
     } else if (outcome.status !== "measured") {
       paths[id] = { status: "failed", reason: outcome.reason };
     } else {
-      const samples = outcome.value.get(id)!;
+      const { totalMs, stamps } = outcome.value.get(id)!;
+      const inside = stamps.map((s) => s.toSshMs + s.afterSshMs);
       paths[id] = {
         status: "measured",
         value: {
-          ...summarize(samples),
-          samplesMs: samples.map((v) => round(v)),
+          ...summarize(totalMs),
+          samplesMs: totalMs.map((v) => round(v)),
+          ...(stamps.length === 0 ? {} : {
+            inGateway: {
+              toSsh: summarize(stamps.map((s) => s.toSshMs)),
+              afterSsh: summarize(stamps.map((s) => s.afterSshMs)),
+              total: summarize(inside),
+              samplesMs: inside.map((v) => round(v, 2)),
+            },
+          }),
         },
       };
     }

@@ -14,6 +14,7 @@ import { round } from "./stats.ts";
 
 function latencyRows(r: Results): string[][] {
   const f = measured(r.latency.paths.f)?.p50;
+  const insideF = measured(r.latency.paths.f)?.inGateway?.total.p50;
   const rows = [[
     "path",
     "p50",
@@ -21,6 +22,8 @@ function latencyRows(r: Results): string[][] {
     "mean",
     "added p50 over (b)",
     "over (f)",
+    "inside gateway p50",
+    "inside, over (f)",
   ]];
   for (const id of PATH_ORDER) {
     const o = r.latency.paths[id];
@@ -38,6 +41,11 @@ function latencyRows(r: Results): string[][] {
       added ? signed(added.p50) : "",
       f !== undefined && !["a", "b", "f"].includes(id)
         ? signed(o.value.p50 - f)
+        : "",
+      o.value.inGateway ? String(o.value.inGateway.total.p50) : "",
+      o.value.inGateway && insideF !== undefined &&
+        !["a", "b", "f"].includes(id)
+        ? signed(round(o.value.inGateway.total.p50 - insideF))
         : "",
     ]);
   }

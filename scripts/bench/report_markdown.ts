@@ -70,6 +70,46 @@ function standing(r: Results): string[] {
   ];
 }
 
+// The same logins, inside the gateway (scripts/bench/stamps.ts).
+function insideGatewayText(r: Results): string[] {
+  const inside = (id: PathId) => measured(r.latency.paths[id])?.inGateway;
+  const floor = inside("f");
+  const rows: string[][] = [];
+  for (const id of PATH_ORDER) {
+    const figure = inside(id);
+    if (!figure) continue;
+    const ours = floor !== undefined && !["a", "b", "f"].includes(id);
+    rows.push([
+      PATH_LABELS[id],
+      String(figure.toSsh.p50),
+      String(figure.afterSsh.p50),
+      String(figure.total.p50),
+      String(figure.total.p95),
+      ours ? signed(round(figure.total.p50 - floor.total.p50)) : "",
+      ours ? signed(pairedMedian(figure.samplesMs, floor.samplesMs)) : "",
+    ]);
+  }
+  if (rows.length === 0) return [];
+  return [
+    "Inside the gateway: the same logins, timed by themselves with bash's `$EPOCHREALTIME` on the one machine's clock (scripts/bench/stamps.ts): each path's ForceCommand notes when it starts and ends (its command run as a child), the gateway's ssh client when it starts (every path's ssh, the floor's too, is a wrapper that notes it and execs ssh), and the destination's command when it ends. \"To ssh\" is ForceCommand start to ssh start, \"after ssh\" the destination command's end to the ForceCommand's end: between them, everything a proxy adds to a login and nothing every path shares (the client, the gateway sshd's key exchange and authentication, ssh's own connection to the destination), so that an 8-10 ms difference, inside the noise of whole 450 ms logins at 50 per path, is measured. The latency targets are judged on these totals.",
+    "",
+    ...mdTable(
+      [
+        "path",
+        "to ssh p50 (ms)",
+        "after ssh p50 (ms)",
+        "total p50 (ms)",
+        "total p95 (ms)",
+        "total over (f)",
+        "paired over (f)",
+      ],
+      "lrrrrrr",
+      rows,
+    ),
+    "",
+  ];
+}
+
 function latencySection(r: Results, chartFile: string): string[] {
   const floor = measured(r.latency.paths.f);
   const f = floor?.p50;
@@ -107,7 +147,7 @@ function latencySection(r: Results, chartFile: string): string[] {
   return [
     "## 1. Login latency",
     "",
-    `${r.latency.logins} sequential \`ssh -T -p PORT user@host true\` per path, interleaved one login at a time (each round once through every path, its first path rotating; after 2 unrecorded logins per path), every path but (a) through one gateway sshd process listening on a port per path with that path's ForceCommand (separate sshd instances of one configuration differed by up to 6 ms in authentication alone); p50/p95 by nearest rank. "Over (b)" is what a path adds to the \`exec ssh\` floor; "over (f)" is what it adds to the runtime's own floor, (f), where Deno starts exactly as our launcher starts it but runs an empty module: the share of the added latency that is ours; "paired" is the median, over the rounds, of a login through the path minus the login through (f) of the same round: the same share estimated login by login, so that a slow minute of the machine, which falls on both logins of a round, cancels.`,
+    `${r.latency.logins} sequential \`ssh -T -p PORT user@host COMMAND\` per path (COMMAND writes the time it ran: see below), interleaved one login at a time (each round once through every path, its first path rotating; after 2 unrecorded logins per path), every path but (a) through one gateway sshd process listening on a port per path with that path's ForceCommand (separate sshd instances of one configuration differed by up to 6 ms in authentication alone); p50/p95 by nearest rank. "Over (b)" is what a path adds to the \`exec ssh\` floor; "over (f)" is what it adds to the runtime's own floor, (f), where Deno starts exactly as our launcher starts it but runs an empty module: the share of the added latency that is ours; "paired" is the median, over the rounds, of a login through the path minus the login through (f) of the same round: the same share estimated login by login, so that a slow minute of the machine, which falls on both logins of a round, cancels.`,
     "",
     ...mdTable(
       [
@@ -126,6 +166,7 @@ function latencySection(r: Results, chartFile: string): string[] {
     ...reasonsBelow(
       PATH_ORDER.map((id) => [PATH_LABELS[id], r.latency.paths[id]]),
     ),
+    ...insideGatewayText(r),
     ...(missing.length
       ? [
         `Not in this run's results: ${

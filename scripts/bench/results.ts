@@ -44,6 +44,23 @@ export const PATH_ORDER: readonly PathId[] = [
 export interface LatencyFigure extends Summary {
   /** Every login in ms, in the order measured. */
   samplesMs: number[];
+  /** Inside the gateway, from each login's stamps (paths through one). */
+  inGateway?: InGatewayFigure;
+}
+
+/**
+ * What a path's logins spent inside the gateway (scripts/bench/stamps.ts):
+ * everything the proxy adds, none of what every path shares.
+ */
+export interface InGatewayFigure {
+  /** ForceCommand start -> the gateway's ssh client start (ms). */
+  toSsh: Summary;
+  /** The destination's command end -> the ForceCommand's end (ms). */
+  afterSsh: Summary;
+  /** Their sum, login by login (ms). */
+  total: Summary;
+  /** That sum for every login, in the order measured (ms). */
+  samplesMs: number[];
 }
 
 /** A target of an issue and where we stand. */

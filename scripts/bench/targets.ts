@@ -25,43 +25,70 @@ function why(outcome: Outcome<unknown> | undefined): string {
 
 const ms = (value: number) => `${Math.round(value)} ms`;
 
+const ms1 = (value: number) => `${round(value, 1)} ms`;
+
+// A latency target compares two paths' p50: inside the gateway when the
+// run stamped its logins (scripts/bench/stamps.ts: what the proxy adds,
+// without the noise of what every path shares), else whole logins; the
+// other figure is shown beside it.
+function latencyDifference(
+  r: Results,
+  path: PathId,
+  baseline: PathId,
+  limitMs: number,
+): Pick<TargetStatus, "measured" | "met"> {
+  const figure = (id: PathId) => measured(r.latency.paths[id]);
+  const a = figure(path);
+  const b = figure(baseline);
+  if (a === undefined || b === undefined) {
+    return {
+      measured: why(r.latency.paths[a === undefined ? path : baseline]),
+      met: null,
+    };
+  }
+  const whole = a.p50 - b.p50;
+  const label = `(${path}) − (${baseline})`;
+  if (a.inGateway && b.inGateway) {
+    const inside = a.inGateway.total.p50 - b.inGateway.total.p50;
+    return {
+      measured: `${label} = ${
+        ms1(inside)
+      } inside the gateway; whole logins ${label} = ${ms(whole)}`,
+      met: inside <= limitMs,
+    };
+  }
+  return { measured: `${label} = ${ms(whole)}`, met: whole <= limitMs };
+}
+
 function latencyTargets(r: Results): TargetStatus[] {
   const p50 = (id: PathId) => measured(r.latency.paths[id])?.p50;
-  const list: TargetStatus[] = [];
-  const c = p50("c");
-  const d = p50("d");
   const f = p50("f");
   const b = p50("b");
-  list.push({
-    issue: 10,
-    name:
-      "stateless (c): added p50 login over (b) ≤ the empty module's own start ((f) over (b)) + 8 ms",
-    target: "(c) − (f) ≤ 8 ms",
-    measured: c !== undefined && f !== undefined && b !== undefined
-      ? `(c) − (f) = ${ms(c - f)}; (f) − (b) = ${ms(f - b)}`
-      : why(r.latency.paths[f === undefined ? "f" : "c"]),
-    met: c !== undefined && f !== undefined ? c - f <= 8 : null,
-  });
-  list.push({
-    issue: 10,
-    name: "etcd (d): added p50 login ≤ stateless (c) + 10 ms",
-    target: "(d) − (c) ≤ 10 ms",
-    measured: c !== undefined && d !== undefined
-      ? `(d) − (c) = ${ms(d - c)}`
-      : why(r.latency.paths[d === undefined ? "d" : "c"]),
-    met: c !== undefined && d !== undefined ? d - c <= 10 : null,
-  });
-  const g = p50("g");
-  list.push({
-    issue: 14,
-    name: "through the agent (g): p50 login ≤ stateless (c), etcd included",
-    target: "(g) − (c) ≤ 0 ms",
-    measured: c !== undefined && g !== undefined
-      ? `(g) − (c) = ${ms(g - c)}`
-      : why(r.latency.paths[g === undefined ? "g" : "c"]),
-    met: c !== undefined && g !== undefined ? g <= c : null,
-  });
-  return list;
+  const stateless = latencyDifference(r, "c", "f", 8);
+  return [
+    {
+      issue: 10,
+      name:
+        "stateless (c): added p50 login over (b) ≤ the empty module's own start ((f) over (b)) + 8 ms",
+      target: "(c) − (f) ≤ 8 ms",
+      measured: f !== undefined && b !== undefined && stateless.met !== null
+        ? `${stateless.measured}; (f) − (b) = ${ms(f - b)}`
+        : stateless.measured,
+      met: stateless.met,
+    },
+    {
+      issue: 10,
+      name: "etcd (d): added p50 login ≤ stateless (c) + 10 ms",
+      target: "(d) − (c) ≤ 10 ms",
+      ...latencyDifference(r, "d", "c", 10),
+    },
+    {
+      issue: 14,
+      name: "through the agent (g): p50 login ≤ stateless (c), etcd included",
+      target: "(g) − (c) ≤ 0 ms",
+      ...latencyDifference(r, "g", "c", 0),
+    },
+  ];
 }
 
 function memoryTargets(r: Results): TargetStatus[] {

@@ -24,6 +24,12 @@ import type { Target } from "./measure.ts";
 import { type SessionProcesses, sessionProcesses } from "./processes.ts";
 import type { PathId } from "./results.ts";
 import {
+  prepareStampDir,
+  prepareStamps,
+  stampedForceCommand,
+  type StampFiles,
+} from "./stamps.ts";
+import {
   type FloorFiles,
   type Invocation,
   writeFloorLauncher,
@@ -86,6 +92,8 @@ export interface Topology {
   sessions(): Promise<SessionProcesses>;
   /** The floor's ssh line, as (b) and (f) run it after their own part. */
   floorSshCommand: string;
+  /** The latency phase's stamps, and the ssh wrapper every path runs. */
+  stamps: StampFiles;
 }
 
 /** Starts the gateways, destinations and etcd; registers their tear-down. */
@@ -105,8 +113,13 @@ export async function setUp(
       }),
   );
   cleanups.push(() => gw.stop());
+  // Every path's ssh is the stamps' wrapper (a bash that execs ssh), so
+  // that the latency phase sees when each starts; the floor pays it too.
+  const stampDir = await sharedWritableDir("sshproxy-bench-stamps-");
+  cleanups.push(() => Deno.remove(stampDir, { recursive: true }));
+  const stamps = await prepareStamps(stampDir);
   const s1 = gw.servers.server1;
-  const floorSshCommand = `exec /usr/bin/ssh -q ${
+  const floorSshCommand = `exec ${stamps.sshWrapper} -q ${
     SSH_OPTIONS.join(" ")
   } -e none -p ${s1.port} ${s1.host} -- "$SSH_ORIGINAL_COMMAND"`;
 
@@ -138,10 +151,16 @@ export async function setUp(
     "route_select: connections",
     "mode: sticky",
   ];
+  const sshExe = stamps.sshWrapper;
   const configs: Partial<Record<PathId, string>> = {
-    c: gw.basicConfig(),
-    d: gw.basicConfig({ dest: all, extra: etcdLines.join("\n") + "\n" }),
+    c: gw.basicConfig({ sshExe }),
+    d: gw.basicConfig({
+      sshExe,
+      dest: all,
+      extra: etcdLines.join("\n") + "\n",
+    }),
     e: gw.basicConfig({
+      sshExe,
       extra: `dump: ${JSON.stringify(`${dumpDir}/{user}-{sid}.dump`)}\n`,
     }),
   };
@@ -181,6 +200,7 @@ export async function setUp(
     targets,
     sessions,
     floorSshCommand,
+    stamps,
   };
 }
 
@@ -273,10 +293,12 @@ export async function addAgentPath(
  */
 export async function startLatencyGateway(
   targets: Target[],
+  stamps: StampFiles,
   cleanups: Cleanups,
 ): Promise<Target[]> {
   const host = "127.0.0.9";
   const gated = targets.filter((target) => target.forceCommand !== undefined);
+  for (const target of gated) await prepareStampDir(stamps, target.id);
   const ports = await freePorts(gated.length, host);
   const portOf = new Map(gated.map((target, i) => [target.id, ports[i]]));
   const sshd = await step(
@@ -291,7 +313,9 @@ export async function startLatencyGateway(
           ...GATEWAY_EXTRA,
           ...gated.flatMap((target) => [
             `Match LocalPort ${portOf.get(target.id)}`,
-            `  ForceCommand ${target.forceCommand}`,
+            `  ForceCommand ${
+              stampedForceCommand(stamps, target.id, target.forceCommand!)
+            }`,
           ]),
         ],
       }),

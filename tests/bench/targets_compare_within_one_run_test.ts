@@ -48,6 +48,37 @@ Deno.test("stateless latency is judged against the runtime's floor (f), not the 
   assert.equal(over.met, false);
 });
 
+Deno.test("latency targets judge the logins' time inside the gateway when the run stamped it", () => {
+  const r = results({ b: 400, f: 440, c: 470, g: 460 });
+  const inside = (id: string, p50: number) => {
+    const path = r.latency.paths[id as "c"];
+    if (path?.status !== "measured") throw new Error(id);
+    const summary = { n: 1, p50, p95: p50, mean: p50, min: p50, max: p50 };
+    path.value.inGateway = {
+      toSsh: summary,
+      afterSsh: summary,
+      total: summary,
+      samplesMs: [p50],
+    };
+  };
+  inside("f", 20.5);
+  inside("c", 27.9);
+  inside("g", 28.4);
+  // Whole logins say 30 ms; inside the gateway, where the two differ, 7.4.
+  const stateless = find(r, "stateless (c)");
+  assert.equal(stateless.met, true);
+  assert.match(
+    stateless.measured,
+    /\(c\) − \(f\) = 7\.4 ms inside the gateway; whole logins \(c\) − \(f\) = 30 ms; \(f\) − \(b\) = 40 ms/,
+  );
+  const agent = find(r, "through the agent (g)");
+  assert.equal(agent.met, false, "0.5 ms over (c) inside, though -10 whole");
+  // Without stamps on one side, whole logins decide.
+  const etcd = find(results({ c: 470, d: 475 }), "etcd (d)");
+  assert.equal(etcd.met, true);
+  assert.equal(etcd.measured, "(d) − (c) = 5 ms");
+});
+
 Deno.test("a path missing from the run leaves its target unmeasured, not met", () => {
   const noFloor = find(results({ b: 400, c: 410 }), "stateless (c)");
   assert.equal(noFloor.met, null);

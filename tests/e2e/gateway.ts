@@ -44,6 +44,8 @@ export interface BasicConfig {
   log?: string;
   /** `dest` entries; default server1's address. */
   dest?: string[];
+  /** `ssh.exe`; default none (the program's default, ssh). */
+  sshExe?: string;
   /** Further top-level YAML, appended as is. */
   extra?: string;
 }
@@ -86,6 +88,9 @@ export async function startProxyGateway(
       return [
         `log: ${JSON.stringify(config.log ?? `${logDir}/sshproxy-{user}.log`)}`,
         `ssh:`,
+        ...(config.sshExe === undefined
+          ? []
+          : [`  exe: ${JSON.stringify(config.sshExe)}`]),
         `  args: ${sshArgsYaml}`,
         `dest: [${dest.map((d) => JSON.stringify(d)).join(", ")}]`,
         config.extra ?? "",
