@@ -12,7 +12,9 @@ import {
   Registration,
   type RegistrationOptions,
 } from "../state/registration.ts";
-import { StateStore } from "../state/store.ts";
+import { type Problem, StateStore } from "../state/store.ts";
+import type { Connection } from "../state/aggregate.ts";
+import type { ConnectionReadings } from "./connection_readings.ts";
 import {
   type ConnectionStats,
   encodeConnectionValue,
@@ -354,28 +356,44 @@ class AgentRegistration extends Registration {
   }
 }
 
+/** What a decision's store adds to the agent's (see AgentStateStore). */
+export interface DecisionParts {
+  /** The decision's backend. */
+  backend?: DecisionBackend;
+  /**
+   * What a registration waits for before it writes its key, and whether
+   * it may (a decision routes while the session's process is being
+   * checked, and writes nothing unless it passes).
+   */
+  gate?: Promise<boolean>;
+  /** Connection keys read by earlier decisions. */
+  readings?: ConnectionReadings;
+}
+
 /** The store the agent lends each decision: reads as a session's, registrations under the agent's lease. */
 export class AgentStateStore extends StateStore {
   readonly #keys: AgentKeys;
   readonly #decision: DecisionBackend | undefined;
   readonly #gate: Promise<boolean> | undefined;
+  readonly #readings: ConnectionReadings | undefined;
 
-  /**
-   * `decision`: the decision's backend, when the store serves one;
-   * `gate`: what a registration waits for before it writes its key, and
-   * whether it may (a decision routes while the session's process is being
-   * checked, and writes nothing unless it passes).
-   */
   constructor(
     backend: EtcdBackend,
     keys: AgentKeys,
-    decision?: DecisionBackend,
-    gate?: Promise<boolean>,
+    decision: DecisionParts = {},
   ) {
     super(backend);
     this.#keys = keys;
-    this.#decision = decision;
-    this.#gate = gate;
+    this.#decision = decision.backend;
+    this.#gate = decision.gate;
+    this.#readings = decision.readings;
+    this.#readings?.nextDecision();
+  }
+
+  protected override readConnection(kv: KeyValue): Connection | Problem {
+    return this.#readings === undefined
+      ? super.readConnection(kv)
+      : this.#readings.read(kv, () => super.readConnection(kv));
   }
 
   override newRegistration(

@@ -16,6 +16,7 @@ import {
   AgentStateStore,
   DecisionBackend,
 } from "./agent_store.ts";
+import { ConnectionReadings } from "./connection_readings.ts";
 import { HealthMonitor, healthTargets } from "./health.ts";
 import { IdentityCache } from "./identity_cache.ts";
 import { filesUserNames } from "./user_names.ts";
@@ -457,6 +458,8 @@ export async function startAgent(
 
   // Host states written after decisions: one failing etcd is a few lines.
   const hostWriteErrors = new RateLimitedLog(log, 5, 60_000);
+  // Connection keys as decisions read them, for the next decisions.
+  const readings = new ConnectionReadings();
   // This decision's store: reads from the mirror when `view` (asked for
   // when the request arrived) says it is fresh, until the registration,
   // which writes only once `gate` says so.
@@ -481,7 +484,7 @@ export async function startAgent(
     );
     reads.backend = backend;
     return ok(
-      new AgentStateStore(backend, etcd.keys, backend, gate),
+      new AgentStateStore(backend, etcd.keys, { backend, gate, readings }),
     );
   };
   function mirrorEvent(event: MirrorEvent): void {

@@ -51,7 +51,7 @@ export class PrefixMirror implements MirrorView {
   load(items: readonly RangeItem[], revision: bigint): void {
     this.#entries = new Map();
     for (const item of items) {
-      this.#entries.set(item.rawKey, item.kv);
+      this.#entries.set(item.rawKey, Object.freeze(item.kv));
     }
     this.#order = [...this.#entries.keys()].sort();
     this.#revision = revision;
@@ -65,7 +65,7 @@ export class PrefixMirror implements MirrorView {
       const present = this.#order[at] === name;
       if (event.type === "put") {
         if (!present) this.#order.splice(at, 0, name);
-        this.#entries.set(name, event.kv);
+        this.#entries.set(name, Object.freeze(event.kv));
       } else if (present) {
         this.#order.splice(at, 1);
         this.#entries.delete(name);
@@ -103,7 +103,9 @@ export class PrefixMirror implements MirrorView {
       const name = this.#order[i];
       if (!name.startsWith(start)) break;
       const kv = this.#entries.get(name)!;
-      found.push(options.keysOnly ? { ...kv, value: "" } : { ...kv });
+      // Entries are frozen: handed out as they are, without a copy each
+      // (a decision may list every connection key of the cluster).
+      found.push(options.keysOnly ? { ...kv, value: "" } : kv);
     }
     return found;
   }

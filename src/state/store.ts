@@ -16,7 +16,7 @@ import {
 import type { Connection, HistoryEntry, HostEntry } from "./aggregate.ts";
 import { stickyFromConnections } from "./aggregate.ts";
 import type { RankedKey } from "./admission.ts";
-import type { EtcdBackend, OpenOptions } from "./etcd_client.ts";
+import type { EtcdBackend, KeyValue, OpenOptions } from "./etcd_client.ts";
 import { openHttpEtcd } from "./etcd_http.ts";
 import { Registration, type RegistrationOptions } from "./registration.ts";
 import {
@@ -154,28 +154,32 @@ export class StateStore {
     const items: Connection[] = [];
     const problems: Problem[] = [];
     for (const kv of listed.value) {
-      const parts = parseConnectionKey(kv.key);
-      if (!parts.ok) {
-        problems.push({ key: kv.key, reason: parts.error, skipped: true });
-        continue;
-      }
-      const stats = decodeConnectionValue(kv.value);
-      if (!stats.ok) {
-        problems.push({ key: kv.key, reason: stats.error, skipped: true });
-        continue;
-      }
-      items.push({
-        key: kv.key,
-        user: parts.value.user,
-        service: parts.value.service,
-        from: parts.value.sshd,
-        dest: parts.value.dest,
-        ts: parts.value.ts,
-        bwIn: stats.value.bwIn,
-        bwOut: stats.value.bwOut,
-      });
+      const read = this.readConnection(kv);
+      if ("reason" in read) problems.push(read);
+      else items.push(read);
     }
     return ok({ items, problems });
+  }
+
+  /**
+   * One connection key and its value, read: the connection, or why it is
+   * skipped. (The agent's store remembers these across decisions.)
+   */
+  protected readConnection(kv: KeyValue): Connection | Problem {
+    const parts = parseConnectionKey(kv.key);
+    if (!parts.ok) return { key: kv.key, reason: parts.error, skipped: true };
+    const stats = decodeConnectionValue(kv.value);
+    if (!stats.ok) return { key: kv.key, reason: stats.error, skipped: true };
+    return {
+      key: kv.key,
+      user: parts.value.user,
+      service: parts.value.service,
+      from: parts.value.sshd,
+      dest: parts.value.dest,
+      ts: parts.value.ts,
+      bwIn: stats.value.bwIn,
+      bwOut: stats.value.bwOut,
+    };
   }
 
   /**

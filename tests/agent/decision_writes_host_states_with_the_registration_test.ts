@@ -28,7 +28,7 @@ Deno.test("a host state probed during a decision lands in the registration's tra
   const keys = new AgentKeys(etcd, { keyTtl: 5 });
   try {
     const decision = new DecisionBackend(etcd, undefined);
-    const store = new AgentStateStore(decision, keys, decision);
+    const store = new AgentStateStore(decision, keys, { backend: decision });
     assert.deepEqual(await decision.put(HOST, STATE), {
       ok: true,
       value: undefined,

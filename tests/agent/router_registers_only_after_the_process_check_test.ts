@@ -125,7 +125,7 @@ async function deciding(
         opened();
         const backend = new DecisionBackend(etcd, undefined);
         return Promise.resolve(
-          ok(new AgentStateStore(backend, keys, backend, gate)),
+          ok(new AgentStateStore(backend, keys, { backend, gate })),
         );
       },
       routed: () => false,

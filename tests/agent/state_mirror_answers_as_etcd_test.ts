@@ -88,9 +88,18 @@ Deno.test("the copy lists keys under a prefix in etcd's byte order, values or ke
   );
   assert.equal(mirror.get("/sshproxy/hosts/b:22")?.value, "{}");
   assert.equal(mirror.get("/sshproxy/hosts/c:22"), undefined);
-  // What a caller does with an answer does not change the copy.
+  // What a caller does with an answer does not change the copy: an entry
+  // is a copy, a listing's entries are frozen.
   mirror.get("/sshproxy/hosts/b:22")!.value = "changed";
   assert.equal(mirror.get("/sshproxy/hosts/b:22")?.value, "{}");
+  const listed = mirror.list("/sshproxy/connections/alice@")[0];
+  assert.throws(() => {
+    listed.value = "changed";
+  }, TypeError);
+  assert.equal(
+    mirror.list("/sshproxy/connections/alice@")[0].value,
+    '{"In":0}',
+  );
 });
 
 Deno.test("puts, overwrites and deletes are followed, and the revision with them", () => {
