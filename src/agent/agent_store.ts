@@ -110,6 +110,7 @@ export class AgentBackend implements EtcdBackend {
     return {
       snapshot: (prefix) => this.#call("range", () => inner.snapshot(prefix)),
       summary: (prefix) => this.#call("range", () => inner.summary(prefix)),
+      revision: (prefix) => this.#call("range", () => inner.revision(prefix)),
       watch: (prefix, start, onMessage) =>
         inner.watch(prefix, start, onMessage),
     };

@@ -4,10 +4,17 @@
 // another endpoint), one that etcd compacted past is read again from a new
 // snapshot, and an etcd whose revision went back (its data replaced) too.
 //
-// Decisions ask `fresh()`: one summary read of etcd (shared by the logins
-// that arrive while it is under way: each waits for one that started after
-// it asked), then the mirror is used only if it covers that read (see
+// Decisions ask `fresh()`: one read of etcd (shared by the logins that
+// arrive while it is under way: each waits for one that started after it
+// asked), then the mirror is used only if it covers that read (see
 // state_mirror.ts), after waiting a little for events still on their way.
+// The read is etcd's revision from one key first: a mirror that reached
+// it holds every change made before the read, and an etcd that serves
+// sshproxy alone moves its revision only by changes the watch brings.
+// Otherwise (writes elsewhere in etcd moved its revision), a summary of
+// the prefix: its count and newest change, which etcd computes from every
+// key under it (~10 ms at 5,000 keys, against ~1 ms for one key); after
+// such writes, decisions go straight to the summary for a while.
 // So what a decision reads from the mirror is at least as fresh as what
 // the session would have read itself; otherwise (no live watch, a failed
 // read, a mirror that does not catch up) `fresh()` says no and the decision
@@ -26,6 +33,7 @@ import { type MirrorView, PrefixMirror } from "./state_mirror.ts";
 export interface MirrorSource {
   snapshot(prefix: string): Promise<Result<PrefixSnapshot>>;
   summary(prefix: string): Promise<Result<PrefixSummary>>;
+  revision(prefix: string): Promise<Result<bigint>>;
   watch(
     prefix: string,
     startRevision: bigint,
@@ -33,11 +41,47 @@ export interface MirrorSource {
   ): WatchStream;
 }
 
-// A summary read, and the mirror's revision when it was sent.
-interface Barrier {
-  summary: Result<PrefixSummary>;
+// A read of etcd, and the mirror's revision when it was sent.
+interface Barrier<T> {
+  read: Result<T>;
   before: bigint;
 }
+
+// Reads shared by the decisions that ask while one is under way: each
+// gets one that started after it asked (the next, queued behind it).
+class SharedRead<T> {
+  #current: Promise<Barrier<T>> | undefined;
+  #queued: Promise<Barrier<T>> | undefined;
+
+  constructor(
+    private readonly read: () => Promise<Result<T>>,
+    private readonly revision: () => bigint,
+  ) {}
+
+  afterNow(): Promise<Barrier<T>> {
+    if (this.#current === undefined) {
+      const before = this.revision();
+      this.#current = this.read().then((read) => {
+        this.#current = undefined;
+        return { read, before };
+      });
+      return this.#current;
+    }
+    this.#queued ??= this.#current.then(() => {
+      this.#queued = undefined;
+      return this.afterNow();
+    });
+    return this.#queued;
+  }
+}
+
+// How long a mirror behind etcd's revision waits for the watch to bring
+// it there before the summary is asked (events usually come within 1 ms).
+const REVISION_CATCH_UP_MS = 5;
+// After a summary found the mirror current though etcd's revision had
+// moved past it (writes outside the prefix), how long decisions skip the
+// revision read.
+const SUMMARY_ONLY_MS = 30_000;
 
 /** Why the mirror was read again from a snapshot. */
 export type SyncReason = "start" | "compacted" | "reset";
@@ -75,13 +119,22 @@ export class MirrorKeeper {
   #staleAt = -1n;
   // Waiting for the mirror to move (fresh() while it is behind).
   #moved = new Set<() => void>();
-  // The summary read under way, and the one queued behind it.
-  #current: Promise<Barrier> | undefined;
-  #queued: Promise<Barrier> | undefined;
+  readonly #summaries: SharedRead<PrefixSummary>;
+  readonly #revisions: SharedRead<bigint>;
+  #summaryOnlyUntil = 0;
 
   constructor(source: MirrorSource, options: KeeperOptions) {
     this.#source = source;
     this.#options = options;
+    const mirrorRevision = () => this.#mirror.revision;
+    this.#summaries = new SharedRead(
+      () => source.summary(options.prefix),
+      mirrorRevision,
+    );
+    this.#revisions = new SharedRead(
+      () => source.revision(options.prefix),
+      mirrorRevision,
+    );
   }
 
   /** Whether the watch is running (its events reach the mirror). */
@@ -110,18 +163,32 @@ export class MirrorKeeper {
    */
   async fresh(): Promise<MirrorView | undefined> {
     if (!this.#live) return undefined;
-    const { summary, before } = await this.#summaryAfterNow();
-    if (!summary.ok || !this.#live) return undefined;
-    if (summary.value.revision < before) {
-      // A read made after the mirror reached `before` cannot be older:
-      // etcd's data was replaced (restored from a backup, a new cluster).
-      this.#resync(
-        "reset",
-        `etcd is at revision ${summary.value.revision}, the mirror saw ${before}`,
-      );
-      return undefined;
+    let revisionMissed = false;
+    if (Date.now() >= this.#summaryOnlyUntil) {
+      const { read, before } = await this.#revisions.afterNow();
+      if (read.ok && this.#live) {
+        if (this.#wentBack(read.value, before)) return undefined;
+        const deadline = Date.now() + REVISION_CATCH_UP_MS;
+        while (
+          this.#mirror.revision < read.value && Date.now() < deadline &&
+          this.#live
+        ) {
+          await this.#nextMove(deadline - Date.now());
+        }
+        if (this.#mirror.revision >= read.value && this.#live) {
+          this.#staleInARow = 0;
+          return this.#mirror;
+        }
+        revisionMissed = true;
+      }
     }
+    const { read: summary, before } = await this.#summaries.afterNow();
+    if (!summary.ok || !this.#live) return undefined;
+    if (this.#wentBack(summary.value.revision, before)) return undefined;
     if (this.#mirror.covers(summary.value)) {
+      // Current, though etcd's revision had moved past it: writes
+      // outside the prefix move it, so the summary decides for a while.
+      if (revisionMissed) this.#summaryOnlyUntil = Date.now() + SUMMARY_ONLY_MS;
       this.#staleInARow = 0;
       return this.#mirror;
     }
@@ -160,23 +227,15 @@ export class MirrorKeeper {
     await this.#running;
   }
 
-  // A summary read that starts after this call.
-  #summaryAfterNow(): Promise<Barrier> {
-    if (this.#current === undefined) {
-      const before = this.#mirror.revision;
-      this.#current = this.#source.summary(this.#options.prefix).then(
-        (summary) => {
-          this.#current = undefined;
-          return { summary, before };
-        },
-      );
-      return this.#current;
-    }
-    this.#queued ??= this.#current.then(() => {
-      this.#queued = undefined;
-      return this.#summaryAfterNow();
-    });
-    return this.#queued;
+  // A read made after the mirror reached `before` cannot be older: etcd's
+  // data was replaced (restored from a backup, a new cluster).
+  #wentBack(revision: bigint, before: bigint): boolean {
+    if (revision >= before) return false;
+    this.#resync(
+      "reset",
+      `etcd is at revision ${revision}, the mirror saw ${before}`,
+    );
+    return true;
   }
 
   #nextMove(ms: number): Promise<void> {

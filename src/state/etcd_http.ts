@@ -53,10 +53,12 @@ import {
   type TxnOp,
 } from "./etcd_client.ts";
 import {
+  decodeRevision,
   decodeSummary,
   decodeWatchMessage,
   type PrefixSnapshot,
   type PrefixSummary,
+  revisionRequest,
   summaryRequest,
   type WatchableEtcd,
   type WatchEnd,
@@ -880,6 +882,11 @@ class HttpEtcd implements WatchableEtcd {
   async summary(prefix: string): Promise<Result<PrefixSummary>> {
     const answer = await this.#call("/v3/kv/range", summaryRequest(prefix));
     return answer.ok ? decodeSummary(answer.value) : fail(answer.error);
+  }
+
+  async revision(prefix: string): Promise<Result<bigint>> {
+    const answer = await this.#call("/v3/kv/range", revisionRequest(prefix));
+    return answer.ok ? decodeRevision(answer.value) : fail(answer.error);
   }
 
   watch(

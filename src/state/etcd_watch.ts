@@ -73,6 +73,8 @@ export interface WatchableEtcd extends EtcdBackend {
   snapshot(prefix: string): Promise<Result<PrefixSnapshot>>;
   /** One read: etcd's revision, and the count and newest change under `prefix`. */
   summary(prefix: string): Promise<Result<PrefixSummary>>;
+  /** etcd's revision now, from the cheapest read (one key: `prefix` itself). */
+  revision(prefix: string): Promise<Result<bigint>>;
   /**
    * Watches `prefix` from `startRevision` (inclusive); messages go to
    * `onMessage` in order, until the stream ends or is cancelled.
@@ -89,7 +91,8 @@ export function isWatchable(backend: EtcdBackend): backend is WatchableEtcd {
   const candidate = backend as Partial<WatchableEtcd>;
   return typeof candidate.watch === "function" &&
     typeof candidate.snapshot === "function" &&
-    typeof candidate.summary === "function";
+    typeof candidate.summary === "function" &&
+    typeof candidate.revision === "function";
 }
 
 /** Body of /v3/watch: a watch on every key under `prefix`, from a revision. */
@@ -141,6 +144,22 @@ function revision(value: unknown): bigint | undefined {
     return BigInt(value);
   }
   return undefined;
+}
+
+/**
+ * Body of /v3/kv/range that reads the one key `prefix` (keys only): its
+ * answer's header is etcd's revision, at the cost of one key however many
+ * there are under the prefix (a summary reads them all: ~10 ms at 5,000).
+ */
+export function revisionRequest(prefix: string): Record<string, unknown> {
+  return { key: toBase64(utf8(prefix)), limit: "1", keys_only: true };
+}
+
+/** etcd's revision from the answer of revisionRequest (an answer without one is unreadable). */
+export function decodeRevision(answer: Json): Result<bigint> {
+  const header = answer.header;
+  const found = isObject(header) ? revision(header.revision) : undefined;
+  return found === undefined || found === 0n ? bad("revision") : ok(found);
 }
 
 /** Decodes the answer of summaryRequest. */

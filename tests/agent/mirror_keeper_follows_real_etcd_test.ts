@@ -52,6 +52,7 @@ function controlled(inner: WatchableEtcd) {
   const source: MirrorSource = {
     snapshot: (prefix) => inner.snapshot(prefix),
     summary: (prefix) => inner.summary(prefix),
+    revision: (prefix) => inner.revision(prefix),
     watch(prefix, start, onMessage): WatchStream {
       starts.push(start);
       const ended = Promise.withResolvers<WatchEnd>();
@@ -201,6 +202,50 @@ Deno.test("a compaction past the revision the watch resumes from: the prefix is 
     assert.equal(view.get("/sshproxy/new")?.value, "2");
     assert.equal(view.get("/sshproxy/gone"), undefined);
     assert.equal(view.get("/sshproxy/kept")?.value, "1");
+  } finally {
+    await keeper.stop();
+    etcdClient.close();
+    await etcd.stop();
+  }
+});
+
+Deno.test("with etcd serving sshproxy alone, freshness costs one key; writes elsewhere send decisions to the summary", async () => {
+  const etcd = await startEtcd();
+  const etcdClient = await client(etcd);
+  const reads = { summary: 0, revision: 0 };
+  const counted: MirrorSource = {
+    ...controlled(etcdClient).source,
+    summary(prefix) {
+      reads.summary++;
+      return etcdClient.summary(prefix);
+    },
+    revision(prefix) {
+      reads.revision++;
+      return etcdClient.revision(prefix);
+    },
+  };
+  const { keeper } = keeperOn(counted);
+  try {
+    await until("live", () => keeper.live);
+    const atStart = { ...reads };
+    for (let i = 0; i < 10; i++) {
+      await ctl(etcd, ["put", `/sshproxy/hosts/h${i}:22`, `${i}`]);
+      const view = await keeper.fresh();
+      assert.equal(view?.get(`/sshproxy/hosts/h${i}:22`)?.value, `${i}`);
+    }
+    assert.equal(reads.revision - atStart.revision, 10);
+    assert.equal(reads.summary - atStart.summary, 0, "no summary needed");
+    // A write outside the prefix moves etcd's revision past anything the
+    // watch brings: the summary shows the copy current, and decides next.
+    await ctl(etcd, ["put", "/elsewhere", "x"]);
+    const afterForeign = { ...reads };
+    assert.ok(await keeper.fresh());
+    assert.equal(reads.summary - afterForeign.summary, 1);
+    await ctl(etcd, ["put", "/sshproxy/hosts/late:22", "late"]);
+    const view = await keeper.fresh();
+    assert.equal(view?.get("/sshproxy/hosts/late:22")?.value, "late");
+    assert.equal(reads.revision - afterForeign.revision, 1, "skipped now");
+    assert.equal(reads.summary - afterForeign.summary, 2);
   } finally {
     await keeper.stop();
     etcdClient.close();
