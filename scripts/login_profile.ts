@@ -262,6 +262,20 @@ async function profileLogin(
         "",
       ].join("\n"),
     );
+    // sshd's ExposeAuthInfo file, as the README's gateway has it: every
+    // login reads it and parses the key it names (a plain ed25519 key: the
+    // blob is its type and 32 bytes, which is all the parser looks at).
+    const userAuth = `${work}/user-auth`;
+    // An SSH wire string: its length (32 bits, big-endian), then itself.
+    const wireString = (bytes: Uint8Array) => [0, 0, 0, bytes.length, ...bytes];
+    const blob = new Uint8Array([
+      ...wireString(new TextEncoder().encode("ssh-ed25519")),
+      ...wireString(new Uint8Array(32).fill(7)),
+    ]);
+    await Deno.writeTextFile(
+      userAuth,
+      `publickey ssh-ed25519 ${blob.toBase64()}\n`,
+    );
     const log = `${work}/v8.log`;
     let v8Log = "";
     // A command, an interactive shell, and a command with etcd, each as
@@ -309,6 +323,7 @@ async function profileLogin(
           DENO_NO_UPDATE_CHECK: "1",
           NO_COLOR: "1",
           SSH_CONNECTION: "127.0.0.1 40000 127.0.0.1 22",
+          SSH_USER_AUTH: userAuth,
           SSHPROXY_ARGV0: "sshproxy",
           ...(plan === undefined ? {} : { SSHPROXY_HANDOFF: plan }),
           SSHPROXY_SSHD: String(Deno.pid),

@@ -127,19 +127,23 @@ Deno.test("a built login face's session names where its functions start", async 
       );
     }
     // The etcd session (against the script's in-memory etcd) loaded the
-    // state layer, loaded on demand; nothing else was.
+    // state layer, loaded on demand, and every session the key parser
+    // (sshd's ExposeAuthInfo file names a key); nothing else was.
     const onDemand = Object.keys(profile).filter((file) =>
       !["sshproxy.js", "sshproxy.linked.js"].includes(file)
     );
-    assert.ok(
-      onDemand.some((file) => file.startsWith("sshproxy.session_layer-")),
-      `on demand: ${onDemand}`,
-    );
+    for (const part of ["session_layer", "authorized_key"]) {
+      assert.ok(
+        onDemand.some((file) => file.startsWith(`sshproxy.${part}-`)),
+        `on demand: ${onDemand}`,
+      );
+    }
     assert.ok(
       onDemand.every((file) =>
         file.startsWith("sshproxy.session_layer-") ||
         file.startsWith("sshproxy.chunk-") ||
-        file.startsWith("sshproxy.etcd_http-")
+        file.startsWith("sshproxy.etcd_http-") ||
+        file.startsWith("sshproxy.authorized_key-")
       ),
       `on demand: ${onDemand}`,
     );
