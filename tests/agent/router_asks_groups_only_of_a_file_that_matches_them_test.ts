@@ -11,31 +11,11 @@ import type { RouteRequest } from "../../src/agent/protocol.ts";
 import { decideRoute } from "../../src/agent/router.ts";
 import { fail, ok, type Result } from "../../src/result.ts";
 import type { UserIdentity } from "../../src/system/identity.ts";
+import { sshLikeListener, statLine } from "./router_fixtures.ts";
 
 const UID = 4242;
 const CLIENT_PID = 500;
 const SESSION_PID = 400;
-
-/** A listener that greets like sshd, so the destination's probe succeeds. */
-function sshLikeListener(): { address: string; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const connection of listener) {
-      connection.write(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n"))
-        .catch(() => {})
-        .finally(() => connection.close());
-    }
-  })().catch(() => {});
-  return {
-    address: `127.0.0.1:${listener.addr.port}`,
-    close: () => listener.close(),
-  };
-}
-
-function statLine(ppid: number, start: number): string {
-  const fields = ["S", String(ppid), ...Array(17).fill("0"), String(start)];
-  return `(proxy) ${fields.join(" ")} 0 0`;
-}
 
 const proc: ProcSource = {
   stat: () => Promise.resolve(new Map()),

@@ -19,30 +19,11 @@ import { topLevelConfig } from "../../src/config/resolve.ts";
 import { ok } from "../../src/result.ts";
 import { CONNECTIONS_PREFIX } from "../../src/state/keys.ts";
 import { MemoryEtcd } from "../state/memory_backend.ts";
+import { sshLikeListener, statLine } from "./router_fixtures.ts";
 
 const UID = 4242;
 const CLIENT_PID = 500;
 const SESSION_PID = 400;
-
-function sshLikeListener(): { address: string; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const connection of listener) {
-      connection.write(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n"))
-        .catch(() => {})
-        .finally(() => connection.close());
-    }
-  })().catch(() => {});
-  return {
-    address: `127.0.0.1:${listener.addr.port}`,
-    close: () => listener.close(),
-  };
-}
-
-function statLine(ppid: number): string {
-  const fields = ["S", String(ppid), ...Array(17).fill("0"), "777"];
-  return `(proxy) ${fields.join(" ")} 0 0`;
-}
 
 /** /proc answering only when `answer` is called, as `uid` for every pid. */
 function heldProc(): {
@@ -61,7 +42,7 @@ function heldProc(): {
         wasAsked();
         const uid = await answered;
         return new Map(pids.map((pid) => [pid, {
-          stat: statLine(pid === CLIENT_PID ? SESSION_PID : 1),
+          stat: statLine(pid === CLIENT_PID ? SESSION_PID : 1, 777),
           uids: `Uid:\t${uid}\t${uid}\t${uid}\t${uid}`,
         }]));
       },
@@ -74,23 +55,47 @@ function heldProc(): {
 const connectionKeys = (etcd: MemoryEtcd) =>
   [...etcd.keys.keys()].filter((key) => key.startsWith(CONNECTIONS_PREFIX));
 
-async function deciding(
-  destination: string,
-  held: ReturnType<typeof heldProc>,
-  etcd: MemoryEtcd,
-  keys: AgentKeys,
+// Lets the decision run as far as it can without /proc's answer.
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+/** `promise`, or a failure naming `what` after 2 s. */
+async function within(promise: Promise<void>, what: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(what)), 2000);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Starts a decision with /proc held back, lets it go as far as it can
+ * (the store must be opened meanwhile), then hands it to `body`.
+ */
+async function decidingWithProcHeld(
   body: (
     decision: Promise<Decision>,
-    storeOpened: Promise<void>,
+    held: ReturnType<typeof heldProc>,
+    etcd: MemoryEtcd,
+    keys: AgentKeys,
   ) => Promise<void>,
 ): Promise<void> {
+  const destination = sshLikeListener();
+  const etcd = new MemoryEtcd();
+  const keys = new AgentKeys(etcd, { keyTtl: 5 });
+  const held = heldProc();
   const dir = await Deno.makeTempDir();
   const path = `${dir}/sshproxy.yaml`;
   // The etcd section makes the decision use the store (and register).
   await Deno.writeTextFile(
     path,
     [
-      `dest: [${JSON.stringify(destination)}]`,
+      `dest: [${JSON.stringify(destination.address)}]`,
       "etcd:",
       '  endpoints: ["http://127.0.0.1:2379"]',
       "",
@@ -131,91 +136,42 @@ async function deciding(
       routed: () => false,
       now: () => 1_700_000_000_000_000_000n,
     });
-    await body(decision, storeOpened);
+    await held.asked;
+    await within(storeOpened, "routing waited for /proc's answer");
+    await settle();
+    await body(decision, held, etcd, keys);
   } finally {
+    destination.close();
+    await keys.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-// Lets the decision run as far as it can without /proc's answer.
-const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
-
-/** `promise`, or a failure naming `what` after 2 s. */
-async function within(promise: Promise<void>, what: string): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      promise,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(what)), 2000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("the route is chosen while the processes are read, and registered only once they check out", async () => {
-  const destination = sshLikeListener();
-  const etcd = new MemoryEtcd();
-  const keys = new AgentKeys(etcd, { keyTtl: 5 });
-  const held = heldProc();
-  try {
-    await deciding(
-      destination.address,
-      held,
-      etcd,
-      keys,
-      async (decision, storeOpened) => {
-        await held.asked;
-        await within(storeOpened, "routing waited for /proc's answer");
-        await settle();
-        assert.deepEqual(connectionKeys(etcd), [], "nothing before the check");
-        held.answer(UID);
-        const { reply, routed } = await decision;
-        assert.equal(reply.kind, "route", JSON.stringify(reply));
-        assert.equal(routed?.process.pid, SESSION_PID);
-        assert.ok(await routed?.shared?.registration?.whenLanded(2000));
-        assert.equal(connectionKeys(etcd).length, 1);
-        await routed?.shared?.close();
-      },
-    );
-  } finally {
-    destination.close();
-    await keys.stop();
-  }
+  await decidingWithProcHeld(async (decision, held, etcd) => {
+    assert.deepEqual(connectionKeys(etcd), [], "nothing before the check");
+    held.answer(UID);
+    const { reply, routed } = await decision;
+    assert.equal(reply.kind, "route", JSON.stringify(reply));
+    assert.equal(routed?.process.pid, SESSION_PID);
+    assert.ok(await routed?.shared?.registration?.whenLanded(2000));
+    assert.equal(connectionKeys(etcd).length, 1);
+    await routed?.shared?.close();
+  });
 });
 
 Deno.test("a process that is not the user's gets no registration, and the reason names it", async () => {
-  const destination = sshLikeListener();
-  const etcd = new MemoryEtcd();
-  const keys = new AgentKeys(etcd, { keyTtl: 5 });
-  const held = heldProc();
-  try {
-    await deciding(
-      destination.address,
-      held,
-      etcd,
-      keys,
-      async (decision, storeOpened) => {
-        await held.asked;
-        await within(storeOpened, "routing waited for /proc's answer");
-        await settle();
-        held.answer(UID + 1);
-        const { reply, routed } = await decision;
-        assert.deepEqual(reply, {
-          kind: "fallback",
-          reason: `process ${CLIENT_PID} does not run as uid ${UID}`,
-        });
-        assert.equal(routed, undefined);
-        await settle();
-        assert.deepEqual(connectionKeys(etcd), []);
-        assert.equal(etcd.calls.get("txn") ?? 0, 0, "no transaction at all");
-        assert.equal(keys.lease, undefined, "not even a lease");
-      },
-    );
-  } finally {
-    destination.close();
-    await keys.stop();
-  }
+  await decidingWithProcHeld(async (decision, held, etcd, keys) => {
+    held.answer(UID + 1);
+    const { reply, routed } = await decision;
+    assert.deepEqual(reply, {
+      kind: "fallback",
+      reason: `process ${CLIENT_PID} does not run as uid ${UID}`,
+    });
+    assert.equal(routed, undefined);
+    await settle();
+    assert.deepEqual(connectionKeys(etcd), []);
+    assert.equal(etcd.calls.get("txn") ?? 0, 0, "no transaction at all");
+    assert.equal(keys.lease, undefined, "not even a lease");
+  });
 });
