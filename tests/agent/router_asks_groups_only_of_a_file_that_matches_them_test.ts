@@ -7,15 +7,17 @@
 import assert from "node:assert/strict";
 import { ConfigSource } from "../../src/agent/config_source.ts";
 import type { ProcSource } from "../../src/agent/processes.ts";
-import type { RouteRequest } from "../../src/agent/protocol.ts";
 import { decideRoute } from "../../src/agent/router.ts";
 import { fail, ok, type Result } from "../../src/result.ts";
 import type { UserIdentity } from "../../src/system/identity.ts";
-import { sshLikeListener, statLine } from "./router_fixtures.ts";
-
-const UID = 4242;
-const CLIENT_PID = 500;
-const SESSION_PID = 400;
+import {
+  CLIENT_PID,
+  routeRequest,
+  SESSION_PID,
+  sshLikeListener,
+  statLine,
+  UID,
+} from "./router_fixtures.ts";
 
 const proc: ProcSource = {
   stat: () => Promise.resolve(new Map()),
@@ -48,18 +50,7 @@ async function decide(
   const loaded = await source.load();
   assert.ok(loaded.ok, loaded.ok ? "" : loaded.error);
   const lookups: Lookups = { names: 0, identities: 0 };
-  const request: RouteRequest = {
-    kind: "route",
-    uid: UID,
-    user,
-    pid: CLIENT_PID,
-    sessionPid: SESSION_PID,
-    config: path,
-    sshd: "127.0.0.1:22",
-    client: "127.0.0.1:50000",
-    sessionId: "0123456789",
-    stats: false,
-  };
+  const request = routeRequest(path, user);
   try {
     const decision = await decideRoute(request, {
       config: source,

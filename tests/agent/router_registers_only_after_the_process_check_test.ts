@@ -13,17 +13,19 @@ import {
 } from "../../src/agent/agent_store.ts";
 import { ConfigSource } from "../../src/agent/config_source.ts";
 import type { ProcSource } from "../../src/agent/processes.ts";
-import type { RouteRequest } from "../../src/agent/protocol.ts";
 import { decideRoute, type Decision } from "../../src/agent/router.ts";
 import { topLevelConfig } from "../../src/config/resolve.ts";
 import { ok } from "../../src/result.ts";
 import { CONNECTIONS_PREFIX } from "../../src/state/keys.ts";
 import { MemoryEtcd } from "../state/memory_backend.ts";
-import { sshLikeListener, statLine } from "./router_fixtures.ts";
-
-const UID = 4242;
-const CLIENT_PID = 500;
-const SESSION_PID = 400;
+import {
+  CLIENT_PID,
+  routeRequest,
+  SESSION_PID,
+  sshLikeListener,
+  statLine,
+  UID,
+} from "./router_fixtures.ts";
 
 /** /proc answering only when `answer` is called, as `uid` for every pid. */
 function heldProc(): {
@@ -105,18 +107,7 @@ async function decidingWithProcHeld(
     const source = new ConfigSource(path, () => {});
     const loaded = await source.load();
     assert.ok(loaded.ok, loaded.ok ? "" : loaded.error);
-    const request: RouteRequest = {
-      kind: "route",
-      uid: UID,
-      user: "alice",
-      pid: CLIENT_PID,
-      sessionPid: SESSION_PID,
-      config: path,
-      sshd: "127.0.0.1:22",
-      client: "127.0.0.1:50000",
-      sessionId: "0123456789",
-      stats: false,
-    };
+    const request = routeRequest(path);
     let opened = () => {};
     const storeOpened = new Promise<void>((resolve) => opened = resolve);
     const decision = decideRoute(request, {
