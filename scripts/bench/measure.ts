@@ -121,21 +121,20 @@ export async function latency(
   const samples = new Map<string, LatencySamples>(
     targets.map((t) => [t.id, { totalMs: [], stamps: [] }]),
   );
-  const stamped = (target: Target) =>
-    stamps !== undefined && target.forceCommand !== undefined;
   const once = async (target: Target, record: boolean) => {
-    if (!stamped(target)) {
+    const path = samples.get(target.id)!;
+    if (stamps === undefined || target.forceCommand === undefined) {
       const ms = await login(user, target);
-      if (record) samples.get(target.id)!.totalMs.push(ms);
+      if (record) path.totalMs.push(ms);
       return;
     }
-    await clearStamps(stamps!, target.id);
-    const ms = await login(user, target, stamps!.destinationCommand);
-    const read = await readStamps(stamps!, target.id);
+    await clearStamps(stamps, target.id);
+    const ms = await login(user, target, stamps.destinationCommand);
+    const read = await readStamps(stamps, target.id);
     if (typeof read === "string") throw new MeasureError(`latency: ${read}`);
     if (record) {
-      samples.get(target.id)!.totalMs.push(ms);
-      samples.get(target.id)!.stamps.push(read);
+      path.totalMs.push(ms);
+      path.stamps.push(read);
     }
   };
   for (const target of targets) {

@@ -388,7 +388,6 @@ export class AgentStateStore extends StateStore {
     this.#decision = decision.backend;
     this.#gate = decision.gate;
     this.#readings = decision.readings;
-    this.#readings?.nextDecision();
   }
 
   protected override readConnection(kv: KeyValue): Connection | Problem {

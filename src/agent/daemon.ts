@@ -483,6 +483,7 @@ export async function startAgent(
         hostWriteErrors.log("WARNING", `setting host state in etcd: ${error}`),
     );
     reads.backend = backend;
+    readings.nextDecision();
     return ok(
       new AgentStateStore(backend, etcd.keys, { backend, gate, readings }),
     );

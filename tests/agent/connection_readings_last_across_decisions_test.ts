@@ -26,6 +26,8 @@ Deno.test("a decision reuses the readings of keys an earlier one read, and reads
     await etcd.put(KEY_B, '{"In":0,"Out":0}');
     const readings = new ConnectionReadings();
     const decide = async () => {
+      // As the agent opens each decision's store.
+      readings.nextDecision();
       const backend = new DecisionBackend(etcd, undefined);
       const store = new AgentStateStore(backend, keys, { backend, readings });
       const listed = await store.connections();
