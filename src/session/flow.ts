@@ -308,6 +308,7 @@ async function proxy(
     prepareToRun: !expectsHandoff || config.etcd.endpoints.length > 0
       ? prepareToRun
       : nothing,
+    registerLater: true,
   });
   if ("status" in routed) return await refused(routed.status);
   const { destination, shared } = routed;
@@ -341,10 +342,16 @@ async function proxy(
   for (const [name, value] of environment.toSet) Deno.env.set(name, value);
   for (const line of environment.debugLines) log("DEBUG", line);
 
+  // Spec §6.3 (step 12): the session's own registration goes out once its
+  // blocking command or its ssh starts (routeSession made it already when
+  // max_connections_per_user ranked the login; the agent's is the agent's).
+  const register = () =>
+    void shared?.register(destination, connection.sshdAddress);
   let recording: RecordedSession | undefined;
   let handedOff = false;
   try {
     if (blockingArgv.length > 0) {
+      register();
       const blocking = cancellable();
       blocking.watchParent();
       const status = await runBlockingCommand(blockingArgv, blocking.signal);
@@ -422,9 +429,10 @@ async function proxy(
         config,
         log,
       });
+    const ssh = recording.ssh;
+    if (!("error" in ssh)) register();
     // Spec §8.5: the recorder's bandwidth on the connection key.
     if (recording.recorder) shared?.publishStats(recording.recorder);
-    const ssh = recording.ssh;
     if ("error" in ssh) {
       log("ERROR", `error executing proxied ssh command: ${ssh.error}`);
       return 255;
