@@ -8,9 +8,9 @@
 // still fires later, doing nothing. The repetition, every(), and the
 // deadline on I/O under way, ioDeadline(), run on V8's own timer instead
 // (Atomics.waitAsync: gone once cancelled, but it never holds the process).
-// A deadline on a peer's answer, answerDeadline(), looks once more before
-// it passes: a process starved of CPU past the bound finds the timer and
-// the answer ready together.
+// A deadline on a peer's answer, answerDeadline(), is one on I/O under way
+// that looks once more before it passes: a process starved of CPU past the
+// bound finds the timer and the answer ready together.
 // Hand-written because no package offers timers that avoid Deno's globals.
 
 /** Resolves after `ms` milliseconds. */
@@ -52,14 +52,17 @@ const LOOK_AGAIN_MS = 10;
  * the process runs again, so that an answer that arrived while the
  * process waited for the CPU is read first (when both are ready at once,
  * the runtime fires the timer before the read in about half the cases).
+ * The wait for the answer holds the process, so it runs on V8's timer
+ * (ioDeadline): AbortSignal.timeout's first use at a login (Deno's timer
+ * and abort code compiled then) cost the agent's greeting ~1 ms.
  */
 export function answerDeadline(ms: number): Deadline {
-  const first = deadline(ms);
+  const first = ioDeadline(ms);
   let second: Deadline | undefined;
   let cancelled = false;
   const expired = first.expired.then(() => {
     if (cancelled) return new Promise<void>(() => {});
-    second = deadline(LOOK_AGAIN_MS);
+    second = ioDeadline(LOOK_AGAIN_MS);
     return second.expired;
   });
   return {

@@ -9,9 +9,10 @@ const TIMERS = new URL("../../src/system/timers.ts", import.meta.url).href;
 
 /** Runs `body` (with the timers imported) in a fresh Deno; its output and duration. */
 async function run(body: string): Promise<{ out: string; ms: number }> {
-  const script = `import { after, deadline, every, ioDeadline, sleep } from ${
-    JSON.stringify(TIMERS)
-  };\n${body}\n`;
+  const script =
+    `import { after, answerDeadline, deadline, every, ioDeadline, sleep } from ${
+      JSON.stringify(TIMERS)
+    };\n${body}\n`;
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["eval", "--quiet", "--no-check", script],
@@ -91,6 +92,33 @@ Deno.test("an I/O deadline fires while I/O is under way, a cancelled one never, 
   assert.deepEqual(JSON.parse(out), ["at once", "deadline"]);
   const { ms } = await run(`
     ioDeadline(60_000).expired.then(() => console.log("fired"));
+  `);
+  assert.ok(ms < 15_000);
+});
+
+Deno.test("with nothing but I/O under way, I/O and answer deadlines still pass (a login's probe and agent bounds); alone they hold nothing", async () => {
+  const { out } = await run(`
+    // A pending accept, never answered, is all that holds the process.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const accepting = listener.accept().catch(() => {});
+    const started = performance.now();
+    await ioDeadline(150).expired;
+    const io = performance.now() - started;
+    await answerDeadline(150).expired;
+    const answer = performance.now() - started - io;
+    listener.close();
+    await accepting;
+    console.log(JSON.stringify([io, answer]));
+  `);
+  const [io, answer] = JSON.parse(out) as number[];
+  // Passed, neither early nor hung until the accept ends.
+  assert.ok(io >= 149 && io < 5000, `I/O deadline passed after ${io} ms`);
+  assert.ok(
+    answer >= 159 && answer < 5000,
+    `answer deadline (150 ms and a 10 ms look) passed after ${answer} ms`,
+  );
+  const { ms } = await run(`
+    answerDeadline(60_000).expired.then(() => console.log("fired"));
   `);
   assert.ok(ms < 15_000);
 });
