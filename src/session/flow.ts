@@ -354,7 +354,10 @@ async function proxy(
       register();
       const blocking = cancellable();
       blocking.watchParent();
-      const status = await runBlockingCommand(blockingArgv, blocking.signal);
+      const status = await runBlockingCommand(
+        blockingArgv,
+        blocking.abortSignal(),
+      );
       if ("error" in status) {
         log("ERROR", `error running blocking command: ${status.error}`);
         inputs.writeStderr(
@@ -371,7 +374,7 @@ async function proxy(
       }
     }
     // Cancelled while the blocking command ran: nobody waits for ssh.
-    if (cancellation?.signal.aborted) return 255;
+    if (cancellation?.cancelled) return 255;
     if (handoffBlocked !== undefined) {
       handedOff = await handOff({
         inputs,
@@ -600,8 +603,10 @@ const SIGNAL_NAMES: [Deno.Signal, string][] = [["SIGHUP", "hangup"], [
 interface Cancellation {
   /** Whether the session's end has begun. */
   readonly ended: boolean;
-  /** Aborted when the session is cancelled (signal or parent death). */
-  readonly signal: AbortSignal;
+  /** Whether the session is cancelled (signal or parent death). */
+  readonly cancelled: boolean;
+  /** A signal aborted when the session is cancelled (made on first call). */
+  abortSignal(): AbortSignal;
   onCleanup(cleanup: () => Promise<void>): void;
   /** Starts watching sshd (once): run() does, and so must what runs before ssh. */
   watchParent(): void;
@@ -619,16 +624,22 @@ function startCancellation(
 ): Cancellation {
   const cleanups: (() => Promise<void>)[] = [];
   const listeners: [Deno.Signal, () => void][] = [];
-  const controller = new AbortController();
-  const cancelled = new Promise<void>((resolve) =>
-    controller.signal.addEventListener("abort", () => resolve(), {
-      once: true,
-    })
-  );
+  // A promise and a flag, not an AbortController: Deno compiles its
+  // event and abort code at their first use, which was on the way to ssh
+  // (only a blocking command needs an AbortSignal, made then).
+  let markCancelled = () => {};
+  const cancelled = new Promise<void>((resolve) => markCancelled = resolve);
+  let controller: AbortController | undefined;
+  const cancel = () => {
+    if (cancellation.cancelled) return;
+    cancellation.cancelled = true;
+    markCancelled();
+    controller?.abort();
+  };
   for (const [signal, name] of SIGNAL_NAMES) {
     const listener = () => {
       log("INFO", `Got signal ${name}, exiting`);
-      controller.abort();
+      cancel();
     };
     Deno.addSignalListener(signal, listener);
     listeners.push([signal, listener]);
@@ -641,14 +652,21 @@ function startCancellation(
   const gone = () => {
     if (!parentGone()) return false;
     stopWatching();
-    if (controller.signal.aborted) return true;
+    if (cancellation.cancelled) return true;
     log("WARNING", "SSH parent connection is dead");
-    controller.abort();
+    cancel();
     return true;
   };
   const cancellation = {
     ended: false,
-    signal: controller.signal,
+    cancelled: false,
+    abortSignal: function (): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (cancellation.cancelled) controller.abort();
+      }
+      return controller.signal;
+    },
     onCleanup: (cleanup: () => Promise<void>) => {
       cleanups.push(cleanup);
     },
