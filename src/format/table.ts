@@ -34,8 +34,11 @@ const GO_SPACES = new RegExp(GO_SPACE.source + "+", "gu");
 const ANSI_SEQUENCE =
   // deno-lint-ignore no-control-regex -- the escape character is the point
   /\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
-const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\p{Cc}\u1160-\u11ff\u200b]$/u;
-const EMOJI = /^\p{Emoji_Presentation}$/u;
+// Made at their first use (a non-ASCII character): an expression of
+// Unicode classes costs ~1 ms to create, which every sshproxyctl start
+// paid when the module loaded.
+let zeroWidth: RegExp | undefined;
+let emoji: RegExp | undefined;
 // East Asian Wide and Fullwidth blocks.
 const WIDE_RANGES: readonly (readonly [number, number])[] = [
   [0x1100, 0x115f],
@@ -62,9 +65,13 @@ const WIDE_RANGES: readonly (readonly [number, number])[] = [
 const REFUSED_CONTROLS = /[\u0001-\u0006\u0008\u0009\u000b-\u001a]/g;
 
 function charWidth(char: string): number {
-  if (ZERO_WIDTH.test(char)) return 0;
   const code = char.codePointAt(0) ?? 0;
-  if (EMOJI.test(char)) return 2;
+  // ASCII: controls take no column, the rest one.
+  if (code < 0x80) return code >= 0x20 && code < 0x7f ? 1 : 0;
+  zeroWidth ??= /^[\p{Mn}\p{Me}\p{Cf}\p{Cc}\u1160-\u11ff\u200b]$/u;
+  if (zeroWidth.test(char)) return 0;
+  emoji ??= /^\p{Emoji_Presentation}$/u;
+  if (emoji.test(char)) return 2;
   return WIDE_RANGES.some(([low, high]) => code >= low && code <= high) ? 2 : 1;
 }
 

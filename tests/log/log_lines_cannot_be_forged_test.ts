@@ -108,3 +108,17 @@ Deno.test("raw bytes: valid UTF-8 kept, controls escaped, every invalid byte as 
   const long = "x".repeat(10_000) + "\n" + "y".repeat(5000);
   assert.equal(escapeBytes(utf8(long)), long.replace("\n", "\\n"));
 });
+
+Deno.test("every code point is kept exactly when Go's strconv.IsPrint accepts it, else escaped", () => {
+  // Go's IsPrint: letters, marks, numbers, punctuation, symbols, ASCII space.
+  const goPrintable = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+  const wrong: string[] = [];
+  for (let code = 0; code <= 0x10ffff; code++) {
+    if (code >= 0xd800 && code <= 0xdfff) continue; // not a code point alone
+    const char = String.fromCodePoint(code);
+    const kept = escapeText(char) === char;
+    if (kept !== goPrintable.test(char)) wrong.push(code.toString(16));
+    if (wrong.length > 10) break;
+  }
+  assert.deepEqual(wrong, []);
+});
