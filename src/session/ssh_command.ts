@@ -63,9 +63,6 @@ export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
 // Options a user may pass through SSHPROXY_ARGS. None of them can run a
 // command or open a channel or forwarding on the gateway itself.
 const ALLOWED_USER_FLAGS = "46AaCKkqTtvXxY";
-const ALLOWED_LIST = [..."46AaCKkqTtvXxY"]
-  .map((letter) => `-${letter}`)
-  .join(" ");
 
 // ssh's short options that take an argument (from ssh.c's getopt string).
 const FLAGS_WITH_ARGUMENT = "bcDeEFiIJlLmoOpPQRSwWB";
@@ -153,7 +150,9 @@ function checkedSshproxyArgs(text: string): Result<string[]> {
     const what = word.startsWith("-") ? "option" : "argument";
     return fail(
       `SSHPROXY_ARGS: ${what} ${goQuote(word)} is not allowed ` +
-        `(allowed: ${ALLOWED_LIST})`,
+        `(allowed: ${
+          [...ALLOWED_USER_FLAGS].map((letter) => `-${letter}`).join(" ")
+        })`,
     );
   }
   return ok(words);
