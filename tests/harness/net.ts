@@ -111,3 +111,18 @@ export async function waitForListening(
   }
   return false;
 }
+
+/**
+ * A TCP listener on loopback standing for a destination whose live check
+ * (a TCP connection) passes: it accepts and closes every connection.
+ */
+export function acceptingDestination(): { address: string; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const connection of listener) connection.close();
+  })().catch(() => {});
+  return {
+    address: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close: () => listener.close(),
+  };
+}

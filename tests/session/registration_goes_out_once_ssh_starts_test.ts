@@ -9,28 +9,20 @@
 import assert from "node:assert/strict";
 import type { Level } from "../../src/log/format.ts";
 import { ok } from "../../src/result.ts";
-import { routeSession } from "../../src/session/shared_state.ts";
+import {
+  routeSession,
+  type SharedState,
+} from "../../src/session/shared_state.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { effective } from "../config/fixture_helpers.ts";
 import { MemoryEtcd } from "../state/memory_backend.ts";
+import { acceptingDestination } from "../harness/net.ts";
 
 const CONNECTIONS = "/sshproxy/connections/";
 const HOSTS = "/sshproxy/hosts/";
 
 function keysUnder(etcd: MemoryEtcd, prefix: string): string[] {
   return [...etcd.keys.keys()].filter((key) => key.startsWith(prefix));
-}
-
-/** A TCP listener standing for the destination. */
-function destinationListener(): { address: string; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const connection of listener) connection.close();
-  })().catch(() => {});
-  return {
-    address: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    close: () => listener.close(),
-  };
 }
 
 async function route(
@@ -63,76 +55,61 @@ async function route(
   return routed.shared;
 }
 
-Deno.test("a session routed to register later writes neither its key nor its host state until register()", async () => {
-  const destination = destinationListener();
+/** Routes one session to a live destination, then runs `check` on what it wrote. */
+async function routedOnce(
+  options: { registerLater?: boolean; limit?: number },
+  check: (
+    etcd: MemoryEtcd,
+    shared: SharedState,
+    destination: string,
+  ) => Promise<void>,
+): Promise<void> {
+  const destination = acceptingDestination();
   try {
     const etcd = new MemoryEtcd();
-    const shared = await route(etcd, destination.address, {
-      registerLater: true,
-    });
+    const shared = await route(etcd, destination.address, options);
+    await check(etcd, shared, destination.address);
+  } finally {
+    destination.close();
+  }
+}
+
+Deno.test("a session routed to register later writes neither its key nor its host state until register()", async () => {
+  await routedOnce({ registerLater: true }, async (etcd, shared, address) => {
     // Let anything started during the choice land.
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual(keysUnder(etcd, CONNECTIONS), []);
     assert.deepEqual(keysUnder(etcd, HOSTS), []);
-    await shared.register(destination.address, "127.0.0.1:2022");
+    await shared.register(address, "127.0.0.1:2022");
     await shared.settled();
     assert.equal(keysUnder(etcd, CONNECTIONS).length, 1);
-    assert.deepEqual(keysUnder(etcd, HOSTS), [
-      `${HOSTS}${destination.address}`,
-    ]);
-    assert.match(
-      etcd.keys.get(`${HOSTS}${destination.address}`)!.value,
-      /"State":"up"/,
-    );
+    assert.deepEqual(keysUnder(etcd, HOSTS), [`${HOSTS}${address}`]);
+    assert.match(etcd.keys.get(`${HOSTS}${address}`)!.value, /"State":"up"/);
     await shared.close();
     assert.deepEqual(keysUnder(etcd, CONNECTIONS), []);
-  } finally {
-    destination.close();
-  }
+  });
 });
 
 Deno.test("a session that ends before register() still records its host check, and registers nothing", async () => {
-  const destination = destinationListener();
-  try {
-    const etcd = new MemoryEtcd();
-    const shared = await route(etcd, destination.address, {
-      registerLater: true,
-    });
+  await routedOnce({ registerLater: true }, async (etcd, shared, address) => {
     await shared.close();
     assert.deepEqual(keysUnder(etcd, CONNECTIONS), []);
-    assert.deepEqual(keysUnder(etcd, HOSTS), [
-      `${HOSTS}${destination.address}`,
-    ]);
-  } finally {
-    destination.close();
-  }
+    assert.deepEqual(keysUnder(etcd, HOSTS), [`${HOSTS}${address}`]);
+  });
 });
 
 Deno.test("with max_connections_per_user the key is written during routing, to rank the login", async () => {
-  const destination = destinationListener();
-  try {
-    const etcd = new MemoryEtcd();
-    const shared = await route(etcd, destination.address, {
-      registerLater: true,
-      limit: 2,
-    });
+  await routedOnce({ registerLater: true, limit: 2 }, async (etcd, shared) => {
     assert.equal(keysUnder(etcd, CONNECTIONS).length, 1);
     await shared.close();
-  } finally {
-    destination.close();
-  }
+  });
 });
 
 Deno.test("routed without registerLater (the agent's way), the key is written during routing", async () => {
-  const destination = destinationListener();
-  try {
-    const etcd = new MemoryEtcd();
-    const shared = await route(etcd, destination.address, {});
+  await routedOnce({}, async (etcd, shared) => {
     await shared.settled();
     assert.equal(keysUnder(etcd, CONNECTIONS).length, 1);
     assert.equal(keysUnder(etcd, HOSTS).length, 1);
     await shared.close();
-  } finally {
-    destination.close();
-  }
+  });
 });

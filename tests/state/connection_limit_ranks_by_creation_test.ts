@@ -16,6 +16,7 @@ import { rankConnection } from "../../src/state/admission.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { effective } from "../config/fixture_helpers.ts";
 import { MemoryEtcd } from "./memory_backend.ts";
+import { acceptingDestination } from "../harness/net.ts";
 
 const CONN = "/sshproxy/connections/";
 const TS = "2024-05-02T09:15:03.041527381+02:00";
@@ -153,18 +154,6 @@ interface Login {
   end(): Promise<void>;
 }
 
-/** A TCP listener standing for the destination (the tcp health check connects). */
-function destinationListener(): { address: string; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const connection of listener) connection.close();
-  })().catch(() => {});
-  return {
-    address: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    close: () => listener.close(),
-  };
-}
-
 async function login(
   yaml: string,
   openStore: () => Promise<Result<StateStore>>,
@@ -208,7 +197,7 @@ ${extra}`;
 }
 
 Deno.test("a login that already sees the limit reached is refused without registering, with the reference's words", async () => {
-  const destination = destinationListener();
+  const destination = acceptingDestination();
   try {
     const etcd = new MemoryEtcd();
     const existing = `${CONN}alice@default/x:22/10.9.9.9:22/${TS}`;
@@ -234,7 +223,7 @@ Deno.test("a login that already sees the limit reached is refused without regist
 });
 
 Deno.test("10 logins at once with a limit of 3: 3 routed, 7 refused and withdrawn, never more than 3 keys once decided", async () => {
-  const destination = destinationListener();
+  const destination = acceptingDestination();
   try {
     const etcd = new MemoryEtcd();
     const logins = await Promise.all(
@@ -274,7 +263,7 @@ Deno.test("10 logins at once with a limit of 3: 3 routed, 7 refused and withdraw
 });
 
 Deno.test("a registration that cannot land within the budget: the login goes on without the limit (ERROR), or with etcd.mandatory is refused and withdrawn", async () => {
-  const destination = destinationListener();
+  const destination = acceptingDestination();
   try {
     for (const mandatory of [false, true]) {
       const etcd = new MemoryEtcd();
@@ -323,7 +312,7 @@ Deno.test("a registration that cannot land within the budget: the login goes on 
 });
 
 Deno.test("etcd too busy to answer at login: the login waits for it and is still ranked; etcd down: it goes on at once without the limit", async () => {
-  const destination = destinationListener();
+  const destination = acceptingDestination();
   try {
     const etcd = new MemoryEtcd();
     etcd.seed(`${CONN}alice@default/x:22/10.9.9.9:22/${TS}`, "{}");
