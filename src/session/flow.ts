@@ -697,6 +697,9 @@ function startCancellation(
       for (const [signal, listener] of listeners) {
         Deno.removeSignalListener(signal, listener);
       }
+      // Without cleanups (no bg_command), no timer: its first use would
+      // compile Deno's timer and abort code after ssh ended.
+      if (cleanups.length === 0) return;
       await Promise.race([
         Promise.all(cleanups.map((cleanup) => cleanup())),
         delay(1000),
